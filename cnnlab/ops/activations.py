@@ -1,0 +1,121 @@
+"""Activations as pure functions, each with its declared output range.
+
+The range is the closure of the function's image over the reals, ``(low, high)``
+with ``±inf`` for unbounded sides. Models use it to reject combinations that
+cannot work, e.g. stochastic pooling (which needs non-negative inputs) after
+``tanh``. The conformance tests check every declared range against a dense grid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+from typing import Callable, Optional, Tuple
+
+import jax
+import jax.numpy as jnp
+
+from cnnlab.registry import Registry
+
+INF = math.inf
+
+
+@dataclasses.dataclass(frozen=True)
+class ActivationSpec:
+  """A registered activation: ``fn(x) -> y`` (elementwise) and its output range."""
+  name: str
+  fn: Callable[[jax.Array], jax.Array]
+  output_range: Tuple[float, float] = (-INF, INF)
+  description: str = ""
+
+  @property
+  def nonnegative(self) -> bool:
+    return self.output_range[0] >= 0
+
+  def describe(self) -> str:
+    lo, hi = self.output_range
+    return f"range [{lo:.4g}, {hi:.4g}]  {self.description}"
+
+  def __call__(self, x):
+    return self.fn(x)
+
+
+ACTIVATIONS: Registry[ActivationSpec] = Registry("activation")
+
+
+def register_activation(name: str, fn: Optional[Callable] = None, *,
+                        output_range: Tuple[float, float] = (-INF, INF),
+                        description: Optional[str] = None, overwrite: bool = False):
+  """Registers an elementwise activation; usable as a call or a decorator."""
+  lo, hi = output_range
+  if not lo <= hi:
+    raise ValueError(f"activation {name!r}: output_range low {lo} > high {hi}")
+
+  def add(f):
+    doc = (inspect.getdoc(f) or "").strip().splitlines()
+    ACTIVATIONS.add(name, ActivationSpec(name, f, (float(lo), float(hi)),
+                                         description or (doc[0] if doc else "")),
+                    overwrite=overwrite)
+    return f
+
+  return add if fn is None else add(fn)
+
+
+def get_activation(name: str) -> ActivationSpec:
+  return ACTIVATIONS.get(name)
+
+
+# Scaled tanh of LeNet-5 (LeCun et al. 1998, appendix A): f(x) = A·tanh(S·x).
+LECUN_A = 1.7159
+LECUN_S = 2.0 / 3.0
+
+
+def lecun_tanh(x):
+  """1.7159·tanh(2x/3), LeNet-5's squashing function (f(±1) = ±1)"""
+  return (LECUN_A * jnp.tanh(LECUN_S * x)).astype(x.dtype)
+
+
+def abs_tanh(x):
+  """|tanh(x)| (Jarrett et al. 2009 rectification)"""
+  return jnp.abs(jnp.tanh(x))
+
+
+def identity(x):
+  """x"""
+  return x
+
+
+def mish(x):
+  """x·tanh(softplus(x)) (Misra 2019)"""
+  return x * jnp.tanh(jax.nn.softplus(x))
+
+
+# Minima of the smooth ReLU-likes, found numerically (scipy.optimize) and rounded
+# outward: the declared range must contain every output.
+GELU_MIN = -0.1700  # exact gelu; min ≈ -0.16997 at x ≈ -0.7518
+SILU_MIN = -0.2785  # min ≈ -0.27846 at x ≈ -1.2785
+MISH_MIN = -0.3089  # min ≈ -0.30884 at x ≈ -1.1924
+
+register_activation("relu", jax.nn.relu, output_range=(0, INF), description="max(0, x)")
+register_activation("tanh", jnp.tanh, output_range=(-1, 1), description="tanh(x)")
+register_activation("abs_tanh", abs_tanh, output_range=(0, 1))
+register_activation("sigmoid", jax.nn.sigmoid, output_range=(0, 1), description="1/(1+e^-x)")
+register_activation("lecun_tanh", lecun_tanh, output_range=(-LECUN_A, LECUN_A))
+register_activation("leaky_relu", lambda x: jax.nn.leaky_relu(x, 0.01),
+                    description="max(0.01x, x)")
+register_activation("elu", jax.nn.elu, output_range=(-1, INF), description="x if x>0 else e^x-1")
+register_activation("selu", jax.nn.selu, output_range=(-1.0507009873554805 * 1.6732632423543772,
+                                                       INF), description="scaled ELU")
+register_activation("gelu", lambda x: jax.nn.gelu(x, approximate=False),
+                    output_range=(GELU_MIN, INF), description="x·Φ(x) (exact)")
+register_activation("silu", jax.nn.silu, output_range=(SILU_MIN, INF), description="x·σ(x)")
+register_activation("swish", jax.nn.silu, output_range=(SILU_MIN, INF),
+                    description="alias of silu")
+register_activation("softplus", jax.nn.softplus, output_range=(0, INF),
+                    description="log(1+e^x)")
+register_activation("mish", mish, output_range=(MISH_MIN, INF))
+register_activation("relu6", jax.nn.relu6, output_range=(0, 6), description="min(max(0,x),6)")
+register_activation("hard_tanh", jax.nn.hard_tanh, output_range=(-1, 1),
+                    description="clip(x, -1, 1)")
+register_activation("identity", identity, output_range=(-INF, INF))

@@ -1,0 +1,27 @@
+"""Shared test setup.
+
+Registry conformance tests are parametrized here from the registries as they
+stand when each test module is collected. Test files are collected in name order,
+so an op registered in ``tests/test_custom_*.py`` is in the registry by the time
+``tests/test_registry_conformance.py`` is collected and gets the full suite.
+"""
+
+import os
+import sys
+
+# Tests run on the CPU; keep XLA from grabbing every core's worth of threads per
+# xdist worker and make sure no accelerator plugin is picked up by accident.
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+sys.path.insert(0, os.path.dirname(__file__))
+
+import jax  # noqa: E402
+
+jax.config.update("jax_platforms", "cpu")
+
+
+def pytest_generate_tests(metafunc):
+  from cnnlab.ops import ACTIVATIONS, NORMS, POOLS
+  for fixture, registry in (("pool_name", POOLS), ("act_name", ACTIVATIONS),
+                            ("norm_name", NORMS)):
+    if fixture in metafunc.fixturenames:
+      metafunc.parametrize(fixture, registry.names())
