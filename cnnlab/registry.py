@@ -100,6 +100,7 @@ def all_registries() -> Dict[str, Registry]:
   """The lab's registries by short name, importing the modules that fill them."""
   # Imported here so that `cnnlab.registry` itself stays dependency-free.
   from cnnlab.ops import activations, normalization, pooling
+  import cnnlab.data  # noqa: F401  (registers the data sets)
   regs = {
       "pool": pooling.POOLS,
       "roi_pool": pooling.ROI_POOLS,
@@ -147,4 +148,7 @@ def cli() -> None:
 
 
 if __name__ == "__main__":
-  cli()
+  # Run through the importable module: under `python -m` this file is `__main__`,
+  # a second copy whose hook list the data and model modules never see.
+  from cnnlab.registry import cli as _cli
+  _cli()

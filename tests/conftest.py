@@ -21,7 +21,13 @@ jax.config.update("jax_platforms", "cpu")
 
 def pytest_generate_tests(metafunc):
   from cnnlab.ops import ACTIVATIONS, NORMS, POOLS
-  for fixture, registry in (("pool_name", POOLS), ("act_name", ACTIVATIONS),
-                            ("norm_name", NORMS)):
+  groups = {
+      "pool_name": POOLS.names(),
+      "learnable_pool_name": [n for n, s in POOLS.items() if s.learnable],
+      "window_pool_name": [n for n, s in POOLS.items() if s.kind == "window"],
+      "act_name": ACTIVATIONS.names(),
+      "norm_name": NORMS.names(),
+  }
+  for fixture, names in groups.items():
     if fixture in metafunc.fixturenames:
-      metafunc.parametrize(fixture, registry.names())
+      metafunc.parametrize(fixture, names)

@@ -48,7 +48,9 @@ def test_duplicate_registration_refused_unless_overwrite():
 def test_listing_one_liner_prints_every_registered_name():
   out = subprocess.run([sys.executable, "-m", "cnnlab.registry"], capture_output=True,
                        text=True, check=True).stdout
-  for name in POOLS_IN_THE_ISSUE | ACTS_IN_THE_ISSUE | NORMS_IN_THE_ISSUE | {"roi_max"}:
+  data = {"fashion_mnist", "mnist", "cifar10", "cifar100", "svhn_cropped", "mnist1d", "digits",
+          "synthetic"}
+  for name in POOLS_IN_THE_ISSUE | ACTS_IN_THE_ISSUE | NORMS_IN_THE_ISSUE | {"roi_max"} | data:
     assert f"  {name} " in out or out.rstrip().endswith(f"  {name}"), name
   assert out.splitlines()[0].startswith("pool (pooling,")
 

@@ -55,10 +55,8 @@ def test_pool_conformance(pool_name, ndim, padding):
       np.testing.assert_allclose(np.asarray(yb, np.float32), y, rtol=5e-2, atol=5e-2)
 
 
-def test_pool_learnable_params_are_finite_and_differentiable(pool_name):
-  spec = get_pool(pool_name)
-  if not spec.learnable:
-    pytest.skip("no parameters")
+def test_pool_learnable_params_are_finite_and_differentiable(learnable_pool_name):
+  spec = get_pool(learnable_pool_name)
   x = _input(2, nonneg=True)
   params = spec.init_params(jax.random.PRNGKey(0), CHANNELS, 2, 2)
   g = jax.grad(lambda p: spec(x, 2, params=p).sum())(params)
@@ -66,10 +64,8 @@ def test_pool_learnable_params_are_finite_and_differentiable(pool_name):
     assert np.all(np.isfinite(leaf))
 
 
-def test_pool_window_too_large_is_rejected_with_layer_name(pool_name):
-  spec = get_pool(pool_name)
-  if spec.kind != "window":
-    pytest.skip("not a window op")
+def test_pool_window_too_large_is_rejected_with_layer_name(window_pool_name):
+  spec = get_pool(window_pool_name)
   with pytest.raises(ValueError, match="layer 'p7'"):
     spec(jnp.ones((1, 3, 3, 2)), 4, layer="p7")
 
