@@ -101,6 +101,7 @@ def all_registries() -> Dict[str, Registry]:
   # Imported here so that `cnnlab.registry` itself stays dependency-free.
   from cnnlab.ops import activations, normalization, pooling
   import cnnlab.data  # noqa: F401  (registers the data sets)
+  import cnnlab.models  # noqa: F401  (registers the models)
   regs = {
       "pool": pooling.POOLS,
       "roi_pool": pooling.ROI_POOLS,

@@ -1,0 +1,85 @@
+"""Pieces shared by the model families: validation, the classifier head, a conv block."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from cnnlab.layers import Act, Conv, Norm, Pool
+from cnnlab.ops import compat
+from cnnlab.ops.activations import get_activation
+from cnnlab.ops.normalization import get_norm
+from cnnlab.ops.pooling import POOLS, get_pool
+
+
+class ModelConfigError(ValueError):
+  """A model field that cannot work (bad depth, wrong kind of pooling, ...)."""
+
+
+def check_names(model: nn.Module, pool_kinds: Sequence[str] = ("window", "identity"),
+                pool_after: Optional[str] = "act", layer: str = "pool") -> None:
+  """Validates ``model.pool/act/norm`` names and the pool/activation combination.
+
+  Args:
+    pool_kinds: the kinds of pooling this model can use where ``pool`` is applied.
+    pool_after: ``"act"`` when the pool's input is the activation's output,
+      ``None`` when it is raw (conv outputs, e.g. Nielsen's pool-then-activate).
+    layer: name of the first pooling layer, for the message.
+  """
+  act = getattr(model, "act", None)
+  if act is not None:
+    get_activation(act)
+  norm = getattr(model, "norm", None)
+  if norm is not None:
+    get_norm(norm)
+  pool = getattr(model, "pool", None)
+  if pool is None:
+    return
+  spec = get_pool(pool)
+  if spec.kind not in pool_kinds:
+    valid = [n for n, s in POOLS.items() if s.kind in pool_kinds]
+    raise ModelConfigError(
+        f"{type(model).__name__}: pool {pool!r} is a {spec.kind} pooling, but this model "
+        f"applies `pool` at {layer!r}, where it needs one of: {', '.join(valid)}")
+  compat.check_pool_after(pool, act if pool_after == "act" else None, layer)
+
+
+def scaled(channels: int, width: float) -> int:
+  return max(1, int(round(channels * width)))
+
+
+class Head(nn.Module):
+  """The classifier: flatten, then a dense layer to ``num_classes`` float32 logits."""
+  num_classes: int
+  dtype: Any = jnp.float32
+  kernel_init: Any = nn.initializers.lecun_normal()
+
+  @nn.compact
+  def __call__(self, x):
+    x = x.reshape(x.shape[0], -1)
+    y = nn.Dense(self.num_classes, dtype=self.dtype, kernel_init=self.kernel_init,
+                 name="dense")(x)
+    return y.astype(jnp.float32)
+
+
+class ConvNormAct(nn.Module):
+  """conv → norm → activation; the conv has no bias when a norm with a shift follows."""
+  features: int
+  kernel_size: Any = 3
+  strides: Any = 1
+  padding: Any = "SAME"
+  norm: str = "batch"
+  act: str = "relu"
+  dtype: Any = jnp.float32
+  use_act: bool = True
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    has_shift = self.norm in ("batch", "group", "layer")
+    x = Conv(self.features, self.kernel_size, self.strides, self.padding,
+             use_bias=not has_shift, dtype=self.dtype,
+             kernel_init=nn.initializers.he_normal(), name="conv")(x)
+    x = Norm(self.norm, name="norm")(x, train)
+    return Act(self.act)(x) if self.use_act else x

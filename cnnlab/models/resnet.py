@@ -1,0 +1,218 @@
+"""Residual networks (He, Zhang, Ren & Sun 2016) and their plain counterparts.
+
+* ``resnet_cifar``: depth ``6n+2`` for any n — a 3×3 conv of 16 maps, three stages of
+  n basic blocks with 16, 32, 64 maps (stride 2 entering stages 2 and 3), global
+  pooling (``pool``, average by default) and a dense head. ``shortcut="A"`` is the
+  paper's parameter-free shortcut (subsample and zero-pad the new channels), ``"B"``
+  a 1×1 projection where the shape changes, ``"none"`` the plain network. The n−1
+  identical blocks of a stage run as one ``nn.scan``, so ResNet-1202 compiles about
+  as fast as ResNet-20. Parameters: ResNet-20/32/44/56/110 have 0.27/0.46/0.66/
+  0.85/1.7 M, as in Table 6.
+* ``resnet18/34/50``: the ImageNet networks (basic blocks [2,2,2,2], [3,4,6,3];
+  bottleneck [3,4,6,3]) with projection shortcuts; ``stem="cifar"`` replaces the
+  7×7/2 conv and 3×3/2 max pool (``pool``) with one 3×3 conv for 32×32 inputs
+  (ResNet-18-CIFAR).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from cnnlab.layers import Act, Conv, Norm, Pool
+from cnnlab.models.common import ModelConfigError, check_names, scaled
+from cnnlab.models.registry import register_model
+from cnnlab.ops.pooling import get_pool
+
+SHORTCUTS = ("A", "B", "none")
+
+
+def _conv(features, kernel, stride, dtype, name, padding=None):
+  return Conv(features, kernel, stride, (kernel - 1) // 2 if padding is None else padding,
+              use_bias=False, dtype=dtype, kernel_init=nn.initializers.he_normal(), name=name)
+
+
+class BasicBlock(nn.Module):
+  """conv3×3 → norm → act → conv3×3 → norm, plus the shortcut, → act."""
+  features: int
+  stride: int = 1
+  shortcut: str = "A"
+  act: str = "relu"
+  norm: str = "batch"
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    y = _conv(self.features, 3, self.stride, self.dtype, "conv1")(x)
+    y = Act(self.act)(Norm(self.norm, name="norm1")(y, train))
+    y = _conv(self.features, 3, 1, self.dtype, "conv2")(y)
+    y = Norm(self.norm, name="norm2")(y, train)
+    if self.shortcut != "none":
+      y = y + shortcut(x, self.features, self.stride, self.shortcut, self.norm, self.dtype, train)
+    return Act(self.act)(y)
+
+
+class Bottleneck(nn.Module):
+  """1×1 → 3×3 (stride) → 1×1 with 4× expansion, projection where the shape changes."""
+  features: int
+  stride: int = 1
+  shortcut: str = "B"
+  act: str = "relu"
+  norm: str = "batch"
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    out = self.features * 4
+    y = Act(self.act)(Norm(self.norm, name="norm1")(
+        _conv(self.features, 1, 1, self.dtype, "conv1")(x), train))
+    y = Act(self.act)(Norm(self.norm, name="norm2")(
+        _conv(self.features, 3, self.stride, self.dtype, "conv2")(y), train))
+    y = Norm(self.norm, name="norm3")(_conv(out, 1, 1, self.dtype, "conv3")(y), train)
+    if self.shortcut != "none":
+      y = y + shortcut(x, out, self.stride, self.shortcut, self.norm, self.dtype, train)
+    return Act(self.act)(y)
+
+
+def shortcut(x, features, stride, kind, norm, dtype, train):
+  """Identity when shapes match; else option A (subsample + zero channels) or B (projection)."""
+  if stride == 1 and x.shape[-1] == features:
+    return x
+  if kind == "A":
+    x = x[:, ::stride, ::stride, :]
+    extra = features - x.shape[-1]
+    return jnp.pad(x, ((0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)))
+  y = _conv(features, 1, stride, dtype, "proj", padding=0)(x)
+  return Norm(norm, name="proj_norm")(y, train)
+
+
+class _ScanBlock(nn.Module):
+  """A block with the (carry, _) signature that nn.scan expects."""
+  block: Any
+  kwargs: Any
+
+  @nn.compact
+  def __call__(self, x, train):
+    return self.block(**dict(self.kwargs), name="block")(x, train), None
+
+
+def run_stage(x, block, count, features, stride, kwargs, train, name):
+  """One stage: the first block (may change shape) then count−1 identical blocks, scanned."""
+  x = block(features, stride, **kwargs, name=f"{name}_block0")(x, train)
+  if count > 1:
+    scanned = nn.scan(_ScanBlock, variable_axes={"params": 0, "batch_stats": 0},
+                      split_rngs={"params": True, "dropout": True, "pool": True},
+                      in_axes=nn.broadcast, length=count - 1)
+    x, _ = scanned(block, dict(features=features, stride=1, **kwargs),
+                   name=f"{name}_blocks")(x, train)
+  return x
+
+
+def _check_global_pool(model):
+  spec = get_pool(model.pool)
+  if spec.kind != "global":
+    raise ModelConfigError(
+        f"{type(model).__name__}: pool {model.pool!r} is used as the global pooling before the "
+        f"head and must be a global pooling (global_avg, global_max, gem)")
+
+
+class ResNetCifar(nn.Module):
+  num_classes: int = 10
+  depth: int = 20
+  shortcut: str = "A"
+  pool: str = "global_avg"
+  act: str = "relu"
+  norm: str = "batch"
+  width: float = 1.0
+  dtype: Any = jnp.float32
+
+  def __post_init__(self):
+    if self.depth < 8 or (self.depth - 2) % 6:
+      raise ModelConfigError(
+          f"ResNetCifar: depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, 1202, ...), "
+          f"got {self.depth}")
+    if self.shortcut not in SHORTCUTS:
+      raise ModelConfigError(f"ResNetCifar: shortcut {self.shortcut!r} unknown; valid: A, B, none")
+    check_names(self, pool_kinds=("global",), layer="global_pool")
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    n = (self.depth - 2) // 6
+    x = _conv(scaled(16, self.width), 3, 1, self.dtype, "conv1")(x.astype(self.dtype))
+    x = Act(self.act)(Norm(self.norm, name="norm1")(x, train))
+    kw = dict(shortcut=self.shortcut, act=self.act, norm=self.norm, dtype=self.dtype)
+    for s, f in enumerate((16, 32, 64)):
+      x = run_stage(x, BasicBlock, n, scaled(f, self.width), 1 if s == 0 else 2, kw, train,
+                    f"stage{s + 1}")
+    x = Pool(self.pool, name="global_pool")(x, train)
+    return nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x).astype(jnp.float32)
+
+
+class ResNet(nn.Module):
+  num_classes: int = 1000
+  depth: int = 18
+  stem: str = "imagenet"
+  pool: str = "max"
+  head_pool: str = "global_avg"
+  shortcut: str = "B"
+  act: str = "relu"
+  norm: str = "batch"
+  width: float = 1.0
+  dtype: Any = jnp.float32
+
+  LAYOUTS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)),
+             50: ("bottleneck", (3, 4, 6, 3)), 101: ("bottleneck", (3, 4, 23, 3)),
+             152: ("bottleneck", (3, 8, 36, 3))}
+
+  def __post_init__(self):
+    if self.depth not in self.LAYOUTS:
+      raise ModelConfigError(f"ResNet: depth {self.depth} unknown; valid: "
+                             f"{', '.join(map(str, self.LAYOUTS))}")
+    if self.stem not in ("imagenet", "cifar"):
+      raise ModelConfigError(f"ResNet: stem must be 'imagenet' or 'cifar', got {self.stem!r}")
+    check_names(self, layer="stem_pool")
+    if get_pool(self.head_pool).kind != "global":
+      raise ModelConfigError(f"ResNet: head_pool {self.head_pool!r} must be a global pooling")
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    kind, counts = self.LAYOUTS[self.depth]
+    block = BasicBlock if kind == "basic" else Bottleneck
+    x = x.astype(self.dtype)
+    if self.stem == "imagenet":
+      x = _conv(scaled(64, self.width), 7, 2, self.dtype, "conv1", padding=3)(x)
+      x = Act(self.act)(Norm(self.norm, name="norm1")(x, train))
+      x = Pool(self.pool, 3, 2, padding=1, input_act=self.act, name="stem_pool")(x, train)
+    else:
+      x = _conv(scaled(64, self.width), 3, 1, self.dtype, "conv1")(x)
+      x = Act(self.act)(Norm(self.norm, name="norm1")(x, train))
+    kw = dict(shortcut=self.shortcut, act=self.act, norm=self.norm, dtype=self.dtype)
+    for s, (f, c) in enumerate(zip((64, 128, 256, 512), counts)):
+      x = run_stage(x, block, c, scaled(f, self.width), 1 if s == 0 else 2, kw, train,
+                    f"stage{s + 1}")
+    x = Pool(self.head_pool, name="global_pool")(x, train)
+    return nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x).astype(jnp.float32)
+
+
+register_model("resnet_cifar", ResNetCifar, input_shape=(32, 32, 3), dataset="cifar10",
+               description="ResNet for CIFAR, depth 6n+2 (any n), shortcut A|B|none",
+               test_kwargs={"depth": 14, "width": 0.5}, test_input_shape=(16, 16, 3))
+for _d in (20, 32, 44, 56, 110, 1202):
+  register_model(f"resnet{_d}", ResNetCifar, input_shape=(32, 32, 3), dataset="cifar10",
+                 depth=_d, description=f"ResNet-{_d} (He et al. 2016, CIFAR, option A)",
+                 test_kwargs={"width": 0.25}, test_input_shape=(8, 8, 3))
+for _d in (20, 56):
+  register_model(f"plain{_d}", ResNetCifar, input_shape=(32, 32, 3), dataset="cifar10",
+                 depth=_d, shortcut="none", description=f"plain {_d}-layer net (no shortcuts)",
+                 test_kwargs={"width": 0.25}, test_input_shape=(8, 8, 3))
+for _d in (18, 34, 50):
+  register_model(f"resnet{_d}", ResNet, input_shape=(224, 224, 3), dataset="imagenet", depth=_d,
+                 description=f"ResNet-{_d} (He et al. 2016, ImageNet)",
+                 test_kwargs={"width": 0.125}, test_input_shape=(32, 32, 3))
+register_model("resnet18_cifar", ResNet, input_shape=(32, 32, 3), dataset="cifar10", depth=18,
+               stem="cifar", num_classes=10, description="ResNet-18 with a 3×3 stem for 32×32",
+               test_kwargs={"width": 0.125}, test_input_shape=(16, 16, 3))
