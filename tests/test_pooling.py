@@ -203,3 +203,11 @@ def test_roi_max_pool_jit_grad_and_errors():
   assert np.all(np.isfinite(jax.grad(f)(feats)))
   with pytest.raises(ShapeError, match=r"\(R, 5\)"):
     P.roi_max_pool(feats, jnp.zeros((2, 4)), 3)
+
+
+def test_window_pools_differentiate_under_jit():
+  # Regression: a traced init value made reduce_window non-differentiable under jit.
+  x = jnp.asarray(_x((6, 6)), jnp.float32)
+  for fn in (P.max_pool, P.min_pool, P.avg_pool):
+    g = jax.jit(jax.grad(lambda z: fn(z, 3, 2, "SAME").sum()))(x)
+    assert np.all(np.isfinite(g)) and np.any(np.asarray(g) != 0)

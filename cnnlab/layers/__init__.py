@@ -100,6 +100,7 @@ class Norm(nn.Module):
   kind: str = "batch"
   options: Optional[Mapping[str, Any]] = None
   axis_name: Optional[str] = None
+  zero_scale: bool = False  # start the affine scale at 0 (zero-init residual branches)
 
   def __post_init__(self):
     get_norm(self.kind)
@@ -109,8 +110,10 @@ class Norm(nn.Module):
   def __call__(self, x, train: bool = False):
     spec = get_norm(self.kind)
     c = x.shape[-1]
-    params = {k: self.param(k, lambda key, v=v: v) for k, v in
-              (spec.init(c) if spec.init else {}).items()}
+    init = spec.init(c) if spec.init else {}
+    if self.zero_scale and "scale" in init:
+      init["scale"] = jnp.zeros_like(init["scale"])
+    params = {k: self.param(k, lambda key, v=v: v) for k, v in init.items()}
     if not spec.has_stats:
       return spec(x, params=params, train=train, axis_name=self.axis_name,
                   **_opts(self.options))

@@ -98,7 +98,10 @@ class MLP(nn.Module):
 
 _SRC = "MNIST-1D (Greydanus & Kobak)"
 register_model("conv1d_base", ConvBase1D, input_shape=(40, 1), dataset="mnist1d",
-               description=f"{_SRC} ConvBase: 3 strided Conv1d of 25 channels")
+               description=f"{_SRC} ConvBase: 3 strided Conv1d of 25 channels",
+               # with a pool after each of 3 strided convs, 40 samples run out: the
+               # registry tests sweep poolings over the 2-conv variant
+               test_kwargs={"depth": 2})
 register_model("conv1d_pool", ConvPool1D, input_shape=(40, 1), dataset="mnist1d",
                description=f"{_SRC} ConvPooling: 2 Conv1d of 20 + ReLU + pool")
 register_model("mlp1d", MLP, input_shape=(40, 1), dataset="mnist1d",

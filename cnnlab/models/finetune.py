@@ -49,8 +49,8 @@ def replace_head(model, variables: Mapping[str, Any], num_classes: int,
     raise ValueError(f"{type(model).__name__} has no submodule named {HEAD!r} to replace")
   new_model = model.clone(num_classes=num_classes)
   rng = jax.random.PRNGKey(0) if rng is None else rng
-  fresh = unfreeze(new_model.init(init_rngs(rng), jnp.zeros((1,) + tuple(input_shape)),
-                                  train=False))
+  dummy = jnp.zeros((1,) + tuple(input_shape))
+  fresh = unfreeze(jax.jit(lambda k: new_model.init(init_rngs(k), dummy, train=False))(rng))
   out = jax.tree_util.tree_map(lambda a: a, variables)
   out["params"][HEAD] = fresh["params"][HEAD]
   old_shapes = jax.tree_util.tree_map(jnp.shape, {k: v for k, v in variables["params"].items()

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from cnnlab.registry import Registry
@@ -79,7 +80,7 @@ def local_response_norm(x, size: int = 5, k: float = 2.0, alpha: float = 1e-4,
   sq = xc * xc
   window = (1,) * (x.ndim - 1) + (size,)
   pads = ((0, 0),) * (x.ndim - 1) + ((size // 2, (size - 1) // 2),)
-  total = lax.reduce_window(sq, 0.0, lax.add, window, (1,) * x.ndim, pads)
+  total = lax.reduce_window(sq, np.asarray(0.0, sq.dtype), lax.add, window, (1,) * x.ndim, pads)
   a = alpha / size if alpha_over_size else alpha
   return (xc / (k + a * total) ** beta).astype(x.dtype)
 

@@ -62,7 +62,11 @@ def _compute_dtype(dtype) -> jnp.dtype:
 
 
 def _reduce(x, init, op, window, strides, pads):
-  return lax.reduce_window(x, jnp.asarray(init, x.dtype), op, _full(window), _full(strides),
+  # A concrete NumPy init value lets JAX recognise max/min/add as monoid reductions,
+  # which are differentiable; a jnp array under a trace falls back to the generic,
+  # non-differentiable reduce_window.
+  init = np.asarray(init, dtype=x.dtype)
+  return lax.reduce_window(x, init, op, _full(window), _full(strides),
                            ((0, 0),) + tuple(pads) + ((0, 0),))
 
 
