@@ -1,4 +1,4 @@
-"""A tour of the ops library: what ``python -m cnnlab.main`` runs until the trainer lands.
+"""A tour of the ops library: ``python -m cnnlab.demo``.
 
 It prints the geometry of Nielsen's two conv-pool network (output sizes and
 receptive fields from :mod:`cnnlab.ops.shapes`), then applies every registered
@@ -40,3 +40,7 @@ def tour() -> str:
   except IncompatibleLayersError as e:
     p(f"\nRejected before compilation, as it should be:\n  {e}")
   return out.getvalue()
+
+
+if __name__ == "__main__":
+  print(tour(), end="")

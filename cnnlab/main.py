@@ -1,19 +1,40 @@
 """cnnlab's command-line entry point (kept thin: the logic lives in importable modules).
 
-    python -m cnnlab.main            # the main job
+    python -m cnnlab.main --config=configs/<name>.py --workdir=runs/<name> [--config.model.pool=avg ...]
 
-Until the trainer lands (issue "Training"), the main job is a tour of the ops
-library (:mod:`cnnlab.demo`).
+Rerunning the same command on the same workdir resumes the run. With no --config,
+the main job trains the offline default, configs/mnist1d_convbase.py.
 """
 
-from absl import app
+import os
+import sys
+
+from absl import app, flags
+from ml_collections import config_flags
+
+_DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                               "configs", "mnist1d_convbase.py")
+config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG,
+                                "Path to a config file (configs/*.py), optionally :arg.",
+                                lock_config=True)
+flags.DEFINE_string("workdir", None, "Run directory (default: runs/<config file name>).")
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  from cnnlab import demo
-  print(demo.tour(), end="")
+  from cnnlab.train import ConfigError, Diverged, train
+  config = flags.FLAGS.config
+  workdir = flags.FLAGS.workdir or os.path.join(
+      "runs", os.path.splitext(os.path.basename(flags.FLAGS["config"].config_filename))[0])
+  try:
+    train(config, workdir)
+  except ConfigError as e:
+    print(f"invalid config: {e}", file=sys.stderr)
+    sys.exit(2)
+  except Diverged as e:
+    print(f"diverged: {e}", file=sys.stderr)
+    sys.exit(3)
 
 
 def run():

@@ -58,3 +58,9 @@ def test_listing_one_liner_prints_every_registered_name():
 def test_listing_selected_and_unknown_registry():
   assert registry.format_listing(["act"]).startswith("act (activation,")
   assert registry.main(["x", "nonsense"]) == 2
+
+
+def test_ops_tour_runs():
+  from cnnlab import demo
+  text = demo.tour()
+  assert "RF" in text and "stochastic" in text and "Rejected before compilation" in text

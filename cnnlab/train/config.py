@@ -1,0 +1,109 @@
+"""The run configuration: defaults, and validation before anything is compiled.
+
+A config is an ``ml_collections.ConfigDict`` with sections ``model`` (``name`` plus
+any model field), ``data`` (``name``, ``validation_size``, ``options``,
+``augment``), ``optim`` (see :mod:`cnnlab.train.optim`) and ``train``. Every
+value is checked by :func:`validate`, whose errors name the field and the valid
+values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import ml_collections
+
+from cnnlab.data import DATASETS
+from cnnlab.data.augment import AUGMENTATIONS
+from cnnlab.models import MODELS
+from cnnlab.models.registry import model_fields
+from cnnlab.train.optim import OPTIMIZERS, SCHEDULES
+
+
+class ConfigError(ValueError):
+  """A config value that is invalid; the message names the field."""
+
+
+def model_config(name: str, **overrides) -> ml_collections.ConfigDict:
+  """``{"name": name, <every field of the model with its default>}``.
+
+  Listing every field makes each one overridable from the command line
+  (``--config.model.pool=avg``). ``num_classes`` defaults to None: the data set's.
+  ``dtype`` is left out: ``train.dtype`` chooses the compute precision.
+  """
+  spec = MODELS.get(name)
+  fields = {f.name: f.default for f in dataclasses.fields(spec.cls)
+            if f.name not in ("parent", "name", "dtype") and f.default is not dataclasses.MISSING}
+  fields.update(spec.kwargs)
+  fields["num_classes"] = None
+  fields.update(overrides)
+  return ml_collections.ConfigDict({"name": name, **fields})
+
+
+def base_config(model: str = "fashionnet") -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.model = model_config(model)
+  c.data = ml_collections.ConfigDict({
+      "name": "fashion_mnist", "validation_size": 0, "validation_from": "end",
+      "path": "", "options": ml_collections.ConfigDict(), "augment": (),
+      "crop_padding": 2, "max_shift": 2, "cutout_size": 8})
+  c.optim = ml_collections.ConfigDict({
+      "name": "adam", "lr": 1e-3, "momentum": 0.9, "b1": 0.9, "b2": 0.999, "eps": 1e-8,
+      "weight_decay": 0.0, "schedule": "constant", "warmup_steps": 0, "decay_steps": 0,
+      "decay_factor": 0.1, "clip_norm": 0.0, "l2": 0.0, "l2_form": "plain"})
+  c.train = ml_collections.ConfigDict({
+      "batch_size": 100, "num_epochs": 5, "num_steps": 0, "shuffle": True,
+      "eval_batch_size": 1000, "eval_every_steps": 0, "label_smoothing": 0.0,
+      "log_every_steps": 100, "checkpoint_every_steps": 500, "dtype": "float32",
+      "stop_after_steps": 0})
+  return c
+
+
+def _need(cond: bool, field: str, message: str) -> None:
+  if not cond:
+    raise ConfigError(f"config.{field}: {message}")
+
+
+def validate(c: ml_collections.ConfigDict) -> None:
+  """Checks every field; raises :class:`ConfigError` naming the first bad one."""
+  _need(isinstance(c.seed, int) and c.seed >= 0, "seed", f"must be an int >= 0, got {c.seed!r}")
+  _need(c.model.name in MODELS, "model.name",
+        f"unknown model {c.model.name!r}; valid: {', '.join(MODELS.names())}")
+  fields = model_fields(MODELS.get(c.model.name).cls)
+  for key in c.model:
+    _need(key == "name" or key in fields, f"model.{key}",
+          f"model {c.model.name!r} has no field {key!r}; its fields: {', '.join(fields)}")
+  _need(c.data.name in DATASETS, "data.name",
+        f"unknown data set {c.data.name!r}; valid: {', '.join(DATASETS.names())}")
+  v = c.data.validation_size
+  _need(isinstance(v, (int, float)) and v >= 0, "data.validation_size",
+        f"must be a count or a fraction >= 0, got {v!r}")
+  _need(c.data.validation_from in ("end", "random"), "data.validation_from",
+        f"must be 'end' or 'random', got {c.data.validation_from!r}")
+  for a in c.data.augment:
+    _need(a in AUGMENTATIONS, "data.augment",
+          f"unknown augmentation {a!r}; valid: {', '.join(AUGMENTATIONS)}")
+  o = c.optim
+  _need(o.name in OPTIMIZERS, "optim.name",
+        f"unknown optimizer {o.name!r}; valid: {', '.join(OPTIMIZERS)}")
+  _need(o.schedule in SCHEDULES, "optim.schedule",
+        f"unknown schedule {o.schedule!r}; valid: {', '.join(SCHEDULES)}")
+  _need(isinstance(o.lr, (int, float)) and o.lr > 0, "optim.lr", f"must be > 0, got {o.lr!r}")
+  _need(0 <= o.momentum < 1, "optim.momentum", f"must be in [0, 1), got {o.momentum}")
+  for f in ("weight_decay", "clip_norm", "l2", "warmup_steps", "decay_steps"):
+    _need(o[f] >= 0, f"optim.{f}", f"must be >= 0, got {o[f]}")
+  _need(o.l2_form in ("plain", "nielsen"), "optim.l2_form",
+        f"must be 'plain' or 'nielsen', got {o.l2_form!r}")
+  t = c.train
+  for f in ("batch_size", "eval_batch_size"):
+    _need(isinstance(t[f], int) and t[f] >= 1, f"train.{f}", f"must be an int >= 1, got {t[f]!r}")
+  _need(t.num_epochs > 0 or t.num_steps > 0, "train.num_epochs",
+        "set train.num_epochs or train.num_steps to a positive number")
+  for f in ("num_epochs", "num_steps", "eval_every_steps", "log_every_steps",
+            "checkpoint_every_steps", "stop_after_steps"):
+    _need(isinstance(t[f], int) and t[f] >= 0, f"train.{f}", f"must be an int >= 0, got {t[f]!r}")
+  _need(0 <= t.label_smoothing < 1, "train.label_smoothing",
+        f"must be in [0, 1), got {t.label_smoothing}")
+  _need(t.dtype in ("float32", "bfloat16"), "train.dtype",
+        f"must be 'float32' or 'bfloat16', got {t.dtype!r}")

@@ -1,0 +1,90 @@
+"""Optimizers and schedules from a config (optax).
+
+``config.optim`` fields: ``name`` (sgd, momentum, nesterov, adam, adamw, rmsprop),
+``lr``, ``momentum``, ``b1``, ``b2``, ``eps``, ``weight_decay`` (decoupled, AdamW
+style, applied by adamw or added to any optimizer), ``schedule`` (constant, step,
+cosine, onecycle), ``warmup_steps``, ``decay_steps``/``decay_factor`` (step),
+``clip_norm`` (global-norm clipping, 0 = off).
+
+L2 regularisation is part of the loss, not the optimizer: :func:`l2_penalty` has
+the plain form ``0.5·λ·Σw²`` and Nielsen's ``0.5·λ·Σw²/num_batches`` (network3.py
+divides by the number of training batches).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
+SCHEDULES = ("constant", "step", "cosine", "onecycle")
+
+
+def make_schedule(cfg, total_steps: int) -> optax.Schedule:
+  lr, warm = float(cfg.lr), int(cfg.get("warmup_steps", 0))
+  kind = cfg.get("schedule", "constant")
+  if kind == "constant":
+    main = optax.constant_schedule(lr)
+  elif kind == "step":
+    every = int(cfg.get("decay_steps", max(total_steps // 3, 1)))
+    main = optax.exponential_decay(lr, every, float(cfg.get("decay_factor", 0.1)), staircase=True)
+  elif kind == "cosine":
+    main = optax.cosine_decay_schedule(lr, max(total_steps - warm, 1))
+  elif kind == "onecycle":
+    return optax.cosine_onecycle_schedule(max(total_steps, 1), lr,
+                                          pct_start=max(warm / max(total_steps, 1), 0.01) or 0.25)
+  else:
+    raise ValueError(f"optim.schedule {kind!r} unknown; valid: {', '.join(SCHEDULES)}")
+  if warm:
+    return optax.join_schedules([optax.linear_schedule(0.0, lr, warm), main], [warm])
+  return main
+
+
+def make_optimizer(cfg, total_steps: int) -> optax.GradientTransformation:
+  sched = make_schedule(cfg, total_steps)
+  name = cfg.name
+  mom = float(cfg.get("momentum", 0.9))
+  if name == "sgd":
+    opt = optax.sgd(sched)
+  elif name == "momentum":
+    opt = optax.sgd(sched, momentum=mom)
+  elif name == "nesterov":
+    opt = optax.sgd(sched, momentum=mom, nesterov=True)
+  elif name == "adam":
+    opt = optax.adam(sched, b1=float(cfg.get("b1", 0.9)), b2=float(cfg.get("b2", 0.999)),
+                     eps=float(cfg.get("eps", 1e-8)))
+  elif name == "adamw":
+    opt = optax.adamw(sched, b1=float(cfg.get("b1", 0.9)), b2=float(cfg.get("b2", 0.999)),
+                      eps=float(cfg.get("eps", 1e-8)),
+                      weight_decay=float(cfg.get("weight_decay", 0.0)))
+  elif name == "rmsprop":
+    opt = optax.rmsprop(sched, decay=float(cfg.get("b2", 0.9)), eps=float(cfg.get("eps", 1e-8)),
+                        momentum=mom if cfg.get("momentum_rmsprop", False) else None)
+  else:
+    raise ValueError(f"optim.name {name!r} unknown; valid: {', '.join(OPTIMIZERS)}")
+  chain = []
+  if float(cfg.get("clip_norm", 0.0)) > 0:
+    chain.append(optax.clip_by_global_norm(float(cfg.clip_norm)))
+  if name != "adamw" and float(cfg.get("weight_decay", 0.0)) > 0:
+    # Decoupled decay scaled by the schedule, as AdamW does.
+    chain.append(optax.add_decayed_weights(float(cfg.weight_decay)))
+    chain.append(opt)
+    return optax.chain(*chain)
+  chain.append(opt)
+  return optax.chain(*chain) if len(chain) > 1 else opt
+
+
+def l2_penalty(params, lam: float, num_batches: int = 1, form: str = "plain"):
+  """``0.5·λ·Σw²`` over weight matrices/kernels (biases and norm scales excluded).
+
+  ``form="nielsen"`` divides by the number of training batches per epoch, as
+  network3.py does (``0.5*lmbda*l2_norm_squared/num_training_batches``).
+  """
+  if lam == 0:
+    return jnp.float32(0.0)
+  leaves = [w for path, w in jax.tree_util.tree_flatten_with_path(params)[0]
+            if getattr(path[-1], "key", "") == "kernel"]
+  total = sum(jnp.sum(jnp.square(w.astype(jnp.float32))) for w in leaves)
+  scale = 0.5 * lam / (num_batches if form == "nielsen" else 1)
+  return scale * total
