@@ -56,7 +56,7 @@ def base_config(model: str = "fashionnet") -> ml_collections.ConfigDict:
       "batch_size": 100, "num_epochs": 5, "num_steps": 0, "shuffle": True,
       "eval_batch_size": 1000, "eval_every_steps": 0, "label_smoothing": 0.0,
       "log_every_steps": 100, "checkpoint_every_steps": 500, "dtype": "float32",
-      "stop_after_steps": 0})
+      "stop_after_steps": 0, "num_replicas": 0})
   return c
 
 
@@ -101,7 +101,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
   _need(t.num_epochs > 0 or t.num_steps > 0, "train.num_epochs",
         "set train.num_epochs or train.num_steps to a positive number")
   for f in ("num_epochs", "num_steps", "eval_every_steps", "log_every_steps",
-            "checkpoint_every_steps", "stop_after_steps"):
+            "checkpoint_every_steps", "stop_after_steps", "num_replicas"):
     _need(isinstance(t[f], int) and t[f] >= 0, f"train.{f}", f"must be an int >= 0, got {t[f]!r}")
   _need(0 <= t.label_smoothing < 1, "train.label_smoothing",
         f"must be in [0, 1), got {t.label_smoothing}")

@@ -18,7 +18,6 @@ the epoch-as-one-``lax.scan`` form for accelerators is not built yet (issue
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import signal
@@ -54,15 +53,29 @@ def _git_commit() -> Optional[str]:
     return None
 
 
-def _evaluate(eval_step, state, split: DeviceSplit, batch_size: int) -> Dict[str, float]:
+def _evaluate(eval_step, state, split: DeviceSplit, batch_size: int) -> Dict[str, Any]:
+  """Accuracy and loss over every example once; per replica ((R,) arrays) with replicas."""
   sums = None
   for x, y, mask in split.eval_batches(min(batch_size, len(split))):
     out = eval_step(state, x, y, mask)
     sums = out if sums is None else jax.tree_util.tree_map(jnp.add, sums, out)
   sums = jax.device_get(sums)
-  n = float(sums["count"])
-  return {"accuracy": float(sums["correct"]) / n, "loss": float(sums["loss_sum"]) / n,
-          "count": n}
+  n = np.asarray(sums["count"], np.float64)
+  return {"accuracy": np.asarray(sums["correct"], np.float64) / n,
+          "loss": np.asarray(sums["loss_sum"], np.float64) / n, "count": n}
+
+
+def _flat(metrics: Dict[str, Any]) -> Dict[str, float]:
+  """Scalars as they are; per-replica arrays as their mean plus ``name_r<i>`` entries."""
+  out = {}
+  for k, v in metrics.items():
+    v = np.asarray(v)
+    if v.ndim == 0:
+      out[k] = float(v)
+    else:
+      out[k] = float(v.mean())
+      out.update({f"{k}_r{i}": float(x) for i, x in enumerate(v)})
+  return out
 
 
 class _StopSignal:
@@ -125,6 +138,7 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
   model = create_model(config.model.name, input_shape=ds.info.shape, **model_kwargs)
 
   t = config.train
+  replicated = t.num_replicas > 1
   n = len(ds.train)
   steps_per_epoch = n // t.batch_size
   if steps_per_epoch == 0:
@@ -134,10 +148,14 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
   train_step, eval_step = make_steps(
       model, tx, mean=ds.info.mean, std=ds.info.std, num_classes=ds.info.num_classes,
       label_smoothing=t.label_smoothing, l2=config.optim.l2, l2_form=config.optim.l2_form,
-      num_batches=steps_per_epoch, augment=tuple(d.augment),
+      num_batches=steps_per_epoch, augment=tuple(d.augment), replicas=replicated,
       augment_options={"crop_padding": d.crop_padding, "max_shift": d.max_shift,
                        "cutout_size": d.cutout_size})
-  state = create_state(model, tx, jax.random.PRNGKey(config.seed), ds.info.shape)
+  # Replica r is the run with seed `seed + r`: its init, data order and step keys.
+  seeds = config.seed + np.arange(max(t.num_replicas, 1))
+  keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds)) if replicated else \
+      jax.random.PRNGKey(config.seed)
+  state = create_state(model, tx, keys, ds.info.shape, t.num_replicas if replicated else 0)
   ckdir = os.path.join(workdir, "checkpoints")
   resumed_from = checkpoint.latest_step(ckdir)
   if resumed_from is not None:
@@ -161,10 +179,16 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
     out = {}
     for split, data in eval_splits.items():
       m = _evaluate(eval_step, state, data, t.eval_batch_size)
-      writer.write(step, split, m)
-      out[split] = m
-      if m["accuracy"] > best.get(split, {}).get("accuracy", -1):
-        best[split] = {"accuracy": m["accuracy"], "step": step}
+      flat = _flat(m)
+      writer.write(step, split, flat)
+      out[split] = flat
+      if flat["accuracy"] > best.get(split, {}).get("accuracy", -1):
+        best[split] = {"accuracy": flat["accuracy"], "step": step}
+      if replicated:  # each replica's own best, as separate runs would report it
+        per = best.get(f"{split}_per_replica", [{"accuracy": -1.0}] * len(seeds))
+        best[f"{split}_per_replica"] = [
+            {"accuracy": float(a), "step": step} if a > old["accuracy"] else old
+            for a, old in zip(np.atleast_1d(m["accuracy"]), per)]
     return out
 
   def finish(status: str, step: int, extra: Optional[Dict] = None) -> Dict[str, Any]:
@@ -173,7 +197,8 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
         "epochs": step / steps_per_epoch, "best": best,
         "wall_time_s": prev.get("wall_time_s", 0.0) + (time.time() - t_start),
         "compile_time_s": compile_time, "train_images_per_s": images_per_s,
-        "params": param_count(state.params), "model": config.model.name,
+        "params": param_count(state.params) // len(seeds), "model": config.model.name,
+        "seeds": [int(x) for x in seeds] if replicated else [int(config.seed)],
         "data": ds.source | {"summary": ds.summary()}, "device": str(jax.devices()[0]),
         "backend": jax.default_backend(), "jax": jax.__version__,
         "flax": __import__("flax").__version__, "python": platform.python_version(),
@@ -184,27 +209,29 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
     writer.close()
     return result
 
-  step = int(state.step)
+  step = int(np.asarray(state.step).reshape(-1)[0])  # replicas all share the step
   compile_time, images_per_s, timed_steps, timed_s = None, None, 0, 0.0
   last_eval = {}
   while step < total:
     epoch, start = divmod(step, steps_per_epoch)
-    order = epoch_batch_indices(config.seed, epoch, n, t.batch_size, t.shuffle)
+    order = epoch_batch_indices(jnp.asarray(seeds) if replicated else config.seed, epoch, n,
+                                t.batch_size, t.shuffle)
     for i in range(start, steps_per_epoch):
       if step >= total:
         break
-      x, y = train_split.take(order[i])
+      x, y = train_split.take(order[:, i] if replicated else order[i])
       t0 = time.time()
       state, metrics = train_step(state, x, y)
-      loss = float(metrics["loss"])  # syncs: per-step timing and the NaN guard
+      losses = np.asarray(metrics["loss"])  # syncs: per-step timing and the NaN guard
+      loss = float(losses.mean())
       dt = time.time() - t0
       if compile_time is None:
         compile_time = dt
       else:
         timed_steps, timed_s = timed_steps + 1, timed_s + dt
-        images_per_s = timed_steps * t.batch_size / timed_s
+        images_per_s = timed_steps * t.batch_size * len(seeds) / timed_s
       step += 1
-      if not math.isfinite(loss):
+      if not np.all(np.isfinite(losses)):
         log(f"diverged at step {step}: loss {loss}")
         writer.write(step, "train", {"loss": loss})
         # The last good checkpoint is kept; the diverged state is not saved.
@@ -213,7 +240,7 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
                        f"{result_path}")
       if step % t.log_every_steps == 0 or step == total:
         m = jax.device_get(metrics)
-        writer.write(step, "train", {k: float(v) for k, v in m.items()})
+        writer.write(step, "train", _flat(m))
         ips = f", {images_per_s:,.0f} img/s" if images_per_s else ""
         log(f"step {step}/{total} epoch {step / steps_per_epoch:.2f} loss {loss:.4f}{ips}")
       if step % eval_every == 0 or step == total:
@@ -231,6 +258,10 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
   if not last_eval:
     last_eval = evaluate_all(step)
   final = {f"{k}_{m}": v[m] for k, v in last_eval.items() for m in ("accuracy", "loss")}
+  if replicated:
+    final["per_replica"] = [
+        {"seed": int(sd), **{f"{k}_{m}": v[f"{m}_r{r}"] for k, v in last_eval.items()
+                             for m in ("accuracy", "loss")}} for r, sd in enumerate(seeds)]
   result = finish("done", step, {"final": final})
   log(f"done: {final}; results in {workdir}")
   return result

@@ -29,22 +29,34 @@ class TrainState:
   rng: jax.Array
 
 
-def create_state(model, tx, rng, example_shape) -> TrainState:
+def init_state(model, tx, rng, example_shape) -> TrainState:
+  """The initial state from one key (pure: jit it, or vmap it over keys for replicas)."""
   init_key, run_key = jax.random.split(rng)
   p, d, s = jax.random.split(init_key, 3)
-  variables = jax.jit(lambda z: model.init({"params": p, "dropout": d, "pool": s}, z,
-                                           train=False))(jnp.zeros((1,) + tuple(example_shape)))
+  variables = model.init({"params": p, "dropout": d, "pool": s},
+                         jnp.zeros((1,) + tuple(example_shape)), train=False)
   params = variables["params"]
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                     batch_stats=variables.get("batch_stats", {}), opt_state=tx.init(params),
                     rng=run_key)
 
 
+def create_state(model, tx, rng, example_shape, num_replicas: int = 0) -> TrainState:
+  """One state from key ``rng``, or ``num_replicas`` stacked states from keys ``rng[r]``."""
+  init = lambda k: init_state(model, tx, k, example_shape)
+  return jax.jit(jax.vmap(init) if num_replicas else init)(rng)
+
+
 def make_steps(model, tx, *, mean: Sequence[float], std: Sequence[float],
                num_classes: int, label_smoothing: float = 0.0, l2: float = 0.0,
                l2_form: str = "plain", num_batches: int = 1, augment: Sequence[str] = (),
-               augment_options=None) -> Tuple[Callable, Callable]:
-  """Builds the jitted ``train_step`` and ``eval_step`` for a model and optimizer."""
+               augment_options=None, replicas: bool = False) -> Tuple[Callable, Callable]:
+  """Builds the jitted ``train_step`` and ``eval_step`` for a model and optimizer.
+
+  With ``replicas=True`` both are vmapped over a leading replica axis: the state and
+  the training batch carry it (each replica trains on its own data order with its
+  own keys); the evaluation batch is shared.
+  """
   augment_options = dict(augment_options or {})
 
   def prepare(images):
@@ -84,4 +96,7 @@ def make_steps(model, tx, *, mean: Sequence[float], std: Sequence[float],
     return {"loss_sum": (ce * m).sum(), "correct": ((out.argmax(-1) == labels) * m).sum(),
             "count": m.sum()}
 
+  if replicas:
+    return (jax.jit(jax.vmap(train_step), donate_argnums=0),
+            jax.jit(jax.vmap(eval_step, in_axes=(0, None, None, None))))
   return jax.jit(train_step, donate_argnums=0), jax.jit(eval_step)
