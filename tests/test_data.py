@@ -367,3 +367,12 @@ def test_augmentations_jit_and_by_name():
   np.testing.assert_array_equal(f(jax.random.PRNGKey(0), x), f(jax.random.PRNGKey(0), x))
   with pytest.raises(ValueError, match="valid: crop"):
     augment.apply_augmentations(jax.random.PRNGKey(0), x, ["rotate"])
+
+
+def test_catalog_metadata_is_complete():
+  for name, spec in DATASETS.items():
+    info = spec.info
+    assert len(info.class_names) == info.num_classes == len(set(info.class_names)), name
+    assert len(info.mean) == len(info.std) == info.shape[-1], name
+    assert info.description, name
+  assert DATASETS.get("cifar100").info.class_names[:2] == ("apple", "aquarium_fish")

@@ -182,10 +182,22 @@ register_dataset(
                                         "test_batch.bin)")),
     defaults={"download": False})
 
+# The 100 fine labels, in label order (alphabetical, as in CIFAR-100's meta file).
+CIFAR100_CLASSES = tuple("""
+apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus
+butterfly camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach
+couch crab crocodile cup dinosaur dolphin elephant flatfish forest fox girl hamster
+house kangaroo keyboard lamp lawn_mower leopard lion lizard lobster man maple_tree
+motorcycle mountain mouse mushroom oak_tree orange orchid otter palm_tree pear
+pickup_truck pine_tree plain plate poppy porcupine possum rabbit raccoon ray road
+rocket rose sea seal shark shrew skunk skyscraper snail snake spider squirrel streetcar
+sunflower sweet_pepper table tank telephone television tiger tractor train trout tulip
+turtle wardrobe whale willow_tree wolf woman worm
+""".split())
+
 register_dataset(
     DatasetInfo("cifar100", 100, (32, 32, 3), (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762),
-                tuple(f"class_{i}" for i in range(100)),
-                "CIFAR-100 (Krizhevsky 2009), fine labels: 50k/10k 32x32 colour",
+                CIFAR100_CLASSES, "CIFAR-100 (Krizhevsky 2009), fine labels: 50k/10k 32x32 colour",
                 _how_to_get("cifar100", "the binary version (train.bin, test.bin)"),
                 tfds_name="cifar100"),
     _file_loader("cifar100", lambda d: read_cifar_dir(d, fine=True), None, "cifar100",
