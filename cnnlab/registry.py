@@ -15,8 +15,10 @@ List everything from the command line::
 from __future__ import annotations
 
 import difflib
+import functools
+import inspect
 import sys
-from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, TypeVar
+from typing import Any, Callable, Dict, Generic, Iterator, List, Mapping, Optional, TypeVar
 
 T = TypeVar("T")
 
@@ -86,6 +88,30 @@ class Registry(Generic[T]):
 
   def __repr__(self) -> str:
     return f"Registry({self.kind!r}, {self.names()})"
+
+
+def doc_summary(fn: Callable) -> str:
+  """The first line of a function's docstring ("" without one): a registry description."""
+  lines = (inspect.getdoc(fn) or "").strip().splitlines()
+  return lines[0] if lines else ""
+
+
+@functools.lru_cache(maxsize=None)
+def _accepted_names(fn: Callable) -> Optional[frozenset]:
+  params = inspect.signature(fn).parameters.values()
+  if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+    return None  # accepts everything
+  return frozenset(p.name for p in params)
+
+
+def call_accepting(fn: Callable, x: Any, kwargs: Mapping[str, Any]) -> Any:
+  """``fn(x, **kwargs)`` with only the keyword arguments ``fn`` accepts.
+
+  Registered ops share one calling convention (window, rng, train, parameters,
+  options, ...); each op takes the subset it needs.
+  """
+  names = _accepted_names(fn)
+  return fn(x, **(kwargs if names is None else {k: v for k, v in kwargs.items() if k in names}))
 
 
 def _describe(entry: Any) -> str:

@@ -7,7 +7,6 @@ parameters, determinism, its summary, and a fine-tuning head swap; and swept ove
 abstractly (traced, never compiled), with invalid combinations rejected by name.
 """
 
-import dataclasses
 
 import jax
 import jax.numpy as jnp

@@ -16,11 +16,9 @@ from cnnlab.registry import UnknownNameError
 
 
 def _params(name, **kw):
-  model = create_model(name, **kw)
-  spec_shape = kw.pop("input_shape", None)
   from cnnlab.models import MODELS
-  return shapes.param_count(abstract_init(model, spec_shape or MODELS.get(name).input_shape
-                                          )["params"])
+  model = create_model(name, **kw)
+  return shapes.param_count(abstract_init(model, MODELS.get(name).input_shape)["params"])
 
 
 @pytest.mark.parametrize("name,count,published", [
@@ -95,6 +93,12 @@ def test_invalid_configurations_fail_before_compilation_naming_the_layer():
     create_model("fashionnet", input_shape=(3, 3, 1))
   with pytest.raises(ShapeError, match="layer 'pool5'"):
     create_model("alexnet", input_shape=(64, 64, 3))
+  with pytest.raises(ModelConfigError, match="FashionNet: width .* must be > 0, got -1.0"):
+    create_model("fashionnet", width=-1.0)
+  with pytest.raises(ModelConfigError, match="ResNetCifar: num_classes must be >= 1, got 0"):
+    create_model("resnet20", num_classes=0)
+  with pytest.raises(ModelConfigError, match="head_pool 'max' is a window pooling.*global_avg"):
+    create_model("resnet18", head_pool="max")
   with pytest.raises(TypeError, match="no field.*depthh.*fields are"):
     create_model("resnet20", depthh=3)
   with pytest.raises(UnknownNameError, match="Valid names"):

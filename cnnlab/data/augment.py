@@ -11,7 +11,6 @@ from typing import Sequence, Union
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator, Optional, Sequence, Tuple
+from typing import Iterator, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -121,5 +121,5 @@ class DeviceSplit:
     """Yields ``(images, labels, mask)`` covering every example once."""
     idx, mask = eval_batch_indices(len(self), batch_size)
     for i in range(idx.shape[0]):
-      x, y = self.take(jnp.asarray(idx[i]) if self.on_device else idx[i])
+      x, y = self.take(idx[i])
       yield x, y, jnp.asarray(mask[i])

@@ -122,21 +122,20 @@ def _file_loader(name: str, read_dir, debian_dir: Optional[str] = None,
     cached = try_cache(log, name, options)
     if cached is not None:
       return cached
+    # Sources whose arrays are converted once and read from the cache afterwards.
+    converting = []
     if debian_dir:
-      arrays, why = read_dir(debian_dir)
-      if arrays is not None:
-        source = {"kind": "debian", "path": debian_dir}
-        write_cache(name, options, arrays, source)
-        return arrays, source
-      log.miss("debian", debian_dir, why)
+      converting.append(("debian", debian_dir, lambda: read_dir(debian_dir)))
     if tfds_name:
       download = bool(options.get("download")) or tfds_download_allowed()
-      arrays, why = read_tfds(tfds_name, download=download)
+      converting.append(("tfds", tfds_name, lambda: read_tfds(tfds_name, download=download)))
+    for kind, where, read in converting:
+      arrays, why = read()
       if arrays is not None:
-        source = {"kind": "tfds", "path": tfds_name}
+        source = {"kind": kind, "path": where}
         write_cache(name, options, arrays, source)
         return arrays, source
-      log.miss("tfds", tfds_name, why)
+      log.miss(kind, where, why)
     raise log.fail(how_to_get)
   return load
 

@@ -19,13 +19,13 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Dropout, Norm, Pool
-from cnnlab.models.common import Head, check_names, scaled
+from cnnlab.models.common import Head, ZooModel, scaled
 from cnnlab.models.registry import register_model
 
 LRN = {"size": 5, "k": 2.0, "alpha": 1e-4, "beta": 0.75}
 
 
-class AlexNetCifar(nn.Module):
+class AlexNetCifar(ZooModel):
   num_classes: int = 10
   pool: str = "max"
   act: str = "relu"
@@ -33,10 +33,6 @@ class AlexNetCifar(nn.Module):
   all_pools: bool = False
   width: float = 1.0
   dtype: Any = jnp.float32
-
-  def __post_init__(self):
-    check_names(self, layer="pool1")
-    super().__post_init__()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -57,7 +53,7 @@ class AlexNetCifar(nn.Module):
                                                   (f"pool{i + 1}", 3, 2, "SAME"))]
 
 
-class AlexNet(nn.Module):
+class AlexNet(ZooModel):
   num_classes: int = 1000
   pool: str = "max"
   act: str = "relu"
@@ -65,10 +61,6 @@ class AlexNet(nn.Module):
   dropout: float = 0.5
   width: float = 1.0
   dtype: Any = jnp.float32
-
-  def __post_init__(self):
-    check_names(self, layer="pool1")
-    super().__post_init__()
 
   @nn.compact
   def __call__(self, x, train: bool = False):

@@ -21,7 +21,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Dropout, Norm, Pool
-from cnnlab.models.common import check_names, scaled
+from cnnlab.models.common import ModelConfigError, ZooModel, scaled
 from cnnlab.models.registry import register_model
 from cnnlab.ops.pooling import global_avg_pool
 
@@ -34,7 +34,7 @@ STAGES = {
 VARIANTS = ("base", "strided", "convpool", "allcnn")
 
 
-class AllCNN(nn.Module):
+class AllCNN(ZooModel):
   num_classes: int = 10
   model: str = "C"
   variant: str = "allcnn"
@@ -46,13 +46,12 @@ class AllCNN(nn.Module):
   width: float = 1.0
   dtype: Any = jnp.float32
 
-  def __post_init__(self):
+  def check(self):
     if self.model not in STAGES:
-      raise ValueError(f"All-CNN model {self.model!r} unknown; valid: A, B, C")
+      raise ModelConfigError(f"All-CNN model {self.model!r} unknown; valid: A, B, C")
     if self.variant not in VARIANTS:
-      raise ValueError(f"All-CNN variant {self.variant!r} unknown; valid: {', '.join(VARIANTS)}")
-    check_names(self, layer="pool1")
-    super().__post_init__()
+      raise ModelConfigError(f"All-CNN variant {self.variant!r} unknown; valid: "
+                             f"{', '.join(VARIANTS)}")
 
   def _conv(self, x, features, kernel, stride, name, train, padding=None):
     has_shift = self.norm in ("batch", "group", "layer")

@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from cnnlab.layers import Act, Conv, Norm, Pool
+from cnnlab.layers import Act, Conv, Norm
 from cnnlab.ops import compat
 from cnnlab.ops.activations import get_activation
 from cnnlab.ops.normalization import get_norm
@@ -35,15 +35,49 @@ def check_names(model: nn.Module, pool_kinds: Sequence[str] = ("window", "identi
   if norm is not None:
     get_norm(norm)
   pool = getattr(model, "pool", None)
-  if pool is None:
-    return
+  if pool is not None:
+    check_pool(type(model).__name__, "pool", pool, pool_kinds,
+               act if pool_after == "act" else None, layer)
+
+
+def check_pool(owner: str, field: str, pool: str, kinds: Sequence[str],
+               previous_activation: Optional[str], layer: str) -> None:
+  """Rejects a pooling of the wrong kind for where it is applied, or after the wrong act."""
   spec = get_pool(pool)
-  if spec.kind not in pool_kinds:
-    valid = [n for n, s in POOLS.items() if s.kind in pool_kinds]
+  if spec.kind not in kinds:
+    valid = [n for n, s in POOLS.items() if s.kind in kinds]
     raise ModelConfigError(
-        f"{type(model).__name__}: pool {pool!r} is a {spec.kind} pooling, but this model "
-        f"applies `pool` at {layer!r}, where it needs one of: {', '.join(valid)}")
-  compat.check_pool_after(pool, act if pool_after == "act" else None, layer)
+        f"{owner}: {field} {pool!r} is a {spec.kind} pooling, but this model applies "
+        f"`{field}` at {layer!r}, where it needs one of: {', '.join(valid)}")
+  compat.check_pool_after(pool, previous_activation, layer)
+
+
+class ZooModel(nn.Module):
+  """Base of the zoo's models: everything checkable is checked at construction.
+
+  Subclasses describe where their ``pool`` field is applied — ``POOL_LAYER`` (the
+  first such layer, for messages), ``POOL_AFTER`` (``"act"``, or ``None`` when the
+  pools see raw conv outputs) and ``POOL_KINDS`` — and override :meth:`check` for
+  their own fields (depth rules and the like).
+  """
+  # Plain class attributes, not annotated: annotated ones would become module fields.
+  POOL_LAYER = "pool1"
+  POOL_AFTER = "act"
+  POOL_KINDS = ("window", "identity")
+
+  def check(self) -> None:
+    """Model-specific validation; raise :class:`ModelConfigError` naming the field."""
+
+  def __post_init__(self):
+    name = type(self).__name__
+    if getattr(self, "num_classes", 1) < 1:
+      raise ModelConfigError(f"{name}: num_classes must be >= 1, got {self.num_classes}")
+    if getattr(self, "width", 1.0) <= 0:
+      raise ModelConfigError(f"{name}: width (a channel multiplier) must be > 0, got "
+                             f"{self.width}")
+    self.check()
+    check_names(self, self.POOL_KINDS, self.POOL_AFTER, self.POOL_LAYER)
+    super().__post_init__()
 
 
 def scaled(channels: int, width: float) -> int:

@@ -16,11 +16,11 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Pool
-from cnnlab.models.common import Head, check_names, scaled
+from cnnlab.models.common import Head, ZooModel, scaled
 from cnnlab.models.registry import register_model
 
 
-class ConvBase1D(nn.Module):
+class ConvBase1D(ZooModel):
   num_classes: int = 10
   channels: int = 25
   depth: int = 3
@@ -28,10 +28,6 @@ class ConvBase1D(nn.Module):
   act: str = "relu"
   width: float = 1.0
   dtype: Any = jnp.float32
-
-  def __post_init__(self):
-    check_names(self, layer="pool1")
-    super().__post_init__()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -48,7 +44,7 @@ class ConvBase1D(nn.Module):
     return [(f"conv{i + 1}", 5 if i == 0 else 3, 2, 1) for i in range(self.depth)]
 
 
-class ConvPool1D(nn.Module):
+class ConvPool1D(ZooModel):
   num_classes: int = 10
   channels: int = 20
   depth: int = 2
@@ -57,10 +53,6 @@ class ConvPool1D(nn.Module):
   act: str = "relu"
   width: float = 1.0
   dtype: Any = jnp.float32
-
-  def __post_init__(self):
-    check_names(self, layer="pool1")
-    super().__post_init__()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -73,16 +65,12 @@ class ConvPool1D(nn.Module):
     return Head(self.num_classes, self.dtype, name="head")(x)
 
 
-class MLP(nn.Module):
+class MLP(ZooModel):
   num_classes: int = 10
   hidden: Sequence[int] = (100, 100)
   act: str = "relu"
   width: float = 1.0
   dtype: Any = jnp.float32
-
-  def __post_init__(self):
-    check_names(self)
-    super().__post_init__()
 
   @property
   def depth(self) -> int:

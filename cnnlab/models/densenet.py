@@ -15,12 +15,16 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Norm, Pool
-from cnnlab.models.common import ModelConfigError, check_names
+from cnnlab.models.common import ModelConfigError, ZooModel
 from cnnlab.ops.pooling import global_avg_pool
 from cnnlab.models.registry import register_model
 
 
-class DenseNetBC(nn.Module):
+class DenseNetBC(ZooModel):
+  # Transition pools see conv outputs (norm and activation come before the conv).
+  POOL_LAYER = "transition1/pool"
+  POOL_AFTER = None
+
   num_classes: int = 10
   depth: int = 100
   growth_rate: int = 12
@@ -30,13 +34,10 @@ class DenseNetBC(nn.Module):
   norm: str = "batch"
   dtype: Any = jnp.float32
 
-  def __post_init__(self):
+  def check(self):
     if self.depth < 10 or (self.depth - 4) % 6:
       raise ModelConfigError(f"DenseNetBC: depth must be 6n+4 (40, 100, 190, ...), got "
                              f"{self.depth}")
-    # Transition pools see conv outputs (norm and activation come before the conv).
-    check_names(self, pool_after=None, layer="transition1/pool")
-    super().__post_init__()
 
   @nn.compact
   def __call__(self, x, train: bool = False):

@@ -13,21 +13,17 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Pool
-from cnnlab.models.common import ConvNormAct, Head, check_names, scaled
+from cnnlab.models.common import ConvNormAct, Head, ZooModel, scaled
 from cnnlab.models.registry import register_model
 
 
-class FashionNet(nn.Module):
+class FashionNet(ZooModel):
   num_classes: int = 10
   pool: str = "max"
   act: str = "relu"
   norm: str = "batch"
   width: float = 1.0
   dtype: Any = jnp.float32
-
-  def __post_init__(self):
-    check_names(self, layer="pool1")
-    super().__post_init__()
 
   @nn.compact
   def __call__(self, x, train: bool = False):

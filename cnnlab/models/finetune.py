@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence, Tuple
 
-import flax
 import jax
 import jax.numpy as jnp
 import optax

@@ -16,7 +16,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Dropout, Pool
-from cnnlab.models.common import ConvNormAct, check_names, scaled
+from cnnlab.models.common import ConvNormAct, ModelConfigError, ZooModel, scaled
 from cnnlab.models.registry import register_model
 from cnnlab.ops.pooling import global_avg_pool
 
@@ -51,7 +51,7 @@ class InceptionBlock(nn.Module):
     return jnp.concatenate([b1, b3, b5, bp], axis=-1)
 
 
-class InceptionSmall(nn.Module):
+class InceptionSmall(ZooModel):
   num_classes: int = 10
   pool: str = "max"
   act: str = "relu"
@@ -61,11 +61,10 @@ class InceptionSmall(nn.Module):
   depth: int = 9  # number of Inception blocks used, in GoogLeNet's order (1..9)
   dtype: Any = jnp.float32
 
-  def __post_init__(self):
+  def check(self):
     if not 1 <= self.depth <= 9:
-      raise ValueError(f"InceptionSmall: depth counts Inception blocks, 1..9, got {self.depth}")
-    check_names(self, layer="pool1")
-    super().__post_init__()
+      raise ModelConfigError(f"InceptionSmall: depth counts Inception blocks, 1..9, got "
+                             f"{self.depth}")
 
   @nn.compact
   def __call__(self, x, train: bool = False):

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnnlab.layers import Act, Conv, Pool
-from cnnlab.models.common import Head, check_names, scaled
+from cnnlab.models.common import Head, ModelConfigError, ZooModel, scaled
 from cnnlab.models.registry import register_model
 
 # Table I of the paper: which S2 maps (rows) feed each C3 map (columns).
@@ -75,7 +75,9 @@ class SparseC3(nn.Module):
     return jnp.concatenate(outs, axis=-1)
 
 
-class LeNet5(nn.Module):
+class LeNet5(ZooModel):
+  POOL_LAYER = "S2"
+
   num_classes: int = 10
   pool: str = "avg"
   act: str = "lecun_tanh"
@@ -83,12 +85,10 @@ class LeNet5(nn.Module):
   width: float = 1.0
   dtype: Any = jnp.float32
 
-  def __post_init__(self):
-    check_names(self, layer="S2")
+  def check(self):
     if self.sparse_c3 and self.width != 1.0:
-      raise ValueError("LeNet5: the sparse C3 table fixes 6→16 maps; use sparse_c3=False "
-                       "with width != 1")
-    super().__post_init__()
+      raise ModelConfigError("LeNet5: the sparse C3 table fixes 6→16 maps; use "
+                             "sparse_c3=False with width != 1")
 
   @nn.compact
   def __call__(self, x, train: bool = False):

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnnlab.layers import Act, Conv, Dropout, Pool
-from cnnlab.models.common import Head, check_names, scaled
+from cnnlab.models.common import Head, ZooModel, scaled
 from cnnlab.models.registry import register_model
 
 
@@ -45,7 +45,10 @@ class ConvPool(nn.Module):
     return Act(self.act)(x + b.astype(x.dtype))
 
 
-class NielsenNet(nn.Module):
+class NielsenNet(ZooModel):
+  POOL_LAYER = "ConvPool_0/pool"
+  POOL_AFTER = None  # act(pool(conv(x)) + b): the pools see raw conv outputs
+
   num_classes: int = 10
   conv_maps: Sequence[int] = (20, 40)
   fc_layers: Sequence[int] = (100,)
@@ -54,10 +57,6 @@ class NielsenNet(nn.Module):
   pool: str = "max"
   width: float = 1.0
   dtype: Any = jnp.float32
-
-  def __post_init__(self):
-    check_names(self, pool_after=None, layer="ConvPool_0/pool")  # pools see raw conv outputs
-    super().__post_init__()
 
   @property
   def depth(self) -> int:

@@ -16,15 +16,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Norm, Pool
-from cnnlab.models.common import ModelConfigError, check_names, scaled
+from cnnlab.models.common import ModelConfigError, ZooModel, check_pool, scaled
 from cnnlab.models.registry import register_model
-from cnnlab.ops.pooling import get_pool
 
 SHORTCUTS = ("A", "B", "none")
 
@@ -113,7 +112,10 @@ def run_stage(x, block, count, features, stride, kwargs, train, name):
   return x
 
 
-class ResNetCifar(nn.Module):
+class ResNetCifar(ZooModel):
+  POOL_LAYER = "global_pool"
+  POOL_KINDS = ("global",)
+
   num_classes: int = 10
   depth: int = 20
   shortcut: str = "A"
@@ -124,15 +126,13 @@ class ResNetCifar(nn.Module):
   zero_init_residual: bool = False  # Goyal et al. 2017: last norm of each block starts at 0
   dtype: Any = jnp.float32
 
-  def __post_init__(self):
+  def check(self):
     if self.depth < 8 or (self.depth - 2) % 6:
       raise ModelConfigError(
           f"ResNetCifar: depth must be 6n+2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, 1202, ...), "
           f"got {self.depth}")
     if self.shortcut not in SHORTCUTS:
       raise ModelConfigError(f"ResNetCifar: shortcut {self.shortcut!r} unknown; valid: A, B, none")
-    check_names(self, pool_kinds=("global",), layer="global_pool")
-    super().__post_init__()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -148,7 +148,9 @@ class ResNetCifar(nn.Module):
     return nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x).astype(jnp.float32)
 
 
-class ResNet(nn.Module):
+class ResNet(ZooModel):
+  POOL_LAYER = "stem_pool"
+
   num_classes: int = 1000
   depth: int = 18
   stem: str = "imagenet"
@@ -165,16 +167,13 @@ class ResNet(nn.Module):
              50: ("bottleneck", (3, 4, 6, 3)), 101: ("bottleneck", (3, 4, 23, 3)),
              152: ("bottleneck", (3, 8, 36, 3))}
 
-  def __post_init__(self):
+  def check(self):
     if self.depth not in self.LAYOUTS:
       raise ModelConfigError(f"ResNet: depth {self.depth} unknown; valid: "
                              f"{', '.join(map(str, self.LAYOUTS))}")
     if self.stem not in ("imagenet", "cifar"):
       raise ModelConfigError(f"ResNet: stem must be 'imagenet' or 'cifar', got {self.stem!r}")
-    check_names(self, layer="stem_pool")
-    if get_pool(self.head_pool).kind != "global":
-      raise ModelConfigError(f"ResNet: head_pool {self.head_pool!r} must be a global pooling")
-    super().__post_init__()
+    check_pool("ResNet", "head_pool", self.head_pool, ("global",), None, "global_pool")
 
   @nn.compact
   def __call__(self, x, train: bool = False):

@@ -14,14 +14,14 @@ from __future__ import annotations
 import ast
 import dataclasses
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnnlab.models.registry import MODELS, create_model, init_rngs
+from cnnlab.models.registry import MODELS, abstract_init, create_model
 from cnnlab.ops import shapes
 
 
@@ -91,7 +91,7 @@ def summarize(name: str, input_shape: Optional[Tuple[int, ...]] = None, flops: b
   shape = tuple(input_shape or spec.input_shape)
   model = create_model(name, shape, **overrides)
   x = jax.ShapeDtypeStruct((1,) + shape, jnp.float32)
-  variables = jax.eval_shape(lambda k, z: model.init(init_rngs(k), z), jax.random.PRNGKey(0), x)
+  variables = abstract_init(model, shape)
   counts = _param_rows(variables.get("params", {}))
   rows = [(p, s, counts.get(p, 0)) for p, s in _call_order_rows(model, variables, x)
           if p.count("/") < max_depth]

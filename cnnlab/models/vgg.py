@@ -9,13 +9,13 @@ use ``fc_width=512``; ``norm="batch"`` gives the BN variants.
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Union
+from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Dropout, Norm, Pool
-from cnnlab.models.common import Head, check_names, scaled
+from cnnlab.models.common import Head, ModelConfigError, ZooModel, scaled
 from cnnlab.models.registry import register_model
 
 M = "M"
@@ -29,7 +29,7 @@ CONFIGS = {
 }
 
 
-class VGG(nn.Module):
+class VGG(ZooModel):
   num_classes: int = 1000
   config: str = "D"
   pool: str = "max"
@@ -41,11 +41,9 @@ class VGG(nn.Module):
   width: float = 1.0
   dtype: Any = jnp.float32
 
-  def __post_init__(self):
+  def check(self):
     if self.config not in CONFIGS:
-      raise ValueError(f"VGG config {self.config!r} unknown; valid: {', '.join(CONFIGS)}")
-    check_names(self, layer="pool1")
-    super().__post_init__()
+      raise ModelConfigError(f"VGG config {self.config!r} unknown; valid: {', '.join(CONFIGS)}")
 
   @property
   def depth(self) -> int:

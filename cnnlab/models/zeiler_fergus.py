@@ -12,11 +12,11 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Norm, Pool
-from cnnlab.models.common import Head, check_names, scaled
+from cnnlab.models.common import Head, ZooModel, scaled
 from cnnlab.models.registry import register_model
 
 
-class ZeilerFergusNet(nn.Module):
+class ZeilerFergusNet(ZooModel):
   num_classes: int = 10
   pool: str = "max"
   act: str = "relu"
@@ -24,10 +24,6 @@ class ZeilerFergusNet(nn.Module):
   depth: int = 3
   width: float = 1.0
   dtype: Any = jnp.float32
-
-  def __post_init__(self):
-    check_names(self, layer="pool1")
-    super().__post_init__()
 
   @nn.compact
   def __call__(self, x, train: bool = False):

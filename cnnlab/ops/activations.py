@@ -9,14 +9,13 @@ cannot work, e.g. stochastic pooling (which needs non-negative inputs) after
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 from typing import Callable, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
 
-from cnnlab.registry import Registry
+from cnnlab.registry import Registry, doc_summary
 
 INF = math.inf
 
@@ -53,10 +52,8 @@ def register_activation(name: str, fn: Optional[Callable] = None, *,
     raise ValueError(f"activation {name!r}: output_range low {lo} > high {hi}")
 
   def add(f):
-    doc = (inspect.getdoc(f) or "").strip().splitlines()
     ACTIVATIONS.add(name, ActivationSpec(name, f, (float(lo), float(hi)),
-                                         description or (doc[0] if doc else "")),
-                    overwrite=overwrite)
+                                         description or doc_summary(f)), overwrite=overwrite)
     return f
 
   return add if fn is None else add(fn)

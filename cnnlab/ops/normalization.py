@@ -16,7 +16,6 @@ models pick them by name (``norm="batch"``).
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import jax
@@ -24,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from cnnlab.registry import Registry
+from cnnlab.registry import Registry, call_accepting, doc_summary
 
 
 def _f32(x):
@@ -168,10 +167,7 @@ class NormSpec:
                axis_name: Optional[str] = None, **options):
     kwargs = {**self.options, **options, **(params or {}), **(stats or {}),
               "train": train, "axis_name": axis_name}
-    sig = inspect.signature(self.fn).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.values()):
-      kwargs = {k: v for k, v in kwargs.items() if k in sig}
-    return self.fn(x, **kwargs)
+    return call_accepting(self.fn, x, kwargs)
 
 
 NORMS: Registry[NormSpec] = Registry("normalization")
@@ -183,9 +179,8 @@ def register_norm(name: str, fn: Optional[Callable] = None, *, init=None, init_s
   """Registers a normalization; usable as a call or a decorator."""
 
   def add(f):
-    doc = (inspect.getdoc(f) or "").strip().splitlines()
     NORMS.add(name, NormSpec(name, f, init, init_stats, tuple(stat_names), dict(options),
-                             description or (doc[0] if doc else "")), overwrite=overwrite)
+                             description or doc_summary(f)), overwrite=overwrite)
     return f
 
   return add if fn is None else add(fn)

@@ -18,7 +18,6 @@ Girshick 2015 (Fast R-CNN, Caffe's ROIPooling layer).
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import itertools
 import math
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
@@ -29,7 +28,7 @@ import numpy as np
 from jax import lax
 
 from cnnlab.ops import shapes
-from cnnlab.registry import Registry
+from cnnlab.registry import Registry, call_accepting, doc_summary
 
 Window = Union[int, Sequence[int]]
 
@@ -402,12 +401,6 @@ class PoolSpec:
     extra = f" [{', '.join(flags)}]" if flags else ""
     return f"{self.kind:<8} {self.description}{extra}"
 
-  def _accepted(self) -> Optional[set]:
-    params = inspect.signature(self.fn).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-      return None  # accepts everything
-    return {p.name for p in params}
-
   def output_shape(self, in_shape: Sequence[int], window: Optional[Window] = None,
                    strides: Optional[Window] = None, padding="VALID",
                    layer: Optional[str] = None) -> Tuple[int, ...]:
@@ -442,10 +435,7 @@ class PoolSpec:
                        f"needs an rng at train time")
     kwargs = {"window": window, "strides": strides, "padding": padding, "rng": rng,
               "train": train, **self.options, **options, **(params or {})}
-    accepted = self._accepted()
-    if accepted is not None:
-      kwargs = {k: v for k, v in kwargs.items() if k in accepted}
-    return self.fn(x, **kwargs)
+    return call_accepting(self.fn, x, kwargs)
 
 
 POOLS: Registry[PoolSpec] = Registry("pooling")
@@ -470,9 +460,8 @@ def register_pool(name: str, fn: Optional[Callable] = None, *, kind: str = "wind
     raise ValueError(f"pool kind must be 'window', 'global' or 'identity', got {kind!r}")
 
   def add(f: Callable) -> Callable:
-    doc = (inspect.getdoc(f) or "").strip().splitlines()
     registry.add(name, PoolSpec(name, f, kind, requires_nonnegative, stochastic, init,
-                                dict(options), description or (doc[0] if doc else "")),
+                                dict(options), description or doc_summary(f)),
                  overwrite=overwrite)
     return f
 

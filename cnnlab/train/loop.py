@@ -22,7 +22,6 @@ import os
 import platform
 import signal
 import subprocess
-import sys
 import time
 from typing import Any, Dict, Optional
 

@@ -9,7 +9,7 @@ valid (unmasked) examples, so a padded last batch counts each example once.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Sequence, Tuple
+from typing import Any, Callable, Sequence, Tuple
 
 import flax
 import jax
