@@ -23,13 +23,20 @@ flags.DEFINE_string("workdir", None, "Run directory (default: runs/<config file 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  from cnnlab.data import DataFormatError, DataNotFoundError
+  from cnnlab.models import ModelConfigError
+  from cnnlab.ops import IncompatibleLayersError, ShapeError
+  from cnnlab.registry import UnknownNameError
   from cnnlab.train import ConfigError, Diverged, train
+  # Everything the lab raises for a bad config or missing data: a message, not a traceback.
+  invalid = (ConfigError, UnknownNameError, ModelConfigError, ShapeError,
+             IncompatibleLayersError, DataNotFoundError, DataFormatError)
   config = flags.FLAGS.config
   workdir = flags.FLAGS.workdir or os.path.join(
       "runs", os.path.splitext(os.path.basename(flags.FLAGS["config"].config_filename))[0])
   try:
     train(config, workdir)
-  except ConfigError as e:
+  except invalid as e:
     print(f"invalid config: {e}", file=sys.stderr)
     sys.exit(2)
   except Diverged as e:

@@ -244,6 +244,23 @@ def test_model_and_shape_errors_come_before_training(tmp_path):
     train(c, str(tmp_path / "b"), log=lambda *_: None)
 
 
+def test_rejected_config_leaves_the_workdir_usable(tmp_path):
+  wd = str(tmp_path / "run")
+  bad = tiny_config()
+  bad.model.pool = "maxx"
+  with pytest.raises(KeyError, match="unknown pooling 'maxx'.*Valid names"):
+    train(bad, wd, log=lambda *_: None)
+  assert train(tiny_config(num_epochs=1), wd, log=lambda *_: None)["status"] == "done"
+  cfg = str(tmp_path / "cfg.py")
+  _write_config_file(cfg, num_epochs=1)
+  env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu"}
+  proc = subprocess.run(_main(cfg, str(tmp_path / "cli"), env, "--config.model.pool=maxx"),
+                        env=env, cwd=REPO, capture_output=True, text=True)
+  assert proc.returncode == 2
+  assert "invalid config: unknown pooling 'maxx'. Did you mean 'max'?" in proc.stderr
+  assert "Traceback" not in proc.stderr
+
+
 def test_workdir_with_other_config_is_refused(tmp_path):
   wd = str(tmp_path / "run")
   train(tiny_config(num_epochs=1), wd, log=lambda *_: None)

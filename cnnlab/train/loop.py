@@ -112,20 +112,6 @@ def train(config, workdir: str, log=print) -> Dict[str, Any]:
 
 def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
   validate(config)
-  os.makedirs(workdir, exist_ok=True)
-  cfg_path = os.path.join(workdir, "config.json")
-  cfg_json = json.loads(config.to_json_best_effort())
-  if os.path.exists(cfg_path):
-    with open(cfg_path) as f:
-      old = json.load(f)
-    ignore = {"stop_after_steps"}
-    strip = lambda c: {**c, "train": {k: v for k, v in c["train"].items() if k not in ignore}}
-    if strip(old) != strip(cfg_json):
-      raise ConfigError(f"workdir {workdir} holds a run with a different config "
-                        f"({cfg_path}); use a new workdir")
-  with open(cfg_path, "w") as f:
-    json.dump(cfg_json, f, indent=1, sort_keys=True)
-
   t_start = time.time()
   d = config.data
   ds = load_dataset(d.name, path=d.path or None, validation_size=d.validation_size,
@@ -135,6 +121,23 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
   if config.train.dtype == "bfloat16":
     model_kwargs["dtype"] = jnp.bfloat16
   model = create_model(config.model.name, input_shape=ds.info.shape, **model_kwargs)
+
+  # Only now, with data and model built, does the workdir take the config: a config
+  # rejected above leaves nothing behind that would block its corrected rerun.
+  os.makedirs(workdir, exist_ok=True)
+  ckdir = os.path.join(workdir, "checkpoints")
+  cfg_path = os.path.join(workdir, "config.json")
+  cfg_json = json.loads(config.to_json_best_effort())
+  if os.path.exists(cfg_path) and checkpoint.latest_step(ckdir) is not None:
+    with open(cfg_path) as f:
+      old = json.load(f)
+    ignore = {"stop_after_steps"}
+    strip = lambda c: {**c, "train": {k: v for k, v in c["train"].items() if k not in ignore}}
+    if strip(old) != strip(cfg_json):
+      raise ConfigError(f"workdir {workdir} holds checkpoints of a run with a different "
+                        f"config ({cfg_path}); use a new workdir")
+  with open(cfg_path, "w") as f:
+    json.dump(cfg_json, f, indent=1, sort_keys=True)
 
   t = config.train
   replicated = t.num_replicas > 1
@@ -155,7 +158,6 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
   keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds)) if replicated else \
       jax.random.PRNGKey(config.seed)
   state = create_state(model, tx, keys, ds.info.shape, t.num_replicas if replicated else 0)
-  ckdir = os.path.join(workdir, "checkpoints")
   resumed_from = checkpoint.latest_step(ckdir)
   if resumed_from is not None:
     state = checkpoint.restore(ckdir, state)
