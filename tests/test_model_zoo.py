@@ -40,6 +40,16 @@ def test_parameter_counts_match_published(name, count, published):
   assert abs(n - published) / published < 0.05
 
 
+def test_conv_bias_only_where_the_norm_has_no_shift():
+  from cnnlab.models.common import norm_has_shift
+  assert [n for n in ("none", "batch", "lrn", "group", "layer") if norm_has_shift(n)] == [
+      "batch", "group", "layer"]
+  # VGG-8: 6 convs with 32..256 maps; LRN keeps the conv biases, batch norm drops them.
+  biases = 32 + 64 + 128 + 128 + 256 + 256
+  assert _params("vgg8", norm="lrn") == _params("vgg8")
+  assert _params("vgg8", norm="batch") == _params("vgg8") - biases + 2 * biases
+
+
 def test_plain_has_option_a_params_and_option_b_has_more():
   assert _params("plain20") == _params("resnet20")
   assert _params("resnet_cifar", depth=20, shortcut="B") > _params("resnet20")

@@ -21,7 +21,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Dropout, Norm, Pool
-from cnnlab.models.common import ModelConfigError, ZooModel, scaled
+from cnnlab.models.common import ModelConfigError, ZooModel, norm_has_shift, scaled
 from cnnlab.models.registry import register_model
 from cnnlab.ops.pooling import global_avg_pool
 
@@ -54,9 +54,9 @@ class AllCNN(ZooModel):
                              f"{', '.join(VARIANTS)}")
 
   def _conv(self, x, features, kernel, stride, name, train, padding=None):
-    has_shift = self.norm in ("batch", "group", "layer")
     pad = (kernel - 1) // 2 if padding is None else padding
-    x = Conv(scaled(features, self.width), kernel, stride, pad, use_bias=not has_shift,
+    x = Conv(scaled(features, self.width), kernel, stride, pad,
+             use_bias=not norm_has_shift(self.norm),
              dtype=self.dtype, name=name)(x)
     return Act(self.act)(Norm(self.norm, name=name + "_norm")(x, train))
 

@@ -80,6 +80,16 @@ class ZooModel(nn.Module):
     super().__post_init__()
 
 
+def norm_has_shift(norm: str) -> bool:
+  """Whether a registered norm adds its own learned shift (a ``bias`` parameter).
+
+  A conv in front of such a norm needs no bias: the norm's shift replaces it (and a
+  bias there makes data-parallel parameters drift apart).
+  """
+  spec = get_norm(norm)
+  return spec.init is not None and "bias" in spec.init(1)
+
+
 def scaled(channels: int, width: float) -> int:
   return max(1, int(round(channels * width)))
 
@@ -111,9 +121,8 @@ class ConvNormAct(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    has_shift = self.norm in ("batch", "group", "layer")
     x = Conv(self.features, self.kernel_size, self.strides, self.padding,
-             use_bias=not has_shift, dtype=self.dtype,
+             use_bias=not norm_has_shift(self.norm), dtype=self.dtype,
              kernel_init=nn.initializers.he_normal(), name="conv")(x)
     x = Norm(self.norm, name="norm")(x, train)
     return Act(self.act)(x) if self.use_act else x

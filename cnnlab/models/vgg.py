@@ -15,7 +15,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Dropout, Norm, Pool
-from cnnlab.models.common import Head, ModelConfigError, ZooModel, scaled
+from cnnlab.models.common import Head, ModelConfigError, ZooModel, norm_has_shift, scaled
 from cnnlab.models.registry import register_model
 
 M = "M"
@@ -59,7 +59,7 @@ class VGG(ZooModel):
         x = Pool(self.pool, 2, input_act=self.act, name=f"pool{pool_i}")(x, train)
         continue
       conv_i += 1
-      x = Conv(scaled(v, self.width), 3, padding=1, use_bias=self.norm == "none",
+      x = Conv(scaled(v, self.width), 3, padding=1, use_bias=not norm_has_shift(self.norm),
                dtype=self.dtype, kernel_init=nn.initializers.he_normal(), name=f"conv{conv_i}")(x)
       x = Act(self.act)(Norm(self.norm, name=f"norm{conv_i}")(x, train))
     x = x.reshape(x.shape[0], -1)
