@@ -376,3 +376,27 @@ def test_catalog_metadata_is_complete():
     assert len(info.mean) == len(info.std) == info.shape[-1], name
     assert info.description, name
   assert DATASETS.get("cifar100").info.class_names[:2] == ("apple", "aquarium_fish")
+
+
+def test_imagenette_through_tfds_is_resized_centre_cropped_and_cached(tmp_path, monkeypatch):
+  tfds = pytest.importorskip("tensorflow_datasets")
+  monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path))
+  with tfds.testing.mock_data(num_examples=4, policy=tfds.testing.MockPolicy.USE_CODE):
+    ds = load_dataset("imagenette", size=40)
+  assert ds.info.shape == (40, 40, 3) and ds.train.images.shape == (4, 40, 40, 3)
+  assert ds.test.images.dtype == np.uint8 and ds.source["kind"] == "tfds"
+  assert ds.source["path"] == "imagenette/320px-v2"
+  again = load_dataset("imagenette", size=40)  # now offline: from the cache
+  assert again.source["kind"] == "cache"
+  np.testing.assert_array_equal(again.train.images, ds.train.images)
+  with pytest.raises(DataNotFoundError, match="imagenette"):
+    load_dataset("imagenette", size=48)  # another size is another cache entry
+
+
+def test_resize_center_crop_matches_a_hand_worked_case():
+  from cnnlab.data.sources import resize_center_crop
+  wide = np.zeros((8, 16), np.uint8)
+  wide[:, 6:10] = 255  # a bright vertical band in the middle
+  out = resize_center_crop(wide, 4, crop_fraction=1.0)  # shorter side 8 -> 4, crop 4 of 8
+  assert out.shape == (4, 4, 3)
+  assert (out[:, 1:3] > 200).all() and (out[:, [0, 3]] < 60).all()

@@ -43,10 +43,9 @@ def tiny_config(**train):
 
 
 def _params(workdir):
-  from flax import serialization
-  step = checkpoint.latest_step(os.path.join(workdir, "checkpoints"))
-  with open(os.path.join(workdir, "checkpoints", f"ckpt_{step:09d}.msgpack"), "rb") as f:
-    return step, serialization.msgpack_restore(f.read())
+  ckdir = os.path.join(workdir, "checkpoints")
+  step = checkpoint.latest_step(ckdir)
+  return step, checkpoint.load_raw(ckdir, step)
 
 
 def _assert_same_state(a, b):
@@ -73,8 +72,12 @@ def test_end_to_end_writes_run_directory(tmp_path):
   with open(os.path.join(wd, "result.json")) as f:
     saved = json.load(f)
   for key in ("wall_time_s", "compile_time_s", "train_images_per_s", "params", "device",
-              "jax", "best", "final"):
+              "jax", "flax", "best", "final", "epochs", "git_commit", "loop", "runtime"):
     assert key in saved, key
+  assert saved["compile_time_s"] > 0 and saved["train_images_per_s"] > 0
+  assert saved["loop"] == "step"  # "auto" on CPU
+  assert saved["flops_per_example"] > 0 and saved["params"] > 0
+  assert saved["deterministic"] == {"requested": False, "xla_flags_applied": False}
   assert saved["final"]["test_accuracy"] == test_rows[-1]["accuracy"]
   # Rerunning a finished run does no new steps.
   again = train(tiny_config(), wd, log=logs.append)
@@ -214,6 +217,15 @@ BAD_CONFIGS = [
     ("train.log_every_steps", -1, "config.train.log_every_steps"),
     ("train.checkpoint_every_steps", 2.5, "config.train.checkpoint_every_steps"),
     ("train.num_replicas", -2, "config.train.num_replicas"),
+    ("train.ema_decay", 1.0, r"config.train.ema_decay: must be in \[0, 1\)"),
+    ("train.keep_checkpoints", 0, "config.train.keep_checkpoints"),
+    ("train.loop", "fast", "unknown loop form 'fast'; valid: auto, step, scan"),
+    ("train.scan_chunk_steps", -1, "config.train.scan_chunk_steps"),
+    ("train.data_parallel", "yes", "config.train.data_parallel: must be True or False"),
+    ("deterministic", 1, "config.deterministic: must be True or False"),
+    ("optim.boundaries", (0.5, 1.5), "config.optim.boundaries: must be fractions"),
+    ("data.expand", "rotate", "config.data.expand: must be '' or 'nielsen_shift'"),
+    ("data.pad_to", (32, 0), "config.data.pad_to: must be positive ints"),
 ]
 
 
@@ -268,6 +280,15 @@ def test_workdir_with_other_config_is_refused(tmp_path):
     train(tiny_config(num_epochs=2, batch_size=8), wd, log=lambda *_: None)
 
 
+def test_piecewise_schedule_drops_at_the_published_milestones():
+  c = base_config().optim
+  c.name, c.lr, c.schedule, c.boundaries = "sgd", 0.1, "piecewise", (0.5, 0.75)
+  from cnnlab.train.optim import make_schedule
+  sched = make_schedule(c, 64000)
+  assert [float(sched(s)) for s in (0, 31999, 32000, 47999, 48000, 63999)] == pytest.approx(
+      [0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+
+
 def test_l2_penalty_forms():
   params = {"conv": {"kernel": np.full((2, 2), 2.0), "bias": np.ones(2)}}
   assert float(l2_penalty(params, 0.1)) == pytest.approx(0.5 * 0.1 * 16)
@@ -275,7 +296,7 @@ def test_l2_penalty_forms():
 
 
 @pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"])
-@pytest.mark.parametrize("schedule", ["constant", "step", "cosine", "onecycle"])
+@pytest.mark.parametrize("schedule", ["constant", "step", "piecewise", "cosine", "onecycle"])
 def test_optimizers_and_schedules_build_and_step(name, schedule):
   c = base_config().optim
   c.name, c.schedule, c.warmup_steps, c.clip_norm, c.weight_decay = name, schedule, 2, 1.0, 1e-4
@@ -312,3 +333,263 @@ def test_replicas_equal_separate_runs(tmp_path):
   part.train.stop_after_steps = 0
   train(part, str(tmp_path / "rep_part"), log=lambda *_: None)
   _assert_same_state(stacked, _params(str(tmp_path / "rep_part"))[1])
+
+
+def _leaves(tree):
+  return jax.tree_util.tree_leaves(tree)
+
+
+def test_scan_loop_equals_per_step_loop(tmp_path):
+  """The accelerator form (lax.scan over the steps between events) computes the same run."""
+  step = train(tiny_config(loop="step"), str(tmp_path / "step"), log=lambda *_: None)
+  scan = train(tiny_config(loop="scan"), str(tmp_path / "scan"), log=lambda *_: None)
+  assert scan["loop"] == "scan" and scan["step"] == step["step"] == 18
+  assert scan["final"]["test_loss"] == pytest.approx(step["final"]["test_loss"], rel=1e-5)
+  for a, b in zip(_leaves(_params(str(tmp_path / "step"))[1]),
+                  _leaves(_params(str(tmp_path / "scan"))[1])):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+  # A scan run resumed from one of its checkpoints is bit-exact too: chunk boundaries
+  # are a function of the step (the next log/eval/checkpoint/epoch end), so the resumed
+  # run compiles the same chunks. (A stop between checkpoints adds a boundary, and a
+  # differently chunked scan may round differently in the last bit.)
+  part = str(tmp_path / "scan_part")
+  assert train(tiny_config(loop="scan", stop_after_steps=8), part,
+               log=lambda *_: None)["step"] == 8
+  train(tiny_config(loop="scan"), part, log=lambda *_: None)
+  _assert_same_state(_params(str(tmp_path / "scan"))[1], _params(part)[1])
+
+
+def test_scan_loop_records_divergence_at_the_right_step(tmp_path):
+  c = tiny_config(loop="scan", checkpoint_every_steps=0, log_every_steps=6)
+  c.optim.name, c.optim.lr = "sgd", 1e30
+  with pytest.raises(Diverged):
+    train(c, str(tmp_path / "div"), log=lambda *_: None)
+  c.train.loop = "step"
+  with pytest.raises(Diverged):
+    train(c, str(tmp_path / "div_step"), log=lambda *_: None)
+  steps = []
+  for wd in ("div", "div_step"):
+    with open(os.path.join(tmp_path, wd, "result.json")) as f:
+      steps.append(json.load(f)["diverged_at_step"])
+  assert steps[0] == steps[1]
+
+
+def test_ema_follows_its_closed_form():
+  import optax
+  from cnnlab.models import create_model
+  from cnnlab.train.steps import create_state, ema_view, make_steps
+  model = create_model("conv1d_base", (40, 1), num_classes=10)
+  tx = optax.sgd(0.1)
+  d = 0.9
+  step, evaluate = make_steps(model, tx, mean=(0.0,), std=(1.0,), num_classes=10,
+                              ema_decay=d)
+  state = create_state(model, tx, jax.random.PRNGKey(0), (40, 1), ema=True)
+  rng = np.random.default_rng(0)
+  history = [jax.device_get(state.params)]
+  for _ in range(3):
+    batch = {"image": rng.normal(size=(8, 40, 1)).astype(np.float32),
+             "label": rng.integers(0, 10, 8)}
+    state, _ = step(state, batch)
+    history.append(jax.device_get(state.params))
+  p0, p1, p2, p3 = (_leaves(h) for h in history)
+  for e, a, b, c, z in zip(_leaves(state.ema_params), p0, p1, p2, p3):
+    expected = d**3 * a + d**2 * (1 - d) * b + d * (1 - d) * c + (1 - d) * z
+    np.testing.assert_allclose(e, expected, rtol=1e-5, atol=1e-7)
+  batch["mask"] = np.ones(8, bool)
+  ema_sums = evaluate(ema_view(state), batch)
+  raw_sums = evaluate(state, batch)
+  assert float(ema_sums["loss_sum"]) != float(raw_sums["loss_sum"])
+
+
+def test_ema_is_evaluated_and_reported(tmp_path):
+  r = train(tiny_config(ema_decay=0.5, num_epochs=1), str(tmp_path / "ema"),
+            log=lambda *_: None)
+  assert {"test_accuracy", "test_ema_accuracy", "test_ema_loss"} <= set(r["final"])
+  assert "test_ema" in r["best"]
+  assert {"test", "test_ema"} <= {row["split"] for row in read_metrics(str(tmp_path / "ema"))}
+
+
+def test_bfloat16_compute_keeps_float32_parameters(tmp_path):
+  from cnnlab.models import create_model
+  import jax.numpy as jnp
+  r = train(tiny_config(dtype="bfloat16"), str(tmp_path / "bf16"), log=lambda *_: None)
+  assert r["status"] == "done" and np.isfinite(r["final"]["test_loss"])
+  _, saved = _params(str(tmp_path / "bf16"))
+  assert {leaf.dtype for leaf in _leaves(saved["params"])} == {np.dtype(np.float32)}
+  model = create_model("fashionnet", (8, 8, 1), num_classes=10, width=0.25, dtype=jnp.bfloat16)
+  variables = model.init(jax.random.PRNGKey(0), jnp.zeros((2, 8, 8, 1)))
+  logits, seen = model.apply(variables, jnp.zeros((2, 8, 8, 1)), capture_intermediates=True)
+  assert logits.dtype == jnp.float32  # the head casts the logits back for the loss
+  seen = seen["intermediates"]
+  for layer in (seen["conv1"]["conv"], seen["conv2"]["norm"], seen["pool2"],
+                seen["head"]["dense"]):
+    assert layer["__call__"][0].dtype == jnp.bfloat16
+  f32 = train(tiny_config(), str(tmp_path / "f32"), log=lambda *_: None)
+  # Same run in two precisions: the losses agree to bf16's few significant digits.
+  assert r["final"]["test_loss"] == pytest.approx(f32["final"]["test_loss"], rel=0.05)
+
+
+_DATA_PARALLEL_SCRIPT = r"""
+import json, sys
+import jax, numpy as np
+assert jax.device_count() == 2, jax.devices()
+sys.path.insert(0, sys.argv[2])
+from test_train import tiny_config, _params, _leaves
+from cnnlab.train import ConfigError, train
+out = sys.argv[1]
+def cfg(**kw):
+  c = tiny_config(**kw)
+  c.model.pool = "max"      # deterministic layers, BN included: the runs must agree
+  c.data.augment = ()
+  return c
+results = {}
+for name, kw in {"dp": {}, "single": {"data_parallel": False},
+                 "dp_scan": {"loop": "scan"}}.items():
+  results[name] = train(cfg(**kw), f"{out}/{name}", log=lambda *_: None)
+  results[name]["params_leaves"] = [np.asarray(a).tolist() for a in
+                                    _leaves(_params(f"{out}/{name}")[1]["params"])]
+try:
+  train(cfg(batch_size=15), f"{out}/odd", log=lambda *_: None)
+  results["odd_error"] = None
+except ConfigError as e:
+  results["odd_error"] = str(e)
+json.dump({k: v for k, v in results.items()}, open(f"{out}/summary.json", "w"), default=str)
+"""
+
+
+def test_data_parallel_equals_single_device(tmp_path):
+  """Two host devices: the sharded run (BN over the global batch) matches one device."""
+  env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu",
+         "XLA_FLAGS": os.environ.get("XLA_FLAGS", "") +
+         " --xla_force_host_platform_device_count=2"}
+  script = tmp_path / "dp.py"
+  script.write_text(_DATA_PARALLEL_SCRIPT)
+  proc = subprocess.run([sys.executable, str(script), str(tmp_path),
+                         os.path.join(REPO, "tests")], env=env, capture_output=True, text=True,
+                        cwd=REPO, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  with open(tmp_path / "summary.json") as f:
+    r = json.load(f)
+  assert r["dp"]["num_devices"] == 2 and r["single"]["num_devices"] == 1
+  assert r["dp_scan"]["num_devices"] == 2 and r["dp_scan"]["loop"] == "scan"
+  for other in ("dp", "dp_scan"):
+    assert r[other]["final"]["test_loss"] == pytest.approx(r["single"]["final"]["test_loss"],
+                                                           rel=1e-4)
+    for a, b in zip(r[other]["params_leaves"], r["single"]["params_leaves"]):
+      np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+  assert "not divisible by the 2 devices" in r["odd_error"]
+
+
+def test_main_applies_deterministic_flags_and_compilation_cache(tmp_path):
+  cfg = str(tmp_path / "cfg.py")
+  _write_config_file(cfg, num_epochs=1)
+  env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu"}
+  cache = str(tmp_path / "xla_cache")
+  wd = str(tmp_path / "run")
+  proc = subprocess.run(_main(cfg, wd, env, "--config.deterministic=True",
+                              f"--compilation_cache_dir={cache}"),
+                        env=env, cwd=REPO, capture_output=True, text=True)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  with open(os.path.join(wd, "result.json")) as f:
+    r = json.load(f)
+  assert r["deterministic"] == {"requested": True, "xla_flags_applied": True}
+  assert "--xla_gpu_deterministic_ops=true" in r["runtime"]["xla_flags"]
+  assert r["runtime"]["compilation_cache_dir"] == cache and os.path.isdir(cache)
+  # Plain log lines (no progress bar) when the output is not a terminal.
+  assert "step 12/12" in proc.stdout and "\r" not in proc.stdout + proc.stderr
+  # Without the flag, a run inside an already started process says it could not apply it.
+  c = tiny_config(num_epochs=1)
+  c.deterministic = True
+  logs = []
+  r = train(c, str(tmp_path / "inproc"), log=logs.append)
+  flags_set = "--xla_gpu_deterministic_ops=true" in os.environ.get("XLA_FLAGS", "")
+  assert r["deterministic"]["xla_flags_applied"] == flags_set
+  assert flags_set or any("config.deterministic is set" in m for m in logs)
+
+
+def test_progress_bar_draws_on_a_terminal_only():
+  import io
+  from cnnlab.train.progress import Progress
+
+  class Tty(io.StringIO):
+    def isatty(self):
+      return True
+
+  tty, plain = Tty(), io.StringIO()
+  bar = Progress(100, start=20, stream=tty)
+  logged = []
+  log = bar.wrap(logged.append)
+  bar.update(60, loss=0.5, images_per_s=1234.0)
+  assert "60/100" in tty.getvalue() and "loss 0.5000" in tty.getvalue()
+  assert "1,234 img/s" in tty.getvalue() and "ETA" in tty.getvalue()
+  log("evaluated")
+  assert logged == ["evaluated"] and tty.getvalue().endswith("\r\033[K")
+  line = bar.line(60)
+  assert "[" + "#" * 18 + "." * 12 + "]" in line and "60.0%" in line
+  quiet = Progress(100, stream=plain)
+  quiet.update(50)
+  quiet.close()
+  assert plain.getvalue() == ""
+
+
+def _families():
+  """One registered model per model family (module), in its tiny test variant."""
+  from cnnlab.models import MODELS
+  seen = {}
+  for name in MODELS.names():
+    seen.setdefault(MODELS.get(name).cls.__module__, name)
+  return sorted(seen.values())
+
+
+@pytest.mark.parametrize("name", _families())
+def test_every_model_family_trains_end_to_end_on_tiny_data(name, tmp_path):
+  from cnnlab.models import MODELS
+  from cnnlab.train.config import model_config
+  spec = MODELS.get(name)
+  shape = spec.test_input_shape or spec.input_shape
+  c = base_config(name)
+  c.model = model_config(name, **spec.test_kwargs)
+  c.data.name = "synthetic"
+  c.data.options = {"shape": shape, "num_train": 8, "num_test": 6, "num_classes": 3}
+  c.train.update({"batch_size": 4, "num_epochs": 1, "eval_batch_size": 4,
+                  "log_every_steps": 1, "checkpoint_every_steps": 0})
+  r = train(c, str(tmp_path / name), log=lambda *_: None)
+  assert r["status"] == "done" and r["step"] == 2
+  assert np.isfinite(r["final"]["test_loss"]) and r["final"]["test_accuracy"] >= 0
+
+
+def test_finetuning_starts_from_a_training_runs_checkpoint(tmp_path):
+  import optax
+  from cnnlab.models import create_model, finetune
+  wd = str(tmp_path / "run")
+  train(tiny_config(num_epochs=1, ema_decay=0.5), wd, log=lambda *_: None)
+  variables = finetune.load_run_variables(wd)
+  ema = finetune.load_run_variables(wd, use_ema=True)
+  _, saved = _params(wd)
+  np.testing.assert_array_equal(_leaves(variables["params"])[0], _leaves(saved["params"])[0])
+  assert any((a != b).any() for a, b in zip(_leaves(ema["params"]), _leaves(variables["params"])))
+  model = create_model("fashionnet", (8, 8, 1), num_classes=10, width=0.25, pool="stochastic")
+  model, new = finetune.replace_head(model, variables, num_classes=3, input_shape=(8, 8, 1))
+  assert new["params"]["head"]["dense"]["kernel"].shape[-1] == 3
+  tx = finetune.finetune_optimizer(optax.adam(1e-3), new["params"], freeze_features=True)
+  assert tx.init(new["params"]) is not None
+
+
+def test_label_smoothing_loss_matches_its_closed_form():
+  import optax
+  from cnnlab.models import create_model
+  from cnnlab.train.steps import create_state, make_steps
+  model = create_model("conv1d_base", (40, 1), num_classes=10)
+  tx = optax.sgd(0.0)
+  step, _ = make_steps(model, tx, mean=(0.0,), std=(1.0,), num_classes=10, label_smoothing=0.2)
+  state = create_state(model, tx, jax.random.PRNGKey(1), (40, 1))
+  rng = np.random.default_rng(1)
+  x = rng.normal(size=(6, 40, 1)).astype(np.float32)
+  y = rng.integers(0, 10, 6)
+  logits = np.asarray(model.apply({"params": state.params}, x, train=True), np.float64)
+  logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+  targets = np.full((6, 10), 0.2 / 10)
+  targets[np.arange(6), y] += 0.8
+  expected = -(targets * logp).sum(-1).mean()
+  _, metrics = step(state, {"image": x, "label": y})
+  assert float(metrics["loss"]) == pytest.approx(expected, rel=1e-5)

@@ -22,6 +22,19 @@ def normalize(images, mean: Sequence[float], std: Sequence[float], dtype=jnp.flo
   return ((x - jnp.asarray(mean, dtype)) / jnp.asarray(std, dtype)).astype(dtype)
 
 
+def pad_to(images, size: Sequence[int]):
+  """Zero-pads the spatial dims of ``(N, *spatial, C)`` to ``size``, centred.
+
+  LeCun et al. fed 28×28 MNIST digits to LeNet-5 centred in a 32×32 field; padding
+  the raw pixels with 0 (the background) does the same before normalisation.
+  """
+  spatial = images.shape[1:-1]
+  if len(size) != len(spatial) or any(s < h for s, h in zip(size, spatial)):
+    raise ValueError(f"cannot pad images of spatial shape {tuple(spatial)} to {tuple(size)}")
+  widths = [(0, 0)] + [((s - h) // 2, s - h - (s - h) // 2) for s, h in zip(size, spatial)]
+  return jnp.pad(images, widths + [(0, 0)])
+
+
 def _spatial(images) -> int:
   if images.ndim < 3:
     raise ValueError(f"augmentation expects (N, *spatial, C), got shape {images.shape}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 from typing import Any, Dict, Optional, Tuple
@@ -84,21 +85,27 @@ def tfds_download_allowed() -> bool:
   return os.environ.get("CNNLAB_TFDS_DOWNLOAD", "") not in ("", "0", "false", "False")
 
 
-def read_tfds(tfds_name: str, download: bool = False,
-              tfds_data_dir: Optional[str] = None) -> Tuple[Optional[Arrays], str]:
-  """Reads train and test through ``tfds.data_source`` (ArrayRecord, no TensorFlow needed)."""
+def read_tfds(tfds_name: str, download: bool = False, tfds_data_dir: Optional[str] = None,
+              splits: Tuple[str, str] = ("train", "test"),
+              image_fn=np.asarray) -> Tuple[Optional[Arrays], str]:
+  """Reads train and test through ``tfds.data_source`` (ArrayRecord, no TensorFlow needed).
+
+  ``splits`` names TFDS's train and test splits; ``image_fn`` maps each decoded
+  image to a fixed shape (e.g. :func:`resize_center_crop` for variable-size photos).
+  """
   try:
     import tensorflow_datasets as tfds  # optional: pip install 'cnnlab[tfds]'
   except ImportError:
     return None, "tensorflow-datasets is not installed (pip install 'cnnlab[tfds]')"
   arrays = {}
   try:
-    for split in ("train", "test"):
-      source = tfds.data_source(tfds_name, split=split, data_dir=tfds_data_dir,
+    for split, tfds_split in zip(("train", "test"), splits):
+      source = tfds.data_source(tfds_name, split=tfds_split, data_dir=tfds_data_dir,
                                 download=download)
       # One by one: __getitems__ of TFDS 4.9.10's ArrayRecord source is broken.
       examples = [source[i] for i in range(len(source))]
-      arrays[f"x_{split}"] = np.stack([np.asarray(e["image"]) for e in examples]).astype(np.uint8)
+      arrays[f"x_{split}"] = np.stack([image_fn(np.asarray(e["image"]))
+                                       for e in examples]).astype(np.uint8)
       arrays[f"y_{split}"] = np.asarray([e["label"] for e in examples], np.int32)
   except Exception as e:  # TFDS raises many types for "not prepared" / "no network"
     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -214,6 +221,63 @@ register_dataset(
                  None, "svhn_cropped", "pip install 'cnnlab[tfds]' and run with "
                  "CNNLAB_TFDS_DOWNLOAD=1 when online, or pass path= to a cnnlab cache .npz"),
     defaults={"download": False})
+
+
+def resize_center_crop(image: np.ndarray, size: int, crop_fraction: float = 0.875) -> np.ndarray:
+  """The standard ImageNet evaluation view: shorter side to ``size/crop_fraction``, centre crop.
+
+  Bilinear (PIL). Grey images become 3 identical channels.
+  """
+  from PIL import Image  # matplotlib's dependency, so always present
+  if image.ndim == 3 and image.shape[-1] == 1:
+    image = image[..., 0]
+  pil = Image.fromarray(np.asarray(image, np.uint8)).convert("RGB")
+  short = int(round(size / crop_fraction))
+  w, h = pil.size
+  scale = short / min(w, h)
+  pil = pil.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
+  w, h = pil.size
+  left, top = (w - size) // 2, (h - size) // 2
+  return np.asarray(pil.crop((left, top, left + size, top + size)), np.uint8)
+
+
+IMAGENETTE_CLASSES = ("tench", "English springer", "cassette player", "chain saw", "church",
+                      "French horn", "garbage truck", "gas pump", "golf ball", "parachute")
+_IMAGENETTE_HOW = ("pip install 'cnnlab[tfds]' and run once with CNNLAB_TFDS_DOWNLOAD=1 when "
+                   "online (TFDS imagenette/320px-v2, 0.3 GB); the resized arrays are cached")
+
+
+def _load_imagenette(path: Optional[str], options: Dict[str, Any]):
+  log = SourceLog("imagenette")
+  if path:
+    arrays, why = read_cache_file(path)
+    if arrays is not None:
+      return arrays, {"kind": "path", "path": path}
+    log.miss("path", path, why)
+  cached = try_cache(log, "imagenette", options)
+  if cached is not None:
+    return cached
+  size, tfds_name = int(options["size"]), str(options["tfds_name"])
+  download = bool(options.get("download")) or tfds_download_allowed()
+  arrays, why = read_tfds(tfds_name, download=download, splits=("train", "validation"),
+                          image_fn=lambda im: resize_center_crop(im, size))
+  if arrays is None:
+    log.miss("tfds", tfds_name, why)
+    raise log.fail(_IMAGENETTE_HOW)
+  source = {"kind": "tfds", "path": tfds_name}
+  write_cache("imagenette", options, arrays, source)
+  return arrays, source
+
+
+register_dataset(
+    DatasetInfo("imagenette", 10, (224, 224, 3), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225),
+                IMAGENETTE_CLASSES, "Imagenette (Howard 2019): 10 easy ImageNet classes, "
+                "9,469 train / 3,925 validation photos, resized and centre-cropped to size×size "
+                "(option size, default 224); the ImageNet-scale models' offline-cacheable "
+                "stand-in for ImageNet", _IMAGENETTE_HOW, tfds_name="imagenette/320px-v2"),
+    _load_imagenette, defaults={"size": 224, "tfds_name": "imagenette/320px-v2",
+                                "download": False},
+    info_for=lambda info, o: dataclasses.replace(info, shape=(int(o["size"]),) * 2 + (3,)))
 
 
 # ----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Fine-tuning: load trained variables, swap the classifier head, freeze the features.
 
-    variables = load_variables("runs/fashion/final.msgpack")
+    variables = load_run_variables("runs/fashionnet")   # a training run's last checkpoint
+    # or load_variables("trained.msgpack")               # an exported file
     model, variables = replace_head(model, variables, num_classes=5, input_shape=(28, 28, 1))
     tx = finetune_optimizer(optax.adam(1e-3), variables["params"], freeze_features=True)
 
@@ -34,6 +35,20 @@ def save_variables(path: str, variables: Mapping[str, Any]) -> None:
 def load_variables(path: str) -> dict:
   with open(path, "rb") as f:
     return serialization.msgpack_restore(f.read())
+
+
+def load_run_variables(workdir: str, step=None, use_ema: bool = False) -> dict:
+  """``{"params", "batch_stats"}`` from a run's checkpoint (the latest, or ``step``).
+
+  ``use_ema`` takes the run's EMA parameters (``train.ema_decay > 0``).
+  """
+  import os
+  from cnnlab.train.checkpoint import load_raw  # the train package imports the models
+  state = load_raw(os.path.join(workdir, "checkpoints"), step)
+  params = state["ema_params"] if use_ema else state["params"]
+  if params is None:
+    raise ValueError(f"the run in {workdir} kept no EMA parameters (train.ema_decay was 0)")
+  return {"params": params, "batch_stats": state.get("batch_stats") or {}}
 
 
 def replace_head(model, variables: Mapping[str, Any], num_classes: int,

@@ -85,6 +85,19 @@ def _call_order_rows(model, variables, x) -> List[Tuple[str, Tuple[int, ...]]]:
   return seen
 
 
+def forward_flops(model, input_shape: Tuple[int, ...], variables=None) -> Optional[float]:
+  """FLOPs of one example's eval-mode forward pass, from XLA's cost analysis (batch 1).
+
+  Lowered from abstract values only: nothing is initialised or run.
+  """
+  shape = tuple(input_shape)
+  variables = abstract_init(model, shape) if variables is None else variables
+  x = jax.ShapeDtypeStruct((1,) + shape, jnp.float32)
+  cost = jax.jit(lambda v, z: model.apply(v, z)).lower(variables, x).cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  return float(cost.get("flops", 0.0)) if cost else None
+
+
 def summarize(name: str, input_shape: Optional[Tuple[int, ...]] = None, flops: bool = True,
               max_depth: int = 2, **overrides) -> ModelSummary:
   spec = MODELS.get(name)
@@ -96,13 +109,7 @@ def summarize(name: str, input_shape: Optional[Tuple[int, ...]] = None, flops: b
   rows = [(p, s, counts.get(p, 0)) for p, s in _call_order_rows(model, variables, x)
           if p.count("/") < max_depth]
   total = shapes.param_count(variables.get("params", {}))
-  flop = None
-  if flops:
-    concrete = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), variables)
-    cost = jax.jit(lambda v, z: model.apply(v, z)).lower(concrete, jnp.zeros(x.shape)
-                                                        ).cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    flop = float(cost.get("flops", 0.0)) if cost else None
+  flop = forward_flops(model, shape, variables) if flops else None
   geometry = getattr(model, "geometry", None)
   rf = shapes.receptive_fields(geometry(), shape[0]) if callable(geometry) else None
   return ModelSummary(name, shape, rows, total, flop, rf)

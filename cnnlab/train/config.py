@@ -20,8 +20,22 @@ from cnnlab.models.registry import model_fields
 from cnnlab.train.optim import OPTIMIZERS, SCHEDULES
 
 
+LOOP_FORMS = ("auto", "step", "scan")
+
+
 class ConfigError(ValueError):
   """A config value that is invalid; the message names the field."""
+
+
+def config_arg(config_file: str, arg, valid, default: str) -> str:
+  """The model a multi-model config file was asked for (``--config=file.py:<arg>``).
+
+  Unknown names fail with the valid ones listed.
+  """
+  arg = arg or default
+  if arg not in valid:
+    raise ConfigError(f"{config_file}: unknown model {arg!r}; valid: {', '.join(valid)}")
+  return arg
 
 
 def model_config(name: str, **overrides) -> ml_collections.ConfigDict:
@@ -43,20 +57,27 @@ def model_config(name: str, **overrides) -> ml_collections.ConfigDict:
 def base_config(model: str = "fashionnet") -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
+  # Sets XLA's GPU determinism flags before JAX starts (see cnnlab.train.runtime);
+  # result.json records whether they took effect.
+  c.deterministic = False
   c.model = model_config(model)
   c.data = ml_collections.ConfigDict({
       "name": "fashion_mnist", "validation_size": 0, "validation_from": "end",
       "path": "", "options": ml_collections.ConfigDict(), "augment": (),
-      "crop_padding": 2, "max_shift": 2, "cutout_size": 8})
+      "crop_padding": 2, "max_shift": 2, "cutout_size": 8,
+      # "nielsen_shift": train on the originals plus their 4 one-pixel shifts (5×).
+      "expand": "", "pad_to": ()})
   c.optim = ml_collections.ConfigDict({
       "name": "adam", "lr": 1e-3, "momentum": 0.9, "b1": 0.9, "b2": 0.999, "eps": 1e-8,
       "weight_decay": 0.0, "schedule": "constant", "warmup_steps": 0, "decay_steps": 0,
-      "decay_factor": 0.1, "clip_norm": 0.0, "l2": 0.0, "l2_form": "plain"})
+      "decay_factor": 0.1, "boundaries": (0.5, 0.75), "clip_norm": 0.0, "l2": 0.0, "l2_form": "plain"})
   c.train = ml_collections.ConfigDict({
       "batch_size": 100, "num_epochs": 5, "num_steps": 0, "shuffle": True,
       "eval_batch_size": 1000, "eval_every_steps": 0, "label_smoothing": 0.0,
       "log_every_steps": 100, "checkpoint_every_steps": 500, "dtype": "float32",
-      "stop_after_steps": 0, "num_replicas": 0})
+      "stop_after_steps": 0, "num_replicas": 0, "ema_decay": 0.0, "keep_checkpoints": 2,
+      # "auto": one compiled program per step on CPU, lax.scan over chunks elsewhere.
+      "loop": "auto", "scan_chunk_steps": 0, "data_parallel": True})
   return c
 
 
@@ -84,6 +105,10 @@ def validate(c: ml_collections.ConfigDict) -> None:
   for a in c.data.augment:
     _need(a in AUGMENTATIONS, "data.augment",
           f"unknown augmentation {a!r}; valid: {', '.join(AUGMENTATIONS)}")
+  _need(c.data.expand in ("", "nielsen_shift"), "data.expand",
+        f"must be '' or 'nielsen_shift', got {c.data.expand!r}")
+  _need(all(isinstance(x, int) and x > 0 for x in c.data.pad_to), "data.pad_to",
+        f"must be positive ints (the padded spatial size), got {c.data.pad_to!r}")
   o = c.optim
   _need(o.name in OPTIMIZERS, "optim.name",
         f"unknown optimizer {o.name!r}; valid: {', '.join(OPTIMIZERS)}")
@@ -93,6 +118,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
   _need(0 <= o.momentum < 1, "optim.momentum", f"must be in [0, 1), got {o.momentum}")
   for f in ("weight_decay", "clip_norm", "l2", "warmup_steps", "decay_steps"):
     _need(o[f] >= 0, f"optim.{f}", f"must be >= 0, got {o[f]}")
+  _need(all(isinstance(b, (int, float)) and 0 < b < 1 for b in o.boundaries),
+        "optim.boundaries", f"must be fractions of the run in (0, 1), got {o.boundaries!r}")
   _need(o.l2_form in ("plain", "nielsen"), "optim.l2_form",
         f"must be 'plain' or 'nielsen', got {o.l2_form!r}")
   t = c.train
@@ -107,3 +134,15 @@ def validate(c: ml_collections.ConfigDict) -> None:
         f"must be in [0, 1), got {t.label_smoothing}")
   _need(t.dtype in ("float32", "bfloat16"), "train.dtype",
         f"must be 'float32' or 'bfloat16', got {t.dtype!r}")
+  _need(0 <= t.ema_decay < 1, "train.ema_decay",
+        f"must be in [0, 1) (0 turns EMA off), got {t.ema_decay}")
+  _need(isinstance(t.keep_checkpoints, int) and t.keep_checkpoints >= 1,
+        "train.keep_checkpoints", f"must be an int >= 1, got {t.keep_checkpoints!r}")
+  _need(t.loop in LOOP_FORMS, "train.loop",
+        f"unknown loop form {t.loop!r}; valid: {', '.join(LOOP_FORMS)}")
+  _need(isinstance(t.scan_chunk_steps, int) and t.scan_chunk_steps >= 0,
+        "train.scan_chunk_steps", f"must be an int >= 0, got {t.scan_chunk_steps!r}")
+  _need(isinstance(t.data_parallel, bool), "train.data_parallel",
+        f"must be True or False, got {t.data_parallel!r}")
+  _need(isinstance(c.deterministic, bool), "deterministic",
+        f"must be True or False, got {c.deterministic!r}")

@@ -3,16 +3,21 @@
     result = train(config, workdir)
 
 Writes ``config.json``, ``metrics.jsonl`` (+ TensorBoard events with tensorboardX),
-``checkpoints/`` and ``result.json``. Rerunning on the same workdir resumes from the
-latest checkpoint; the data order is a function of (seed, epoch) and each step's
-randomness of (seed, step), so the resumed run computes exactly what an
-uninterrupted one would. SIGTERM/SIGINT checkpoint and stop cleanly. A NaN/inf
+``checkpoints/`` (orbax) and ``result.json``. Rerunning on the same workdir resumes
+from the latest checkpoint; the data order is a function of (seed, epoch) and
+each step's randomness of (seed, step), so the resumed run computes exactly what
+an uninterrupted one would. SIGTERM/SIGINT checkpoint and stop cleanly. A NaN/inf
 loss stops the run with ``status: diverged``.
 
-Loop form: one jitted step per batch, which is the faster form on XLA's CPU backend
-(a FashionNet epoch measured 41–45 s per-step against 298 s as one ``lax.scan``);
-the epoch-as-one-``lax.scan`` form for accelerators is not built yet (issue
-"Training", item 3).
+Loop form (``train.loop``): the steps between two events (log, eval, checkpoint,
+epoch end) run as one compiled ``lax.scan`` on accelerators (``"scan"``), and as
+one compiled program per step on XLA's CPU backend (``"step"``), where a
+FashionNet epoch measured 41–45 s per step against 298 s as one scan. ``"auto"``
+picks by backend. Both forms compute the same steps (tested).
+
+Data parallelism (``train.data_parallel``): with more than one device, the batch
+is sharded over all of them and the state replicated (see
+:mod:`cnnlab.train.steps`); batch norm then uses global-batch statistics.
 """
 
 from __future__ import annotations
@@ -28,16 +33,22 @@ from typing import Any, Dict, Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
 
 from cnnlab.data import DeviceSplit, load_dataset
-from cnnlab.data.pipeline import epoch_batch_indices
+from cnnlab.data.augment import shift_expand
+from cnnlab.data.catalog import Split
+from cnnlab.data.pipeline import epoch_batch_indices, eval_batch_indices
 from cnnlab.models import create_model
+from cnnlab.models.summary import forward_flops
 from cnnlab.ops.shapes import param_count
-from cnnlab.train import checkpoint
+from cnnlab.train import runtime
+from cnnlab.train.checkpoint import Checkpointer
 from cnnlab.train.config import ConfigError, validate
 from cnnlab.train.metrics import MetricWriter
 from cnnlab.train.optim import make_optimizer
-from cnnlab.train.steps import create_state, make_steps
+from cnnlab.train.progress import Progress
+from cnnlab.train.steps import create_state, make_eval_loop, make_steps, make_train_loop
 
 
 class Diverged(RuntimeError):
@@ -50,18 +61,6 @@ def _git_commit() -> Optional[str]:
                           capture_output=True, text=True, timeout=5).stdout.strip() or None
   except (OSError, subprocess.SubprocessError):
     return None
-
-
-def _evaluate(eval_step, state, split: DeviceSplit, batch_size: int) -> Dict[str, Any]:
-  """Accuracy and loss over every example once; per replica ((R,) arrays) with replicas."""
-  sums = None
-  for x, y, mask in split.eval_batches(min(batch_size, len(split))):
-    out = eval_step(state, x, y, mask)
-    sums = out if sums is None else jax.tree_util.tree_map(jnp.add, sums, out)
-  sums = jax.device_get(sums)
-  n = np.asarray(sums["count"], np.float64)
-  return {"accuracy": np.asarray(sums["correct"], np.float64) / n,
-          "loss": np.asarray(sums["loss_sum"], np.float64) / n, "count": n}
 
 
 def _flat(metrics: Dict[str, Any]) -> Dict[str, float]:
@@ -78,7 +77,7 @@ def _flat(metrics: Dict[str, Any]) -> Dict[str, float]:
 
 
 class _StopSignal:
-  """Turns SIGTERM/SIGINT into a flag the loop checks after each step."""
+  """Turns SIGTERM/SIGINT into a flag the loop checks after each chunk of steps."""
 
   def __init__(self):
     self.received = None
@@ -100,35 +99,57 @@ class _StopSignal:
       signal.signal(sig, old)
 
 
+class _Compiled:
+  """A jitted function compiled ahead of time once per argument shape, timing each compile."""
+
+  def __init__(self, fn):
+    self.fn, self.cache, self.compile_s, self.last_compile_s = fn, {}, 0.0, 0.0
+
+  def __call__(self, state, *args):
+    key = tuple((a.shape, str(a.dtype)) for a in args)
+    compiled = self.cache.get(key)
+    self.last_compile_s = 0.0
+    if compiled is None:
+      t0 = time.time()
+      compiled = self.cache[key] = self.fn.lower(state, *args).compile()
+      self.last_compile_s = time.time() - t0
+      self.compile_s += self.last_compile_s
+    return compiled(state, *args)
+
+
+class _Feeder:
+  """Hands a compiled loop its data: the device-resident split, or host-gathered rows.
+
+  A split on the device is passed whole with the batch indices; a host-streamed
+  split has the chunk's rows gathered on the host and passed with indices into
+  that gathered block. Either way the loop gathers batches by index.
+  """
+
+  def __init__(self, split: DeviceSplit, sharding):
+    self.split, self.sharding = split, sharding
+
+  def __call__(self, idx: np.ndarray):
+    if self.split.on_device:
+      return self.split.images, self.split.labels, idx
+    rows = idx.reshape(-1)
+    put = (lambda a: jax.device_put(a, self.sharding)) if self.sharding else jnp.asarray
+    return (put(self.split.images[rows]), put(self.split.labels[rows]),
+            np.arange(rows.size, dtype=np.int32).reshape(idx.shape))
+
+
 def train(config, workdir: str, log=print) -> Dict[str, Any]:
   """Runs (or resumes) one training run; returns the result dict (also in result.json).
 
   SIGTERM/SIGINT are caught from the start (a signal during data loading or
-  compilation stops the run after its next step, checkpointed).
+  compilation stops the run after its next chunk of steps, checkpointed).
   """
   with _StopSignal() as stop:
     return _train(config, workdir, log, stop)
 
 
-def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
-  validate(config)
-  t_start = time.time()
-  d = config.data
-  ds = load_dataset(d.name, path=d.path or None, validation_size=d.validation_size,
-                    validation_from=d.validation_from, **dict(d.options))
-  model_kwargs = {k: v for k, v in config.model.items() if k != "name" and v is not None}
-  model_kwargs.setdefault("num_classes", ds.info.num_classes)
-  if config.train.dtype == "bfloat16":
-    model_kwargs["dtype"] = jnp.bfloat16
-  model = create_model(config.model.name, input_shape=ds.info.shape, **model_kwargs)
-
-  # Only now, with data and model built, does the workdir take the config: a config
-  # rejected above leaves nothing behind that would block its corrected rerun.
-  os.makedirs(workdir, exist_ok=True)
-  ckdir = os.path.join(workdir, "checkpoints")
+def _check_workdir_config(workdir: str, cfg_json: Dict, has_checkpoints: bool) -> None:
   cfg_path = os.path.join(workdir, "config.json")
-  cfg_json = json.loads(config.to_json_best_effort())
-  if os.path.exists(cfg_path) and checkpoint.latest_step(ckdir) is not None:
+  if os.path.exists(cfg_path) and has_checkpoints:
     with open(cfg_path) as f:
       old = json.load(f)
     ignore = {"stop_after_steps"}
@@ -136,10 +157,48 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
     if strip(old) != strip(cfg_json):
       raise ConfigError(f"workdir {workdir} holds checkpoints of a run with a different "
                         f"config ({cfg_path}); use a new workdir")
-  with open(cfg_path, "w") as f:
+
+
+def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
+  validate(config)
+  t_start = time.time()
+  t = config.train
+  deterministic = bool(config.deterministic) and (
+      runtime.describe()["deterministic_xla_flags"] or runtime.set_deterministic())
+  if config.deterministic and not deterministic:
+    log("warning: config.deterministic is set but JAX had started before the XLA flags "
+        "could be set; run through `python -m cnnlab.main` to apply them")
+  mesh = runtime.make_mesh(t.data_parallel)
+  num_devices = 1 if mesh is None else mesh.size
+  if t.batch_size % num_devices:
+    raise ConfigError(f"config.train.batch_size: {t.batch_size} is not divisible by the "
+                      f"{num_devices} devices it is sharded over (or set "
+                      f"config.train.data_parallel=False)")
+  loop_form = t.loop if t.loop != "auto" else (
+      "step" if jax.default_backend() == "cpu" else "scan")
+
+  d = config.data
+  ds = load_dataset(d.name, path=d.path or None, validation_size=d.validation_size,
+                    validation_from=d.validation_from, **dict(d.options))
+  if d.expand == "nielsen_shift":  # 5× the training set: originals + 1-pixel shifts
+    images, labels = shift_expand(ds.train.images, ds.train.labels)
+    ds.train = Split(np.asarray(images), np.asarray(labels))
+  input_shape = tuple(d.pad_to) + ds.info.shape[-1:] if d.pad_to else ds.info.shape
+  model_kwargs = {k: v for k, v in config.model.items() if k != "name" and v is not None}
+  model_kwargs.setdefault("num_classes", ds.info.num_classes)
+  if t.dtype == "bfloat16":
+    model_kwargs["dtype"] = jnp.bfloat16
+  model = create_model(config.model.name, input_shape=input_shape, **model_kwargs)
+
+  # Only now, with data and model built, does the workdir take the config: a config
+  # rejected above leaves nothing behind that would block its corrected rerun.
+  os.makedirs(workdir, exist_ok=True)
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), keep=t.keep_checkpoints)
+  cfg_json = json.loads(config.to_json_best_effort())
+  _check_workdir_config(workdir, cfg_json, ckpt.latest_step() is not None)
+  with open(os.path.join(workdir, "config.json"), "w") as f:
     json.dump(cfg_json, f, indent=1, sort_keys=True)
 
-  t = config.train
   replicated = t.num_replicas > 1
   n = len(ds.train)
   steps_per_epoch = n // t.batch_size
@@ -151,22 +210,34 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
       model, tx, mean=ds.info.mean, std=ds.info.std, num_classes=ds.info.num_classes,
       label_smoothing=t.label_smoothing, l2=config.optim.l2, l2_form=config.optim.l2_form,
       num_batches=steps_per_epoch, augment=tuple(d.augment), replicas=replicated,
+      ema_decay=t.ema_decay, pad_to=tuple(d.pad_to), jit=False,
       augment_options={"crop_padding": d.crop_padding, "max_shift": d.max_shift,
                        "cutout_size": d.cutout_size})
+  run_train = _Compiled(make_train_loop(train_step, mesh=mesh, replicas=replicated))
+  eval_loops = {"": _Compiled(make_eval_loop(eval_step, mesh=mesh))}
+  if t.ema_decay > 0:
+    eval_loops["_ema"] = _Compiled(make_eval_loop(eval_step, mesh=mesh, use_ema=True))
+
   # Replica r is the run with seed `seed + r`: its init, data order and step keys.
   seeds = config.seed + np.arange(max(t.num_replicas, 1))
   keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds)) if replicated else \
       jax.random.PRNGKey(config.seed)
-  state = create_state(model, tx, keys, ds.info.shape, t.num_replicas if replicated else 0)
-  resumed_from = checkpoint.latest_step(ckdir)
+  replicated_sharding = None if mesh is None else NamedSharding(mesh, P())
+  state = create_state(model, tx, keys, input_shape, t.num_replicas if replicated else 0,
+                       ema=t.ema_decay > 0, sharding=replicated_sharding)
+  resumed_from = ckpt.latest_step()
   if resumed_from is not None:
-    state = checkpoint.restore(ckdir, state)
-    log(f"resumed from step {resumed_from} ({ckdir})")
+    state = ckpt.restore(state)
+    log(f"resumed from step {resumed_from} ({ckpt.directory})")
 
-  train_split = DeviceSplit.place(ds.train)
-  eval_splits = {"test": DeviceSplit.place(ds.test)}
+  place = lambda split: DeviceSplit.place(split, sharding=replicated_sharding)
+  batch_shard = None if mesh is None else NamedSharding(mesh, P())
+  train_feed = _Feeder(place(ds.train), batch_shard)
+  eval_feeds = {"test": _Feeder(place(ds.test), batch_shard)}
   if ds.validation is not None:
-    eval_splits["validation"] = DeviceSplit.place(ds.validation)
+    eval_feeds["validation"] = _Feeder(place(ds.validation), batch_shard)
+  # Evaluation batches are padded (and masked) to a multiple of the device count.
+  eval_bs = -(-t.eval_batch_size // num_devices) * num_devices
   writer = MetricWriter(workdir)
   result_path = os.path.join(workdir, "result.json")
   prev = {}
@@ -175,94 +246,140 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
       prev = json.load(f)
   best = prev.get("best", {})
   eval_every = t.eval_every_steps or steps_per_epoch
+  step = int(np.asarray(state.step).reshape(-1)[0])  # replicas all share the step
+  progress = Progress(total, start=step)
+  log = progress.wrap(log)
+
+  def evaluate(loop, feed):
+    m = len(feed.split)
+    idx, mask = eval_batch_indices(m, min(eval_bs, -(-m // num_devices) * num_devices))
+    chunks = [slice(0, len(idx))] if loop_form == "scan" else \
+        [slice(i, i + 1) for i in range(len(idx))]
+    sums = None
+    for c in chunks:
+      images, labels, rows = feed(idx[c])
+      out = loop(state, images, labels, rows, mask[c])
+      sums = out if sums is None else jax.tree_util.tree_map(jnp.add, sums, out)
+    sums = jax.device_get(sums)
+    count = np.asarray(sums["count"], np.float64)
+    return {"accuracy": np.asarray(sums["correct"], np.float64) / count,
+            "loss": np.asarray(sums["loss_sum"], np.float64) / count, "count": count}
 
   def evaluate_all(step):
     out = {}
-    for split, data in eval_splits.items():
-      m = _evaluate(eval_step, state, data, t.eval_batch_size)
-      flat = _flat(m)
-      writer.write(step, split, flat)
-      out[split] = flat
-      if flat["accuracy"] > best.get(split, {}).get("accuracy", -1):
-        best[split] = {"accuracy": flat["accuracy"], "step": step}
-      if replicated:  # each replica's own best, as separate runs would report it
-        per = best.get(f"{split}_per_replica", [{"accuracy": -1.0}] * len(seeds))
-        best[f"{split}_per_replica"] = [
-            {"accuracy": float(a), "step": step} if a > old["accuracy"] else old
-            for a, old in zip(np.atleast_1d(m["accuracy"]), per)]
+    for suffix, loop in eval_loops.items():
+      for name, feed in eval_feeds.items():
+        split = name + suffix
+        m = evaluate(loop, feed)
+        flat = _flat(m)
+        writer.write(step, split, flat)
+        out[split] = flat
+        if flat["accuracy"] > best.get(split, {}).get("accuracy", -1):
+          best[split] = {"accuracy": flat["accuracy"], "step": step}
+        if replicated:  # each replica's own best, as separate runs would report it
+          per = best.get(f"{split}_per_replica", [{"accuracy": -1.0}] * len(seeds))
+          best[f"{split}_per_replica"] = [
+              {"accuracy": float(a), "step": step} if a > old["accuracy"] else old
+              for a, old in zip(np.atleast_1d(m["accuracy"]), per)]
     return out
 
+  timing = {"images": 0, "seconds": 0.0, "first_chunk": True}
+
   def finish(status: str, step: int, extra: Optional[Dict] = None) -> Dict[str, Any]:
+    ckpt.close()
+    progress.close()
+    ips = timing["images"] / timing["seconds"] if timing["seconds"] else None
     result = {
         "status": status, "step": step, "total_steps": total,
         "epochs": step / steps_per_epoch, "best": best,
         "wall_time_s": prev.get("wall_time_s", 0.0) + (time.time() - t_start),
-        "compile_time_s": compile_time, "train_images_per_s": images_per_s,
+        "compile_time_s": run_train.compile_s + sum(e.compile_s for e in eval_loops.values()),
+        "train_images_per_s": ips, "loop": loop_form, "num_devices": num_devices,
         "params": param_count(state.params) // len(seeds), "model": config.model.name,
+        "flops_per_example": flops, "flops_note": "forward pass, XLA cost analysis",
         "seeds": [int(x) for x in seeds] if replicated else [int(config.seed)],
         "data": ds.source | {"summary": ds.summary()}, "device": str(jax.devices()[0]),
         "backend": jax.default_backend(), "jax": jax.__version__,
         "flax": __import__("flax").__version__, "python": platform.python_version(),
-        "git_commit": _git_commit(), "resumed_from": resumed_from, **(extra or {})}
-    with open(result_path + ".tmp", "w") as f:
-      json.dump(result, f, indent=1, default=str)
-    os.replace(result_path + ".tmp", result_path)
+        "git_commit": _git_commit(), "resumed_from": resumed_from,
+        "deterministic": {"requested": bool(config.deterministic),
+                          "xla_flags_applied": deterministic},
+        "runtime": runtime.describe(), **(extra or {})}
+    if jax.process_index() == 0:
+      with open(result_path + ".tmp", "w") as f:
+        json.dump(result, f, indent=1, default=str)
+      os.replace(result_path + ".tmp", result_path)
     writer.close()
     return result
 
-  step = int(np.asarray(state.step).reshape(-1)[0])  # replicas all share the step
-  compile_time, images_per_s, timed_steps, timed_s = None, None, 0, 0.0
+  flops = forward_flops(model, input_shape)
   last_eval = {}
-  while step < total:
-    epoch, start = divmod(step, steps_per_epoch)
-    order = epoch_batch_indices(jnp.asarray(seeds) if replicated else config.seed, epoch, n,
-                                t.batch_size, t.shuffle)
-    for i in range(start, steps_per_epoch):
-      if step >= total:
-        break
-      x, y = train_split.take(order[:, i] if replicated else order[i])
-      t0 = time.time()
-      state, metrics = train_step(state, x, y)
-      losses = np.asarray(metrics["loss"])  # syncs: per-step timing and the NaN guard
-      loss = float(losses.mean())
-      dt = time.time() - t0
-      if compile_time is None:
-        compile_time = dt
-      else:
-        timed_steps, timed_s = timed_steps + 1, timed_s + dt
-        images_per_s = timed_steps * t.batch_size * len(seeds) / timed_s
-      step += 1
-      if not np.all(np.isfinite(losses)):
-        log(f"diverged at step {step}: loss {loss}")
-        writer.write(step, "train", {"loss": loss})
-        # The last good checkpoint is kept; the diverged state is not saved.
-        finish("diverged", step, {"diverged_at_step": step})
-        raise Diverged(f"loss is {loss} at step {step}; run recorded as diverged in "
-                       f"{result_path}")
-      if step % t.log_every_steps == 0 or step == total:
-        m = jax.device_get(metrics)
-        writer.write(step, "train", _flat(m))
-        ips = f", {images_per_s:,.0f} img/s" if images_per_s else ""
-        log(f"step {step}/{total} epoch {step / steps_per_epoch:.2f} loss {loss:.4f}{ips}")
-      if step % eval_every == 0 or step == total:
-        last_eval = evaluate_all(step)
-        log(f"step {step}: " + ", ".join(f"{k} accuracy {v['accuracy']:.4f}"
-                                         for k, v in last_eval.items()))
-      if t.checkpoint_every_steps and step % t.checkpoint_every_steps == 0:
-        checkpoint.save(ckdir, state, step)
-      if stop.received or (t.stop_after_steps and step >= t.stop_after_steps and step < total):
-        checkpoint.save(ckdir, state, step)
-        why = stop.received or "stop_after_steps"
-        log(f"stopped at step {step} ({why}); rerun the same command to resume")
-        return finish("preempted", step, {"stopped_by": why})
-  checkpoint.save(ckdir, state, step)
-  if not last_eval:
-    last_eval = evaluate_all(step)
-  final = {f"{k}_{m}": v[m] for k, v in last_eval.items() for m in ("accuracy", "loss")}
-  if replicated:
-    final["per_replica"] = [
-        {"seed": int(sd), **{f"{k}_{m}": v[f"{m}_r{r}"] for k, v in last_eval.items()
-                             for m in ("accuracy", "loss")}} for r, sd in enumerate(seeds)]
-  result = finish("done", step, {"final": final})
-  log(f"done: {final}; results in {workdir}")
-  return result
+  try:
+    while step < total:
+      epoch, pos = divmod(step, steps_per_epoch)
+      order = np.asarray(epoch_batch_indices(jnp.asarray(seeds) if replicated else config.seed,
+                                             epoch, n, t.batch_size, t.shuffle))
+      while pos < steps_per_epoch and step < total:
+        # Run up to the next event: every event step is a chunk boundary.
+        length = 1 if loop_form == "step" else min(
+            steps_per_epoch - pos, total - step,
+            *[e - step % e for e in (t.log_every_steps, eval_every, t.checkpoint_every_steps,
+                                     t.scan_chunk_steps) if e],
+            *([t.stop_after_steps - step] if t.stop_after_steps > step else []))
+        idx = order[:, pos:pos + length].swapaxes(0, 1) if replicated else \
+            order[pos:pos + length]
+        t0 = time.time()
+        state, metrics = run_train(state, *train_feed(idx))
+        losses = np.asarray(metrics["loss"])  # syncs: timing and the NaN guard
+        dt = time.time() - t0 - run_train.last_compile_s
+        if timing["first_chunk"]:  # includes warm-up; left out of the throughput
+          timing["first_chunk"] = False
+        else:
+          timing["images"] += length * t.batch_size * len(seeds)
+          timing["seconds"] += dt
+        bad = ~np.isfinite(losses.reshape(length, -1)).all(axis=1)
+        if bad.any():
+          at = step + int(np.argmax(bad)) + 1
+          loss = float(losses.reshape(length, -1)[int(np.argmax(bad))].mean())
+          log(f"diverged at step {at}: loss {loss}")
+          writer.write(at, "train", {"loss": loss})
+          # The last good checkpoint is kept; the diverged state is not saved.
+          finish("diverged", at, {"diverged_at_step": at})
+          raise Diverged(f"loss is {loss} at step {at}; run recorded as diverged in "
+                         f"{result_path}")
+        step += length
+        pos += length
+        loss = float(losses[-1].mean())
+        ips = timing["images"] / timing["seconds"] if timing["seconds"] else None
+        progress.update(step, loss, ips)
+        if (t.log_every_steps and step % t.log_every_steps == 0) or step == total:
+          last = jax.tree_util.tree_map(lambda a: np.asarray(a)[-1], jax.device_get(metrics))
+          writer.write(step, "train", _flat(last))
+          if not progress.enabled:
+            rate = f", {ips:,.0f} img/s" if ips else ""
+            log(f"step {step}/{total} epoch {step / steps_per_epoch:.2f} loss {loss:.4f}{rate}")
+        if step % eval_every == 0 or step == total:
+          last_eval = evaluate_all(step)
+          log(f"step {step}: " + ", ".join(f"{k} accuracy {v['accuracy']:.4f}"
+                                           for k, v in last_eval.items()))
+        if t.checkpoint_every_steps and step % t.checkpoint_every_steps == 0:
+          ckpt.save(step, state)
+        if stop.received or (t.stop_after_steps and step >= t.stop_after_steps and step < total):
+          ckpt.save(step, state)
+          why = stop.received or "stop_after_steps"
+          log(f"stopped at step {step} ({why}); rerun the same command to resume")
+          return finish("preempted", step, {"stopped_by": why})
+    ckpt.save(step, state)
+    if not last_eval:
+      last_eval = evaluate_all(step)
+    final = {f"{k}_{m}": v[m] for k, v in last_eval.items() for m in ("accuracy", "loss")}
+    if replicated:
+      final["per_replica"] = [
+          {"seed": int(sd), **{f"{k}_{m}": v[f"{m}_r{r}"] for k, v in last_eval.items()
+                               for m in ("accuracy", "loss")}} for r, sd in enumerate(seeds)]
+    result = finish("done", step, {"final": final})
+    log(f"done: {final}; results in {workdir}")
+    return result
+  finally:
+    ckpt.close()
+    progress.close()

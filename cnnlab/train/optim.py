@@ -3,7 +3,9 @@
 ``config.optim`` fields: ``name`` (sgd, momentum, nesterov, adam, adamw, rmsprop),
 ``lr``, ``momentum``, ``b1``, ``b2``, ``eps``, ``weight_decay`` (decoupled, AdamW
 style, applied by adamw or added to any optimizer), ``schedule`` (constant, step,
-cosine, onecycle), ``warmup_steps``, ``decay_steps``/``decay_factor`` (step),
+cosine, onecycle, piecewise), ``warmup_steps``, ``decay_steps``/``decay_factor`` (step:
+every ``decay_steps``), ``boundaries`` (piecewise: × ``decay_factor`` at these fractions of
+the run, e.g. He et al.'s 32k and 48k of 64k iterations = (0.5, 0.75)),
 ``clip_norm`` (global-norm clipping, 0 = off).
 
 L2 regularisation is part of the loss, not the optimizer: :func:`l2_penalty` has
@@ -18,7 +20,7 @@ import jax.numpy as jnp
 import optax
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
-SCHEDULES = ("constant", "step", "cosine", "onecycle")
+SCHEDULES = ("constant", "step", "piecewise", "cosine", "onecycle")
 
 
 def make_schedule(cfg, total_steps: int) -> optax.Schedule:
@@ -27,8 +29,13 @@ def make_schedule(cfg, total_steps: int) -> optax.Schedule:
   if kind == "constant":
     main = optax.constant_schedule(lr)
   elif kind == "step":
-    every = int(cfg.get("decay_steps", max(total_steps // 3, 1)))
+    every = int(cfg.get("decay_steps", 0)) or max(total_steps // 3, 1)
     main = optax.exponential_decay(lr, every, float(cfg.get("decay_factor", 0.1)), staircase=True)
+  elif kind == "piecewise":  # published milestones, as fractions of the run
+    factor = float(cfg.get("decay_factor", 0.1))
+    main = optax.piecewise_constant_schedule(
+        lr, {max(int(round(b * total_steps)) - warm, 1): factor
+             for b in cfg.get("boundaries", (0.5, 0.75))})
   elif kind == "cosine":
     main = optax.cosine_decay_schedule(lr, max(total_steps - warm, 1))
   elif kind == "onecycle":

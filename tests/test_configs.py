@@ -1,0 +1,69 @@
+"""Every registered model has a config in configs/, and every config is valid as shipped."""
+
+import glob
+import importlib.util
+import os
+
+import pytest
+
+from cnnlab.data import DATASETS
+from cnnlab.models import MODELS, create_model
+from cnnlab.train import ConfigError, validate
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG_FILES = sorted(glob.glob(os.path.join(REPO, "configs", "*.py")))
+
+
+def _load(path):
+  spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def _entries():
+  for path in CONFIG_FILES:
+    module = _load(path)
+    for arg in getattr(module, "ARGS", (None,)):
+      yield os.path.basename(path), arg
+
+
+ENTRIES = list(_entries())
+
+
+@pytest.mark.parametrize("file,arg", ENTRIES, ids=[f"{f}:{a}" if a else f for f, a in ENTRIES])
+def test_config_is_valid_and_its_model_builds_on_its_data(file, arg):
+  module = _load(os.path.join(REPO, "configs", file))
+  c = module.get_config(arg) if arg else module.get_config()
+  validate(c)
+  spec = DATASETS.get(c.data.name)
+  options = {**spec.defaults, **dict(c.data.options)}
+  info = spec.info_for(spec.info, options) if spec.info_for else spec.info
+  shape = tuple(c.data.pad_to) + info.shape[-1:] if c.data.pad_to else info.shape
+  kwargs = {k: v for k, v in c.model.items() if k != "name" and v is not None}
+  kwargs.setdefault("num_classes", info.num_classes)
+  create_model(c.model.name, input_shape=shape, **kwargs)  # checks shapes abstractly
+  if arg:
+    assert c.model.name == arg
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=os.path.basename)
+def test_config_docstring_gives_command_expected_result_and_run_time(path):
+  doc = _load(path).__doc__ or ""
+  assert f"python -m cnnlab.main --config=configs/{os.path.basename(path)}" in doc
+  assert "expected" in doc.lower() or "published" in doc.lower()
+  assert "run time" in doc.lower() or "per epoch" in doc.lower()
+
+
+def test_every_registered_model_has_a_config():
+  covered = set()
+  for file, arg in ENTRIES:
+    module = _load(os.path.join(REPO, "configs", file))
+    covered.add((module.get_config(arg) if arg else module.get_config()).model.name)
+  assert set(MODELS.names()) - covered == set()
+
+
+def test_unknown_config_argument_lists_the_valid_ones():
+  module = _load(os.path.join(REPO, "configs", "cifar10.py"))
+  with pytest.raises(ConfigError, match="unknown model 'resnet57'; valid: resnet20, resnet32"):
+    module.get_config("resnet57")
