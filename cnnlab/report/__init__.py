@@ -1,0 +1,1 @@
+"""Reports: paper tables (Markdown, LaTeX, CSV) and plots from a sweep's runs."""

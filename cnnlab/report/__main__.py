@@ -1,0 +1,67 @@
+"""``python -m cnnlab.report``: tables and plots from a sweep directory.
+
+    python -m cnnlab.report --sweep_dir=sweeps/mnist1d_pool_act --rows=model.pool \\
+        --cols=model.act --metric=best.test.accuracy --plots
+
+Writes ``table.md``, ``table.tex``, ``table.csv`` (and with ``--plots`` ``heatmap.png``,
+``curves.png``, ``metric_vs_<rows>.png`` for numeric rows, ``filters.png`` of the
+best run) into ``--out_dir`` (default ``<sweep_dir>/report``) and prints the
+Markdown table. ``--published=file.json`` (``{"row": {"col": value}}``) adds the
+published numbers to the cells.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from cnnlab.report import plots, tables
+
+
+def main(argv=None) -> int:
+  p = argparse.ArgumentParser(prog="python -m cnnlab.report", description=__doc__.splitlines()[0])
+  p.add_argument("--sweep_dir", required=True)
+  p.add_argument("--rows", required=True, help="config path for the rows, e.g. model.pool")
+  p.add_argument("--cols", required=True, help="config path for the columns, e.g. model.act")
+  p.add_argument("--metric", default="test_accuracy",
+                 help="a final metric (test_accuracy) or a result.json path (best.test.accuracy)")
+  p.add_argument("--lower_is_better", action="store_true")
+  p.add_argument("--published", default=None, help="JSON file of published numbers")
+  p.add_argument("--out_dir", default=None)
+  p.add_argument("--plots", action="store_true")
+  a = p.parse_args(argv)
+  records = tables.collect(a.sweep_dir)
+  if not records:
+    print(f"no runs in {a.sweep_dir}", file=sys.stderr)
+    return 2
+  published = None
+  if a.published:
+    with open(a.published) as f:
+      published = json.load(f)
+  t = tables.build(records, a.rows, a.cols, a.metric, lower_is_better=a.lower_is_better,
+                   published=published)
+  out = a.out_dir or os.path.join(a.sweep_dir, "report")
+  os.makedirs(out, exist_ok=True)
+  md = tables.markdown(t)
+  for name, text in (("table.md", md), ("table.tex", tables.latex(t)),
+                     ("table.csv", tables.csv_text(t))):
+    with open(os.path.join(out, name), "w") as f:
+      f.write(text)
+  print(md)
+  written = [os.path.join(out, n) for n in ("table.md", "table.tex", "table.csv")]
+  if a.plots:
+    written.append(plots.heatmap(t, os.path.join(out, "heatmap.png")))
+    written.append(plots.metric_vs_axis(t, os.path.join(out, f"metric_vs_{a.rows.split('.')[-1]}.png")))
+    written.append(plots.learning_curves(records, a.rows, a.cols, os.path.join(out, "curves.png")))
+    done = [r for r in records if r["status"] == "done"
+            and tables.metric_value(r["result"], a.metric) is not None]
+    if done:
+      pick = (min if a.lower_is_better else max)(
+          done, key=lambda r: tables.metric_value(r["result"], a.metric))
+      written.append(plots.first_layer_filters(pick["workdir"], os.path.join(out, "filters.png")))
+  print("wrote " + ", ".join(w for w in written if w))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

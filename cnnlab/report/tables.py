@@ -1,0 +1,227 @@
+"""Paper tables from a sweep: mean ± std over seeds per (row, column), best per column marked.
+
+Records come from the sweep's index or, without one, from the run directories'
+``config.json`` and ``result.json`` (:func:`collect`). A metric is a dotted path
+into ``result.json`` (``best.test.accuracy``) or a name in its ``final`` section
+(``test_accuracy``). Diverged and invalid runs are counted in their cell, not
+averaged; a cell whose runs all diverged reads "diverged".
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+MISSING = object()
+
+
+def get(tree: Any, path: str, default: Any = MISSING) -> Any:
+  node = tree
+  for part in path.split("."):
+    if isinstance(node, dict) and part in node:
+      node = node[part]
+    else:
+      if default is MISSING:
+        raise KeyError(path)
+      return default
+  return node
+
+
+def collect(sweep_dir: str) -> List[Dict[str, Any]]:
+  """Every run of a sweep: ``{run_id, status, config, result, workdir}``."""
+  from cnnlab.sweep.index import Index
+  from cnnlab.sweep.worker import INDEX_FILE
+  runs_dir = os.path.join(sweep_dir, "runs")
+  path = os.path.join(sweep_dir, INDEX_FILE)
+  if os.path.exists(path):
+    index = Index(path)
+    rows = [{"run_id": r["run_id"], "status": r["status"], "config": r["config"],
+             "result": r["result"], "workdir": os.path.join(runs_dir, r["run_id"])}
+            for r in index.rows()]
+    index.close()
+    return rows
+  rows = []
+  for run_id in sorted(os.listdir(runs_dir)) if os.path.isdir(runs_dir) else []:
+    workdir = os.path.join(runs_dir, run_id)
+    loaded = {}
+    for name in ("config", "result"):
+      f = os.path.join(workdir, f"{name}.json")
+      if os.path.exists(f):
+        with open(f) as fh:
+          loaded[name] = json.load(fh)
+    if "config" not in loaded:
+      continue
+    result = loaded.get("result")
+    status = result["status"] if result else "pending"
+    rows.append({"run_id": run_id, "status": status, "config": loaded["config"],
+                 "result": result, "workdir": workdir})
+  return rows
+
+
+def metric_value(result: Optional[Dict], metric: str) -> Optional[float]:
+  if not result:
+    return None
+  value = get(result, metric, None) if "." in metric else get(result, f"final.{metric}", None)
+  return float(value) if isinstance(value, (int, float)) else None
+
+
+@dataclasses.dataclass
+class Cell:
+  values: List[float]
+  diverged: int = 0
+  invalid: int = 0
+  unfinished: int = 0
+
+  @property
+  def mean(self) -> float:
+    return float(np.mean(self.values)) if self.values else math.nan
+
+  @property
+  def std(self) -> float:
+    return float(np.std(self.values, ddof=1)) if len(self.values) > 1 else 0.0
+
+
+@dataclasses.dataclass
+class Table:
+  rows: List[Any]
+  cols: List[Any]
+  cells: Dict[Tuple[Any, Any], Cell]
+  row_key: str
+  col_key: str
+  metric: str
+  scale: float
+  lower_is_better: bool
+  published: Dict[Tuple[str, str], float]
+
+  def best(self) -> Dict[Any, Any]:
+    """The best row per column (by mean)."""
+    out = {}
+    for c in self.cols:
+      means = [(self.cells[(r, c)].mean, r) for r in self.rows
+               if (r, c) in self.cells and self.cells[(r, c)].values]
+      if means:
+        out[c] = (min if self.lower_is_better else max)(means)[1]
+    return out
+
+  def text(self, r, c) -> str:
+    cell = self.cells.get((r, c))
+    if cell is None:
+      return "—"
+    if not cell.values:
+      parts = [f"{k} ({n})" for k, n in (("diverged", cell.diverged), ("invalid", cell.invalid),
+                                         ("unfinished", cell.unfinished)) if n]
+      return ", ".join(parts) or "—"
+    s = f"{cell.mean * self.scale:.{_digits(self.scale)}f} ± {cell.std * self.scale:.{_digits(self.scale)}f} ({len(cell.values)})"
+    extra = [f"{n} {k}" for k, n in (("diverged", cell.diverged), ("invalid", cell.invalid),
+                                     ("unfinished", cell.unfinished)) if n]
+    if extra:
+      s += " [" + ", ".join(extra) + "]"
+    pub = self.published.get((str(r), str(c)))
+    if pub is not None:
+      s += f" · paper {pub:g}"
+    return s
+
+
+def _digits(scale: float) -> int:
+  return 1 if scale == 100 else 4
+
+
+def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
+          percent: Optional[bool] = None, lower_is_better: bool = False,
+          published: Optional[Dict] = None) -> Table:
+  """Groups runs by (row, column) value; seeds (and any other field) are pooled."""
+  cells: Dict[Tuple[Any, Any], Cell] = {}
+  rows, cols = [], []
+  for rec in records:
+    r, c = get(rec["config"], row_key, None), get(rec["config"], col_key, None)
+    r, c = _hashable(r), _hashable(c)
+    if r not in rows:
+      rows.append(r)
+    if c not in cols:
+      cols.append(c)
+    cell = cells.setdefault((r, c), Cell([]))
+    status = rec["status"]
+    value = metric_value(rec["result"], metric) if status == "done" else None
+    if status == "diverged":
+      cell.diverged += 1
+    elif status == "invalid":
+      cell.invalid += 1
+    elif value is None:
+      cell.unfinished += 1
+    else:
+      cell.values.append(value)
+  if percent is None:
+    percent = "accuracy" in metric
+  pub = {}
+  for k, v in (published or {}).items():
+    if isinstance(v, dict):
+      pub.update({(str(k), str(c)): float(x) for c, x in v.items()})
+    else:
+      r, _, c = k.partition("|")
+      pub[(r, c)] = float(v)
+  return Table(rows, cols, cells, row_key, col_key, metric, 100.0 if percent else 1.0,
+               lower_is_better, pub)
+
+
+def _hashable(v):
+  return tuple(v) if isinstance(v, list) else v
+
+
+def markdown(t: Table) -> str:
+  best = t.best()
+  unit = " (%)" if t.scale == 100 else ""
+  head = f"| {t.row_key} \\ {t.col_key} | " + " | ".join(str(c) for c in t.cols) + " |"
+  lines = [f"{t.metric}{unit}: mean ± std over seeds (runs); best per column in bold", "",
+           head, "|" + "---|" * (len(t.cols) + 1)]
+  for r in t.rows:
+    cells = []
+    for c in t.cols:
+      s = t.text(r, c)
+      cells.append(f"**{s}**" if best.get(c) == r else s)
+    lines.append(f"| {r} | " + " | ".join(cells) + " |")
+  return "\n".join(lines) + "\n"
+
+
+def _tex(s: str) -> str:
+  return (str(s).replace("\\", "\\textbackslash{}").replace("_", "\\_").replace("%", "\\%")
+          .replace("&", "\\&").replace("#", "\\#").replace("±", "$\\pm$"))
+
+
+def latex(t: Table) -> str:
+  best = t.best()
+  lines = ["\\begin{tabular}{l" + "c" * len(t.cols) + "}", "\\toprule",
+           _tex(f"{t.row_key} / {t.col_key}") + " & " + " & ".join(_tex(c) for c in t.cols)
+           + " \\\\", "\\midrule"]
+  for r in t.rows:
+    cells = []
+    for c in t.cols:
+      s = _tex(t.text(r, c))
+      cells.append(f"\\textbf{{{s}}}" if best.get(c) == r else s)
+    lines.append(_tex(r) + " & " + " & ".join(cells) + " \\\\")
+  lines += ["\\bottomrule", "\\end{tabular}"]
+  return "\n".join(lines) + "\n"
+
+
+def csv_text(t: Table) -> str:
+  out = io.StringIO()
+  w = csv.writer(out, lineterminator="\n")
+  w.writerow([t.row_key, t.col_key, "mean", "std", "n", "diverged", "invalid", "unfinished",
+              "best_in_column", "published"])
+  best = t.best()
+  for r in t.rows:
+    for c in t.cols:
+      cell = t.cells.get((r, c))
+      if cell is None:
+        continue
+      w.writerow([r, c, f"{cell.mean * t.scale:.6g}" if cell.values else "",
+                  f"{cell.std * t.scale:.6g}" if cell.values else "", len(cell.values),
+                  cell.diverged, cell.invalid, cell.unfinished, int(best.get(c) == r),
+                  t.published.get((str(r), str(c)), "")])
+  return out.getvalue()

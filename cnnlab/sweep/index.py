@@ -1,0 +1,168 @@
+"""The results index: one SQLite row per run, shared safely by concurrent workers.
+
+Rows hold the run's overrides, resolved config and (when finished) its
+``result.json``, with a status:
+
+    pending    not started            running    claimed by a live worker
+    preempted  stopped, checkpointed  done       finished
+    diverged   NaN/inf loss (a result) invalid   its config was rejected (a result)
+    failed     crashed; retried until ``max_attempts`` failures
+
+Claiming is one ``BEGIN IMMEDIATE`` transaction, so two workers (or two runners on
+one sweep directory) never take the same run. A run whose worker died (its pid is
+gone on this host, or its heartbeat is older than ``stale_after_s``) is claimed
+again and resumes from its checkpoints. Any config field is queryable:
+``index.rows(**{"model.pool": "max"})``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from typing import Any, Dict, Iterable, List, Optional
+
+TERMINAL = ("done", "diverged", "invalid")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+  run_id TEXT PRIMARY KEY, overrides TEXT NOT NULL, config TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending', failures INTEGER NOT NULL DEFAULT 0,
+  host TEXT, pid INTEGER, heartbeat REAL, started REAL, updated REAL,
+  error TEXT, result TEXT);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def _alive(pid: Optional[int]) -> bool:
+  """Whether process ``pid`` (on this host) still runs; a zombie counts as dead."""
+  if not pid:
+    return False
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True
+  try:  # a killed worker whose parent died too may linger unreaped as a zombie
+    with open(f"/proc/{pid}/stat") as f:
+      return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+  except OSError:
+    return True
+
+
+class Index:
+  def __init__(self, path: str):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    self.path = path
+    self._db = sqlite3.connect(path, timeout=120, isolation_level=None)
+    self._db.row_factory = sqlite3.Row
+    self._db.execute("PRAGMA journal_mode=WAL")
+    self._db.executescript(_SCHEMA)
+
+  def close(self) -> None:
+    self._db.close()
+
+  # -- writing ---------------------------------------------------------------
+
+  def add_runs(self, runs: Iterable[Any]) -> int:
+    """Registers runs (``spec.Run``) not yet indexed; returns how many were new."""
+    now = time.time()
+    with self._transaction():
+      before = self.count()
+      self._db.executemany(
+          "INSERT OR IGNORE INTO runs (run_id, overrides, config, updated) VALUES (?, ?, ?, ?)",
+          [(r.run_id, json.dumps(r.overrides, sort_keys=True, default=str),
+            r.config.to_json_best_effort(), now) for r in runs])
+      return self.count() - before
+
+  def set_meta(self, key: str, value: Any) -> None:
+    self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+  def meta(self, key: str, default: Any = None) -> Any:
+    row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return json.loads(row["value"]) if row else default
+
+  def claim(self, max_attempts: int = 2, stale_after_s: float = 900.0,
+            pid: Optional[int] = None, only: Optional[Iterable[str]] = None) -> Optional[str]:
+    """Takes the next runnable run for this process; None when nothing is left to take."""
+    pid, host, now = pid or os.getpid(), socket.gethostname(), time.time()
+    only = set(only) if only is not None else None
+    with self._transaction():
+      rows = self._db.execute(
+          "SELECT run_id, status, failures, host, pid, heartbeat FROM runs "
+          "WHERE status NOT IN ('done', 'diverged', 'invalid') ORDER BY rowid").fetchall()
+      for r in rows:
+        if only is not None and r["run_id"] not in only:
+          continue
+        if r["status"] == "failed" and r["failures"] >= max_attempts:
+          continue
+        if r["status"] == "running":
+          dead = (r["host"] == host and not _alive(r["pid"])) or \
+              (r["heartbeat"] or 0) < now - stale_after_s
+          if not dead:
+            continue
+        self._db.execute(
+            "UPDATE runs SET status = 'running', host = ?, pid = ?, heartbeat = ?, started = ?, "
+            "updated = ? WHERE run_id = ?", (host, pid, now, now, now, r["run_id"]))
+        return r["run_id"]
+    return None
+
+  def heartbeat(self, run_id: str, pid: Optional[int] = None) -> None:
+    self._db.execute("UPDATE runs SET heartbeat = ? WHERE run_id = ? AND pid = ?",
+                     (time.time(), run_id, pid or os.getpid()))
+
+  def finish(self, run_id: str, status: str, result: Optional[Dict] = None,
+             error: Optional[str] = None) -> None:
+    """Records a run's outcome (a ``failed`` one counts towards its retry limit)."""
+    self._db.execute(
+        "UPDATE runs SET status = ?, result = COALESCE(?, result), error = ?, updated = ?, "
+        "failures = failures + ?, pid = NULL WHERE run_id = ?",
+        (status, json.dumps(result, default=str) if result is not None else None, error,
+         time.time(), int(status == "failed"), run_id))
+
+  # -- reading ---------------------------------------------------------------
+
+  def count(self, status: Optional[str] = None) -> int:
+    if status is None:
+      return self._db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    return self._db.execute("SELECT COUNT(*) FROM runs WHERE status = ?", (status,)).fetchone()[0]
+
+  def counts(self) -> Dict[str, int]:
+    return {r[0]: r[1] for r in self._db.execute(
+        "SELECT status, COUNT(*) FROM runs GROUP BY status")}
+
+  def rows(self, **where: Any) -> List[Dict[str, Any]]:
+    """Runs (dicts with parsed JSON) whose config fields equal ``where`` (dotted paths)."""
+    sql, args = "SELECT * FROM runs", []
+    if where:
+      clauses = []
+      for path, value in where.items():
+        if path in ("run_id", "status"):
+          clauses.append(f"{path} = ?")
+        else:
+          clauses.append("json_extract(config, ?) = ?")
+          args.append("$." + path)
+        args.append(json.dumps(value) if isinstance(value, (list, tuple, dict)) else value)
+      sql += " WHERE " + " AND ".join(clauses)
+    out = []
+    for r in self._db.execute(sql + " ORDER BY rowid", args):
+      d = dict(r)
+      for k in ("overrides", "config", "result"):
+        d[k] = json.loads(d[k]) if d[k] else None
+      out.append(d)
+    return out
+
+  def _transaction(self):
+    db = self._db
+
+    class _Tx:
+      def __enter__(self):
+        db.execute("BEGIN IMMEDIATE")
+
+      def __exit__(self, exc_type, *_):
+        db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    return _Tx()

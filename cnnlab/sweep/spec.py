@@ -1,0 +1,160 @@
+"""Sweep specs: big_vision's ``hyper`` vocabulary over config paths, and stable run ids.
+
+A config file gains ``get_sweep()`` next to ``get_config()``::
+
+    from cnnlab.sweep import product, seeds, sweep
+
+    def get_sweep():
+      return product(sweep("model.pool", ["max", "avg", "l2_sum"]),
+                     sweep("model.act", ["relu", "tanh", "abs_tanh"]),
+                     seeds(3))
+
+A sweep is a list of points, each a dict ``{config path: value}``. ``product``
+crosses sweeps, ``zip`` pairs them element by element, ``seeds(n)`` sweeps
+``seed``, ``fixed`` sets a path in every point. :func:`expand` applies each point to
+the base config and names it: a readable slug of the swept values plus a hash of
+the whole override dict, so the id is stable across launches and unique even when
+two values abbreviate alike.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import hashlib
+import itertools
+import json
+import re
+from typing import Any, Dict, Iterable, List, Sequence
+
+from cnnlab.train.config import ConfigError, validate
+
+Point = Dict[str, Any]
+
+
+def sweep(path: str, values: Iterable[Any]) -> List[Point]:
+  """One point per value of ``path`` (e.g. ``sweep("model.pool", ["max", "avg"])``)."""
+  values = list(values)
+  if not values:
+    raise ValueError(f"sweep({path!r}) has no values")
+  return [{path: v} for v in values]
+
+
+def fixed(path: str, value: Any) -> List[Point]:
+  """One point setting ``path``: crossed with a sweep, it sets the path in every point."""
+  return [{path: value}]
+
+
+def seeds(n: int, start: int = 0) -> List[Point]:
+  """``n`` seeds, ``start … start+n-1``."""
+  if n < 1:
+    raise ValueError(f"seeds(n) needs n >= 1, got {n}")
+  return sweep("seed", range(start, start + n))
+
+
+def _merge(points: Sequence[Point]) -> Point:
+  out: Point = {}
+  for p in points:
+    for k, v in p.items():
+      if k in out and out[k] != v:
+        raise ValueError(f"sweep sets {k!r} twice in one point ({out[k]!r} and {v!r})")
+      out[k] = v
+  return out
+
+
+def product(*sweeps: List[Point]) -> List[Point]:
+  """Every combination of one point from each sweep (the first varies slowest)."""
+  return [_merge(c) for c in itertools.product(*sweeps)]
+
+
+def zip(*sweeps: List[Point]) -> List[Point]:  # noqa: A001 - big_vision's name
+  """Points paired element by element; the sweeps must have equal lengths."""
+  lengths = {len(s) for s in sweeps}
+  if len(lengths) > 1:
+    raise ValueError(f"zip of sweeps with different lengths {sorted(lengths)}")
+  return [_merge(c) for c in builtins.zip(*sweeps)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One expanded sweep point: its id, its overrides and the resolved config."""
+  run_id: str
+  overrides: Dict[str, Any]
+  config: Any  # ml_collections.ConfigDict
+
+
+def _slug_value(v: Any) -> str:
+  s = json.dumps(v) if not isinstance(v, str) else v
+  return re.sub(r"[^A-Za-z0-9._]+", "", s)[:24] or "x"
+
+
+def run_id(overrides: Point) -> str:
+  """``<key>-<value>_…-<hash8>``: readable, filesystem-safe, stable for the same overrides."""
+  slug = "_".join(f"{k.split('.')[-1]}-{_slug_value(v)}" for k, v in overrides.items())
+  digest = hashlib.sha256(json.dumps(overrides, sort_keys=True, default=str).encode())
+  return f"{slug[:100]}-{digest.hexdigest()[:8]}" if slug else digest.hexdigest()[:8]
+
+
+def apply_overrides(config, overrides: Point):
+  """A copy of ``config`` with each ``path: value`` set; unknown paths fail by name."""
+  c = config.copy_and_resolve_references()
+  for path, value in overrides.items():
+    *parents, leaf = path.split(".")
+    node = c
+    for p in parents:
+      if p not in node:
+        raise ConfigError(f"sweep path {path!r}: the config has no section {p!r}")
+      node = node[p]
+    if leaf not in node:
+      raise ConfigError(f"sweep path {path!r}: the config has no field {leaf!r}; "
+                        f"fields there: {', '.join(node.keys())}")
+    with node.ignore_type():
+      node[leaf] = tuple(value) if isinstance(value, list) else value
+  return c
+
+
+def expand(base_config, points: Sequence[Point], check: bool = True) -> List[Run]:
+  """Applies every point to ``base_config``; with ``check``, validates each config.
+
+  Ids must be unique: two identical points are an error, not two runs.
+  """
+  runs, seen = [], {}
+  for p in points:
+    rid = run_id(p)
+    if rid in seen:
+      raise ValueError(f"sweep has the same point twice: {p}")
+    seen[rid] = p
+    config = apply_overrides(base_config, p)
+    if check:
+      try:
+        validate(config)
+      except ConfigError as e:
+        raise ConfigError(f"sweep point {rid}: {e}") from e
+    runs.append(Run(rid, dict(p), config))
+  return runs
+
+
+def load_config_file(spec: str):
+  """``(module, arg)`` for ``path/to/config.py[:arg]`` (the ``--config`` flag's syntax)."""
+  import importlib.util
+  import os
+  path, _, arg = spec.partition(":")
+  if not os.path.exists(path):
+    raise ConfigError(f"config file {path!r} not found")
+  name = "cnnlab_config_" + re.sub(r"\W", "_", os.path.abspath(path))
+  module_spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  return module, (arg or None)
+
+
+def sweep_of(spec: str):
+  """``(base_config, points)`` of a config file with ``get_sweep()``."""
+  import inspect
+  module, arg = load_config_file(spec)
+  if not hasattr(module, "get_sweep"):
+    raise ConfigError(f"{spec}: the config file defines no get_sweep()")
+  base = module.get_config(arg) if arg else module.get_config()
+  takes_arg = bool(inspect.signature(module.get_sweep).parameters)
+  points = module.get_sweep(arg) if takes_arg else module.get_sweep()
+  return base, points

@@ -1,0 +1,122 @@
+"""A sweep worker: claims runs from the sweep's index and trains them until none are left.
+
+    python -m cnnlab.sweep.worker --sweep_dir=sweeps/x   (started by ``python -m cnnlab.sweep``)
+
+Each run trains in this process with :func:`cnnlab.train.train` in
+``<sweep_dir>/runs/<run_id>``, so a run claimed again after its worker died
+resumes from its checkpoints. Outcomes: ``done``; ``diverged`` and ``invalid`` (a
+config the lab rejects) are results too; any other exception is ``failed`` and is
+retried up to ``max_attempts``. SIGTERM/SIGINT stop the current run at its next
+step, checkpointed (``preempted``: the next launch resumes it), and end the worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import traceback
+from typing import Dict, Optional
+
+from cnnlab.sweep.index import Index
+from cnnlab.sweep.spec import expand
+
+INDEX_FILE = "index.sqlite"
+
+
+def invalid_errors():
+  """The lab's exceptions for a config that cannot run (as in cnnlab.main)."""
+  from cnnlab.data import DataFormatError, DataNotFoundError
+  from cnnlab.models import ModelConfigError
+  from cnnlab.ops import IncompatibleLayersError, ShapeError
+  from cnnlab.registry import UnknownNameError
+  from cnnlab.train import ConfigError
+  return (ConfigError, UnknownNameError, ModelConfigError, ShapeError, IncompatibleLayersError,
+          DataNotFoundError, DataFormatError)
+
+
+def runs_of(sweep_dir: str, index: Index) -> Dict[str, object]:
+  """The sweep's runs by id, rebuilt from the definition the runner stored."""
+  from cnnlab.sweep.spec import load_config_file
+  spec = index.meta("config")
+  module, arg = load_config_file(spec)
+  base = module.get_config(arg) if arg else module.get_config()
+  return {r.run_id: r for r in expand(base, index.meta("points"), check=False)}
+
+
+def _read_result(workdir: str) -> Optional[Dict]:
+  path = os.path.join(workdir, "result.json")
+  if os.path.exists(path):
+    with open(path) as f:
+      return json.load(f)
+  return None
+
+
+def work(sweep_dir: str, max_attempts: int = 2, stale_after_s: float = 900.0,
+         heartbeat_s: float = 30.0, log=print) -> int:
+  """Runs claimed runs until none are left or a stop signal arrives; returns runs finished."""
+  from cnnlab.train import Diverged, train
+  index = Index(os.path.join(sweep_dir, INDEX_FILE))
+  runs = runs_of(sweep_dir, index)
+  invalid = invalid_errors()
+  stopping = {"signal": None}
+
+  def on_signal(signum, frame):  # between runs; train() installs its own handler in a run
+    stopping["signal"] = signal.Signals(signum).name
+  for sig in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(sig, on_signal)
+
+  finished = 0
+  while not stopping["signal"]:
+    run_id = index.claim(max_attempts, stale_after_s, only=runs.keys())
+    if run_id is None:
+      break
+    run = runs[run_id]
+    workdir = os.path.join(sweep_dir, "runs", run_id)
+    beat = threading.Event()
+
+    def heartbeat(run_id=run_id):
+      beats = Index(index.path)  # sqlite connections stay in their thread
+      while not beat.wait(heartbeat_s):
+        beats.heartbeat(run_id, os.getpid())
+      beats.close()
+    threading.Thread(target=heartbeat, daemon=True).start()
+    log(f"[{run_id}] start")
+    try:
+      result = train(run.config, workdir, log=lambda m, r=run_id: log(f"[{r}] {m}"))
+      status = "done" if result["status"] == "done" else "preempted"
+      index.finish(run_id, status, result)
+      if status == "preempted":
+        stopping["signal"] = result.get("stopped_by") or "stop"
+    except Diverged as e:
+      index.finish(run_id, "diverged", _read_result(workdir), str(e))
+    except invalid as e:
+      index.finish(run_id, "invalid", None, f"{type(e).__name__}: {e}")
+    except Exception as e:  # a crash: recorded, retried up to max_attempts
+      index.finish(run_id, "failed", _read_result(workdir),
+                   "".join(traceback.format_exception_only(type(e), e)).strip()[-2000:])
+      log(f"[{run_id}] failed: {type(e).__name__}: {e}")
+    finally:
+      beat.set()
+    finished += 1
+    log(f"[{run_id}] {index.rows(run_id=run_id)[0]['status']}")
+  index.close()
+  return finished
+
+
+def main(argv=None) -> int:
+  p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  p.add_argument("--sweep_dir", required=True)
+  p.add_argument("--max_attempts", type=int, default=2)
+  p.add_argument("--stale_after_s", type=float, default=900.0)
+  a = p.parse_args(argv)
+  work(a.sweep_dir, a.max_attempts, a.stale_after_s,
+       log=lambda m: print(m, flush=True))
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,296 @@
+"""Sweeps: spec expansion, the resumable runner, concurrent runners, the index, reports."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cnnlab.report import tables
+from cnnlab.sweep import expand, fixed, product, run_id, seeds, sweep, zip
+from cnnlab.sweep import runner
+from cnnlab.sweep.index import Index
+from cnnlab.train import ConfigError, base_config
+from cnnlab.train.checkpoint import latest_step
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+TINY = '''
+from cnnlab.sweep import product, seeds, sweep
+from cnnlab.train.config import base_config
+
+def get_config():
+  c = base_config("fashionnet")
+  c.model.width = 0.25
+  c.data.name = "synthetic"
+  c.data.options = {{"shape": (8, 8, 1), "num_train": 64, "num_test": 16}}
+  c.train.batch_size = 16
+  c.train.num_epochs = {epochs}
+  c.train.eval_batch_size = 16
+  c.train.log_every_steps = 4
+  c.train.checkpoint_every_steps = 2
+  return c
+
+def get_sweep():
+  return {sweep}
+'''
+
+
+def _config(tmp_path, sweep_expr, epochs=2, name="tiny.py"):
+  path = tmp_path / name
+  path.write_text(TINY.format(sweep=sweep_expr, epochs=epochs))
+  return str(path)
+
+
+def _env():
+  return {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu"}
+
+
+def _runner(config, sweep_dir, *extra):
+  return [sys.executable, "-m", "cnnlab.sweep", f"--config={config}", f"--sweep_dir={sweep_dir}",
+          *extra]
+
+
+def _statuses(sweep_dir):
+  index = Index(os.path.join(sweep_dir, "index.sqlite"))
+  out = {r["run_id"]: r["status"] for r in index.rows()}
+  index.close()
+  return out
+
+
+def _starts(sweep_dir):
+  """How many times each run was started, over all worker logs."""
+  counts = {}
+  logs = os.path.join(sweep_dir, "logs")
+  for name in os.listdir(logs):
+    with open(os.path.join(logs, name)) as f:
+      for line in f:
+        if line.rstrip().endswith("] start"):
+          rid = line[1:line.index("]")]
+          counts[rid] = counts.get(rid, 0) + 1
+  return counts
+
+
+# -- spec --------------------------------------------------------------------
+
+
+def test_product_zip_seeds_and_fixed_expand_as_big_vision_does():
+  grid = product(sweep("model.pool", ["max", "avg"]), sweep("model.act", ["relu", "tanh"]))
+  assert grid == [{"model.pool": "max", "model.act": "relu"},
+                  {"model.pool": "max", "model.act": "tanh"},
+                  {"model.pool": "avg", "model.act": "relu"},
+                  {"model.pool": "avg", "model.act": "tanh"}]
+  paired = zip(sweep("optim.lr", [0.1, 0.01]), sweep("train.num_epochs", [5, 10]))
+  assert paired == [{"optim.lr": 0.1, "train.num_epochs": 5},
+                    {"optim.lr": 0.01, "train.num_epochs": 10}]
+  assert seeds(3, start=2) == [{"seed": 2}, {"seed": 3}, {"seed": 4}]
+  full = product(paired, fixed("model.pool", "avg"), seeds(2))
+  assert len(full) == 4 and all(p["model.pool"] == "avg" for p in full)
+  with pytest.raises(ValueError, match="different lengths"):
+    zip(sweep("seed", [1, 2]), sweep("optim.lr", [0.1]))
+  with pytest.raises(ValueError, match="sets 'seed' twice"):
+    product(seeds(2), fixed("seed", 7))
+
+
+def test_run_ids_are_readable_stable_and_unique():
+  a = run_id({"model.pool": "l2_sum", "model.act": "relu", "seed": 0})
+  assert a.startswith("pool-l2_sum_act-relu_seed-0-") and len(a.rsplit("-", 1)[1]) == 8
+  assert a == run_id({"model.pool": "l2_sum", "model.act": "relu", "seed": 0})
+  # Values that slug alike still get distinct ids (the hash covers the exact values).
+  assert run_id({"optim.lr": 0.1}) != run_id({"optim.lr": "0.1"})
+  runs = expand(base_config(), product(sweep("model.pool", ["max", "avg"]), seeds(2)))
+  assert len({r.run_id for r in runs}) == 4
+  assert runs[1].config.model.pool == "max" and runs[1].config.seed == 1
+  with pytest.raises(ValueError, match="same point twice"):
+    expand(base_config(), seeds(1) + seeds(1))
+
+
+def test_bad_sweep_points_fail_before_anything_runs():
+  with pytest.raises(ConfigError, match="no field 'pooll'"):
+    expand(base_config(), sweep("model.pooll", ["max"]))
+  with pytest.raises(ConfigError, match="sweep point .*optim.lr: must be > 0"):
+    expand(base_config(), sweep("optim.lr", [0.1, -1.0]))
+
+
+# -- runner ------------------------------------------------------------------
+
+
+def test_small_sweep_runs_once_records_results_and_a_rerun_does_nothing(tmp_path):
+  config = _config(tmp_path, 'product(sweep("model.pool", ["max", "stochastic"]), '
+                             'sweep("model.act", ["relu", "tanh"]), sweep("optim.lr", [1e-3, 1e30]))',
+                   epochs=1)
+  out = str(tmp_path / "sweep")
+  counts = runner.launch(config, out, workers=2, log=lambda *_: None)
+  # stochastic pooling after tanh is rejected when the model is built: a result, as is
+  # divergence; the sweep goes on past both.
+  assert counts == {"done": 3, "diverged": 3, "invalid": 2}
+  stamps = {r: os.path.getmtime(os.path.join(out, "runs", r, "result.json"))
+            for r, s in _statuses(out).items() if s != "invalid"}
+  again = runner.launch(config, out, workers=2, log=lambda *_: None)
+  assert again == counts
+  assert stamps == {r: os.path.getmtime(os.path.join(out, "runs", r, "result.json"))
+                    for r in stamps}
+  assert set(_starts(out).values()) == {1}
+  index = Index(os.path.join(out, "index.sqlite"))
+  invalid = index.rows(status="invalid")
+  assert {r["config"]["model"]["act"] for r in invalid} == {"tanh"}
+  assert "non-negative" in invalid[0]["error"]
+  assert len(index.rows(**{"model.pool": "max", "optim.lr": 1e-3})) == 2  # query by field
+  index.close()
+  # The report counts diverged and invalid runs in their cells.
+  t = tables.build(tables.collect(out), "model.pool", "optim.lr", "test_accuracy")
+  assert t.text("max", 1e30) == "diverged (2)"
+  assert t.text("stochastic", 1e30) == "diverged (1), invalid (1)"
+
+
+def test_interrupted_sweep_resumes_and_completes_exactly_the_missing_runs(tmp_path):
+  config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(2))', epochs=12)
+  out = str(tmp_path / "sweep")
+  proc = subprocess.Popen(_runner(config, out, "--workers=1"), env=_env(), cwd=REPO,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          start_new_session=True)
+  deadline = time.time() + 240
+  while time.time() < deadline:
+    time.sleep(0.2)
+    if os.path.exists(os.path.join(out, "index.sqlite")) and \
+        list(_statuses(out).values()).count("done") >= 1 and \
+        any(latest_step(os.path.join(out, "runs", r, "checkpoints"))
+            for r, s in _statuses(out).items() if s == "running"):
+      break
+  # Runner and worker die without any cleanup. (Workers run in their own sessions, so a
+  # runner killed alone leaves them finishing their runs, which the index then records.)
+  _kill_all_with(out, signal.SIGKILL)
+  proc.wait()
+  before = _statuses(out)
+  finished = {r for r, s in before.items() if s == "done"}
+  killed = {r for r, s in before.items() if s == "running"}
+  assert finished and killed, before
+  stamps = {r: os.path.getmtime(os.path.join(out, "runs", r, "result.json")) for r in finished}
+  counts = runner.launch(config, out, workers=1, log=lambda *_: None)
+  assert counts == {"done": 4}
+  assert stamps == {r: os.path.getmtime(os.path.join(out, "runs", r, "result.json"))
+                    for r in finished}  # finished runs were not run again
+  starts = _starts(out)
+  assert all(starts[r] == 1 for r in finished)
+  for r in killed:  # the killed run resumed from its checkpoint rather than restarting
+    with open(os.path.join(out, "runs", r, "result.json")) as f:
+      assert json.load(f)["resumed_from"] is not None
+
+
+def test_sigterm_stops_the_sweep_cleanly_and_a_relaunch_finishes_it(tmp_path):
+  config = _config(tmp_path, 'seeds(3)', epochs=30)
+  out = str(tmp_path / "sweep")
+  proc = subprocess.Popen(_runner(config, out, "--workers=1"), env=_env(), cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  deadline = time.time() + 240
+  while time.time() < deadline and "running" not in _statuses_or_empty(out).values():
+    time.sleep(0.2)
+  time.sleep(3)
+  proc.send_signal(signal.SIGTERM)
+  text, _ = proc.communicate(timeout=120)
+  assert proc.returncode == 1, text  # unfinished runs remain
+  assert "preempted" in _statuses(out).values(), text
+  assert runner.launch(config, out, workers=1, log=lambda *_: None) == {"done": 3}
+
+
+def _kill_all_with(text, sig):
+  """Signals every process whose command line mentions ``text`` (the sweep directory)."""
+  for pid in os.listdir("/proc"):
+    if not pid.isdigit():
+      continue
+    try:
+      with open(f"/proc/{pid}/cmdline", "rb") as f:
+        if text.encode() in f.read():
+          os.kill(int(pid), sig)
+    except OSError:
+      pass
+
+
+def _statuses_or_empty(out):
+  return _statuses(out) if os.path.exists(os.path.join(out, "index.sqlite")) else {}
+
+
+def test_two_concurrent_runners_share_a_sweep_without_losing_or_repeating_runs(tmp_path):
+  config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg", "l2_sum"]), seeds(2))',
+                   epochs=1)
+  out = str(tmp_path / "sweep")
+  procs = [subprocess.Popen(_runner(config, out, "--workers=1"), env=_env(), cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+           for _ in range(2)]
+  for p in procs:
+    text, _ = p.communicate(timeout=600)
+    assert p.returncode == 0, text
+  assert list(_statuses(out).values()) == ["done"] * 6
+  starts = _starts(out)
+  assert sorted(starts) == sorted(_statuses(out)) and set(starts.values()) == {1}
+
+
+def test_dry_run_lists_the_points(tmp_path):
+  config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(3))')
+  proc = subprocess.run(_runner(config, str(tmp_path / "s"), "--dry_run"), env=_env(), cwd=REPO,
+                        capture_output=True, text=True)
+  assert proc.returncode == 0 and proc.stdout.strip().endswith("6 runs")
+  assert "pool-avg_seed-2-" in proc.stdout and not os.path.exists(tmp_path / "s")
+
+
+# -- reports -----------------------------------------------------------------
+
+
+def _fake_run(root, run_id, pool, act, seed, status, acc=None):
+  wd = os.path.join(root, "runs", run_id)
+  os.makedirs(wd)
+  with open(os.path.join(wd, "config.json"), "w") as f:
+    json.dump({"seed": seed, "model": {"pool": pool, "act": act}}, f)
+  result = {"status": status}
+  if acc is not None:
+    result["final"] = {"test_accuracy": acc}
+    result["best"] = {"test": {"accuracy": acc + 0.01}}
+  with open(os.path.join(wd, "result.json"), "w") as f:
+    json.dump(result, f)
+
+
+def test_report_of_fixed_result_files(tmp_path):
+  root = str(tmp_path)
+  _fake_run(root, "a0", "max", "relu", 0, "done", 0.90)
+  _fake_run(root, "a1", "max", "relu", 1, "done", 0.92)
+  _fake_run(root, "b0", "avg", "relu", 0, "done", 0.95)
+  _fake_run(root, "b1", "avg", "relu", 1, "diverged")
+  _fake_run(root, "c0", "max", "tanh", 0, "done", 0.80)
+  _fake_run(root, "d0", "avg", "tanh", 0, "diverged")
+  records = tables.collect(root)
+  t = tables.build(records, "model.pool", "model.act", "test_accuracy",
+                   published={"max": {"relu": 91.5}})
+  assert tables.markdown(t) == (
+      "test_accuracy (%): mean ± std over seeds (runs); best per column in bold\n\n"
+      "| model.pool \\ model.act | relu | tanh |\n"
+      "|---|---|---|\n"
+      "| max | 91.0 ± 1.4 (2) · paper 91.5 | **80.0 ± 0.0 (1)** |\n"
+      "| avg | **95.0 ± 0.0 (1) [1 diverged]** | diverged (1) |\n")
+  tex = tables.latex(t)
+  assert "\\textbf{95.0 $\\pm$ 0.0 (1) [1 diverged]}" in tex and "model.pool / model.act" in tex
+  rows = tables.csv_text(t).splitlines()
+  assert rows[0].startswith("model.pool,model.act,mean,std,n,diverged")
+  assert rows[1] == "max,relu,91,1.41421,2,0,0,0,0,91.5"
+  best = tables.build(records, "model.pool", "model.act", "best.test.accuracy")
+  assert best.cells[("max", "relu")].mean == pytest.approx(0.92)
+
+
+def test_report_command_writes_tables_and_plots(tmp_path):
+  config = _config(tmp_path, 'product(sweep("model.width", [0.25, 0.5]), '
+                             'sweep("model.pool", ["max", "avg"]))', epochs=1)
+  out = str(tmp_path / "sweep")
+  assert runner.launch(config, out, workers=1, log=lambda *_: None) == {"done": 4}
+  proc = subprocess.run([sys.executable, "-m", "cnnlab.report", f"--sweep_dir={out}",
+                         "--rows=model.width", "--cols=model.pool", "--plots"],
+                        env=_env(), cwd=REPO, capture_output=True, text=True)
+  assert proc.returncode == 0, proc.stderr
+  assert "| model.width \\ model.pool | max | avg |" in proc.stdout
+  for name in ("table.md", "table.tex", "table.csv", "heatmap.png", "curves.png",
+               "metric_vs_width.png", "filters.png"):
+    path = os.path.join(out, "report", name)
+    assert os.path.getsize(path) > 0, name
+  with open(os.path.join(out, "report", "heatmap.png"), "rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
