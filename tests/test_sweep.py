@@ -294,3 +294,107 @@ def test_report_command_writes_tables_and_plots(tmp_path):
     assert os.path.getsize(path) > 0, name
   with open(os.path.join(out, "report", "heatmap.png"), "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ray_launcher_on_a_local_ray_instance_survives_a_killed_worker(tmp_path):
+  ray = pytest.importorskip("ray")
+  import threading
+  from cnnlab.sweep import ray_launcher
+  config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(2))', epochs=10)
+  out = str(tmp_path / "sweep")
+  ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+           runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu", "PYTHONPATH": REPO}})
+  try:
+    outcome = {}
+    t = threading.Thread(target=lambda: outcome.update(
+        ray_launcher.launch(config, out, num_cpus=1, log=lambda *_: None)))
+    t.start()
+    killed = None
+    deadline = time.time() + 300
+    while killed is None and time.time() < deadline and t.is_alive():
+      time.sleep(0.2)
+      for row in (Index(os.path.join(out, "index.sqlite")).rows(status="running")
+                  if os.path.exists(os.path.join(out, "index.sqlite")) else []):
+        if latest_step(os.path.join(out, "runs", row["run_id"], "checkpoints")):
+          os.kill(row["pid"], signal.SIGKILL)  # the Ray worker process running this run
+          killed = row["run_id"]
+          break
+    t.join(timeout=600)
+    assert killed is not None, "no run was caught mid-way"
+    assert outcome == {"done": 4}
+    with open(os.path.join(out, "runs", killed, "result.json")) as f:
+      assert json.load(f)["resumed_from"] is not None  # Ray's retry resumed the run
+    # Relaunching a finished sweep submits nothing.
+    assert ray_launcher.launch(config, out, log=lambda *_: None) == {"done": 4}
+  finally:
+    ray.shutdown()
+
+
+def test_packed_seeds_train_side_by_side_and_report_one_row_per_seed(tmp_path):
+  config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(3))', epochs=1)
+  assert runner.pack_seeds([{"model.pool": "max", "seed": s} for s in (0, 1, 2)]) == [
+      {"model.pool": "max", "seed": 0, "train.num_replicas": 3}]
+  assert runner.pack_seeds([{"seed": 0}, {"seed": 2}]) == [{"seed": 0}, {"seed": 2}]
+  packed, single = str(tmp_path / "packed"), str(tmp_path / "single")
+  assert runner.launch(config, packed, packed=True, log=lambda *_: None) == {"done": 2}
+  assert runner.launch(config, single, log=lambda *_: None) == {"done": 6}
+  a = tables.build(tables.collect(packed), "model.pool", "seed", "test_loss")
+  b = tables.build(tables.collect(single), "model.pool", "seed", "test_loss")
+  assert a.rows == b.rows == ["max", "avg"] and a.cols == b.cols == [0, 1, 2]
+  for key, cell in b.cells.items():  # each replica reports what its separate run does
+    assert a.cells[key].values == pytest.approx(cell.values, rel=1e-4)
+  with pytest.raises(ConfigError, match="pack_seeds"):
+    runner.prepare(config, packed, packed=False)
+
+
+CRASHY = '''
+import flax.linen as nn
+from cnnlab.models.registry import MODELS, register_model
+from cnnlab.sweep import seeds
+
+class Crashy(nn.Module):
+  num_classes: int = 10
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    raise RuntimeError("a bug in the model")
+
+if "crashy" not in MODELS:
+  register_model("crashy", Crashy, input_shape=(8, 8, 1), dataset="synthetic")
+
+def get_config():
+  from cnnlab.train.config import base_config
+  c = base_config("fashionnet")
+  c.model.name = "{model}"
+  if "{model}" == "crashy":
+    c.model = {{"name": "crashy", "num_classes": None}}
+  c.data.name = "synthetic"
+  c.data.options = {{"shape": (8, 8, 1), "num_train": 32, "num_test": 8}}
+  c.train.batch_size = 16
+  c.train.num_epochs = 1
+  return c
+
+def get_sweep():
+  return seeds(2)
+'''
+
+
+def test_a_crashing_run_is_retried_up_to_the_limit_and_then_left_failed(tmp_path):
+  path = tmp_path / "crashy.py"
+  path.write_text(CRASHY.format(model="crashy"))
+  out = str(tmp_path / "sweep")
+  assert runner.launch(str(path), out, workers=1, max_attempts=2,
+                       log=lambda *_: None) == {"failed": 2}
+  assert set(_starts(out).values()) == {2}  # each run tried twice
+  index = Index(os.path.join(out, "index.sqlite"))
+  rows = index.rows()
+  assert [r["failures"] for r in rows] == [2, 2]
+  assert "RuntimeError: a bug in the model" in rows[0]["error"]
+  index.close()
+  # A relaunch with the same limit tries nothing more; a higher limit tries once more.
+  assert runner.launch(str(path), out, workers=1, max_attempts=2,
+                       log=lambda *_: None) == {"failed": 2}
+  assert set(_starts(out).values()) == {2}
+  assert runner.launch(str(path), out, workers=1, max_attempts=3,
+                       log=lambda *_: None) == {"failed": 2}
+  assert set(_starts(out).values()) == {3}

@@ -35,9 +35,12 @@ def heatmap(t: Table, path: str) -> str:
   for i in range(len(t.rows)):
     for j in range(len(t.cols)):
       cell = t.cells.get((t.rows[i], t.cols[j]))
-      label = f"{grid[i, j]:.1f}" if np.isfinite(grid[i, j]) else (
+      finite = np.isfinite(grid[i, j])
+      label = f"{grid[i, j]:.1f}" if finite else (
           "diverged" if cell and cell.diverged else "—")
-      ax.text(j, i, label, ha="center", va="center", color="w", fontsize=9)
+      # Dark text on the light end of the colour map, light text on the dark end.
+      light = finite and im.norm(grid[i, j]) > 0.6
+      ax.text(j, i, label, ha="center", va="center", color="k" if light else "w", fontsize=9)
   fig.colorbar(im, ax=ax, label=t.metric + (" (%)" if t.scale == 100 else ""))
   fig.tight_layout()
   fig.savefig(path, dpi=120)
@@ -102,8 +105,8 @@ def first_layer_filters(workdir: str, path: str) -> Optional[str]:
   kernel = _first_kernel(params)
   if kernel is None:
     return None
-  if kernel.ndim == 3:  # 1-D conv (k, cin, cout): each filter as a (cin, k) strip
-    tiles = [kernel[..., o].T for o in range(kernel.shape[-1])]
+  if kernel.ndim == 3:  # 1-D conv (k, cin, cout): each filter's taps as a curve per channel
+    tiles = [kernel[..., o] for o in range(kernel.shape[-1])]
   else:  # 2-D (kh, kw, cin, cout): grey, or RGB when cin == 3
     tiles = [kernel[..., o] if kernel.shape[2] == 3 else kernel[..., 0, o]
              for o in range(kernel.shape[-1])]
@@ -114,12 +117,14 @@ def first_layer_filters(workdir: str, path: str) -> Optional[str]:
   fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 0.9 + 0.3), squeeze=False)
   for i, ax in enumerate(axes.flat):
     ax.axis("off")
-    if i < n:
+    if i < n and kernel.ndim == 3:
+      ax.plot(tiles[i], marker=".", linewidth=1)
+      ax.axhline(0, color="0.7", linewidth=0.5)
+    elif i < n:
       tile = tiles[i]
       lo, hi = tile.min(), tile.max()
       tile = (tile - lo) / (hi - lo + 1e-12)
-      ax.imshow(tile, cmap=None if tile.ndim == 3 else "gray", interpolation="nearest",
-                aspect="auto" if kernel.ndim == 3 else "equal")
+      ax.imshow(tile, cmap=None if tile.ndim == 3 else "gray", interpolation="nearest")
   fig.suptitle(f"first-layer filters ({n})", fontsize=9)
   fig.tight_layout()
   fig.savefig(path, dpi=120)

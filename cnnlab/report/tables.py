@@ -46,7 +46,7 @@ def collect(sweep_dir: str) -> List[Dict[str, Any]]:
              "result": r["result"], "workdir": os.path.join(runs_dir, r["run_id"])}
             for r in index.rows()]
     index.close()
-    return rows
+    return [one for r in rows for one in unpack_replicas(r)]
   rows = []
   for run_id in sorted(os.listdir(runs_dir)) if os.path.isdir(runs_dir) else []:
     workdir = os.path.join(runs_dir, run_id)
@@ -62,7 +62,33 @@ def collect(sweep_dir: str) -> List[Dict[str, Any]]:
     status = result["status"] if result else "pending"
     rows.append({"run_id": run_id, "status": status, "config": loaded["config"],
                  "result": result, "workdir": workdir})
-  return rows
+  return [one for r in rows for one in unpack_replicas(r)]
+
+
+def unpack_replicas(record: Dict[str, Any]) -> List[Dict[str, Any]]:
+  """A run that trained seeds side by side (``train.num_replicas``) as one record per seed.
+
+  Each replica's final metrics come from ``final.per_replica`` and its best from
+  ``best.<split>_per_replica``, as the separate run with that seed would report them.
+  """
+  config, result = record["config"], record["result"]
+  n = get(config, "train.num_replicas", 0) or 0
+  if n <= 1:
+    return [record]
+  out = []
+  for i in range(n):
+    seed = config["seed"] + i
+    r = None
+    if result:
+      r = {k: v for k, v in result.items() if k not in ("final", "best")}
+      per = get(result, "final.per_replica", None)
+      if per:
+        r["final"] = {k: v for k, v in per[i].items() if k != "seed"}
+      r["best"] = {k[:-len("_per_replica")]: v[i] for k, v in result.get("best", {}).items()
+                   if k.endswith("_per_replica")}
+    out.append({**record, "run_id": f"{record['run_id']}/r{i}", "result": r,
+                "config": {**config, "seed": seed, "replica": i}})
+  return out
 
 
 def metric_value(result: Optional[Dict], metric: str) -> Optional[float]:

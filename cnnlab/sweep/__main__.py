@@ -23,12 +23,14 @@ def main(argv=None) -> int:
   p.add_argument("--ray_address", default=None, help="Ray cluster address (default: local)")
   p.add_argument("--ray_num_cpus", type=float, default=1.0, help="CPUs per Ray task")
   p.add_argument("--ray_num_gpus", type=float, default=0.0, help="GPUs per Ray task")
+  p.add_argument("--pack_seeds", action="store_true",
+                 help="train each point's seeds side by side in one vmapped run")
   p.add_argument("--dry_run", action="store_true", help="list the points and exit")
   a = p.parse_args(argv)
   from cnnlab.sweep.worker import invalid_errors
   try:
     if a.dry_run:
-      lines = runner.describe(a.config)
+      lines = runner.describe(a.config, a.pack_seeds)
       print("\n".join(lines) + f"\n{len(lines)} runs")
       return 0
     sweep_dir = a.sweep_dir or runner.default_sweep_dir(a.config)
@@ -36,13 +38,14 @@ def main(argv=None) -> int:
       from cnnlab.sweep import ray_launcher
       counts = ray_launcher.launch(a.config, sweep_dir, address=a.ray_address,
                                    num_cpus=a.ray_num_cpus, num_gpus=a.ray_num_gpus,
-                                   max_attempts=a.max_attempts)
+                                   max_attempts=a.max_attempts, packed=a.pack_seeds)
     else:
       devices = runner.count_accelerators() if a.devices is None else a.devices
       workers = a.workers or max(1, devices * a.runs_per_device)
       counts = runner.launch(a.config, sweep_dir, workers=workers,
                              runs_per_device=a.runs_per_device, devices=devices,
-                             max_attempts=a.max_attempts, stale_after_s=a.stale_after_s)
+                             max_attempts=a.max_attempts, stale_after_s=a.stale_after_s,
+                             packed=a.pack_seeds)
   except invalid_errors() as e:
     print(f"invalid sweep: {e}", file=sys.stderr)
     return 2

@@ -26,6 +26,7 @@ from typing import Dict, List, Optional
 from cnnlab.sweep.index import TERMINAL, Index
 from cnnlab.sweep.spec import expand, sweep_of
 from cnnlab.sweep.worker import INDEX_FILE
+from cnnlab.train.config import ConfigError
 from cnnlab.train.progress import Progress
 
 
@@ -49,14 +50,45 @@ def default_sweep_dir(config_spec: str) -> str:
   return os.path.join("sweeps", f"{stem}_{arg}" if arg else stem)
 
 
-def prepare(config_spec: str, sweep_dir: str) -> Index:
+def pack_seeds(points: List[Dict]) -> List[Dict]:
+  """Points that differ only in consecutive seeds become one ``num_replicas`` run.
+
+  ``{"model.pool": "max", "seed": 0}, {…, "seed": 1}, {…, "seed": 2}`` →
+  ``{"model.pool": "max", "seed": 0, "train.num_replicas": 3}``: the seeds train side
+  by side in one vmapped program, each as its separate run would (see the trainer);
+  reports unpack the replicas into one row per seed.
+  """
+  groups: Dict[str, List[Dict]] = {}
+  for p in points:
+    key = json.dumps({k: v for k, v in p.items() if k != "seed"}, sort_keys=True, default=str)
+    groups.setdefault(key, []).append(p)
+  out = []
+  for group in groups.values():
+    seeds = sorted(p["seed"] for p in group if "seed" in p)
+    if len(group) > 1 and len(seeds) == len(group) and \
+        seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+      rest = {k: v for k, v in group[0].items() if k != "seed"}
+      out.append({**rest, "seed": seeds[0], "train.num_replicas": len(seeds)})
+    else:
+      out.extend(group)
+  return out
+
+
+def prepare(config_spec: str, sweep_dir: str, packed: bool = False) -> Index:
   """Expands and validates the sweep and registers its runs in the sweep's index.
 
   A relaunch may add points (an extended sweep); existing runs are kept as they are.
+  ``packed`` packs each point's seeds into one vmapped run (:func:`pack_seeds`).
   """
   base, points = sweep_of(config_spec)
+  if packed:
+    points = pack_seeds(points)
   runs = expand(base, points)  # every point validated before anything runs
   index = Index(os.path.join(sweep_dir, INDEX_FILE))
+  if index.meta("packed", packed) != packed:
+    raise ConfigError(f"{sweep_dir} holds this sweep {'with' if not packed else 'without'} "
+                      f"--pack_seeds; relaunch it the same way (or use a new --sweep_dir)")
+  index.set_meta("packed", packed)
   known = index.meta("points", [])
   ids = {r.run_id for r in expand(base, known, check=False)} if known else set()
   merged = known + [json.loads(json.dumps(r.overrides, default=str)) for r in runs
@@ -68,8 +100,9 @@ def prepare(config_spec: str, sweep_dir: str) -> Index:
   return index
 
 
-def describe(config_spec: str) -> List[str]:
+def describe(config_spec: str, packed: bool = False) -> List[str]:
   base, points = sweep_of(config_spec)
+  points = pack_seeds(points) if packed else points
   return [f"{r.run_id}  {json.dumps(r.overrides, default=str)}" for r in expand(base, points)]
 
 
@@ -83,9 +116,9 @@ class _Stop:
 
 def launch(config_spec: str, sweep_dir: str, workers: int = 1, runs_per_device: int = 1,
            devices: Optional[int] = None, max_attempts: int = 2, stale_after_s: float = 900.0,
-           poll_s: float = 1.0, log=print) -> Dict[str, int]:
+           poll_s: float = 1.0, packed: bool = False, log=print) -> Dict[str, int]:
   """Runs the sweep to completion (or until stopped); returns the status counts."""
-  index = prepare(config_spec, sweep_dir)
+  index = prepare(config_spec, sweep_dir, packed)
   total = index.count()
   devices = count_accelerators() if devices is None else devices
   logs = os.path.join(sweep_dir, "logs")

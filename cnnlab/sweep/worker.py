@@ -55,13 +55,46 @@ def _read_result(workdir: str) -> Optional[Dict]:
   return None
 
 
+def execute(index: Index, run, sweep_dir: str, heartbeat_s: float = 30.0, log=print) -> str:
+  """Trains one claimed run in this process and records its outcome; returns the status."""
+  from cnnlab.train import Diverged, train
+  run_id = run.run_id
+  workdir = os.path.join(sweep_dir, "runs", run_id)
+  beat = threading.Event()
+
+  def heartbeat():
+    beats = Index(index.path)  # sqlite connections stay in their thread
+    while not beat.wait(heartbeat_s):
+      beats.heartbeat(run_id, os.getpid())
+    beats.close()
+  threading.Thread(target=heartbeat, daemon=True).start()
+  log(f"[{run_id}] start")
+  try:
+    result = train(run.config, workdir, log=lambda m: log(f"[{run_id}] {m}"))
+    status = "done" if result["status"] == "done" else "preempted"
+    index.finish(run_id, status, result)
+  except Diverged as e:
+    status = "diverged"
+    index.finish(run_id, status, _read_result(workdir), str(e))
+  except invalid_errors() as e:
+    status = "invalid"
+    index.finish(run_id, status, None, f"{type(e).__name__}: {e}")
+  except Exception as e:  # a crash: recorded, retried up to max_attempts
+    status = "failed"
+    index.finish(run_id, status, _read_result(workdir),
+                 "".join(traceback.format_exception_only(type(e), e)).strip()[-2000:])
+    log(f"[{run_id}] failed: {type(e).__name__}: {e}")
+  finally:
+    beat.set()
+  log(f"[{run_id}] {status}")
+  return status
+
+
 def work(sweep_dir: str, max_attempts: int = 2, stale_after_s: float = 900.0,
          heartbeat_s: float = 30.0, log=print) -> int:
   """Runs claimed runs until none are left or a stop signal arrives; returns runs finished."""
-  from cnnlab.train import Diverged, train
   index = Index(os.path.join(sweep_dir, INDEX_FILE))
   runs = runs_of(sweep_dir, index)
-  invalid = invalid_errors()
   stopping = {"signal": None}
 
   def on_signal(signum, frame):  # between runs; train() installs its own handler in a run
@@ -74,35 +107,9 @@ def work(sweep_dir: str, max_attempts: int = 2, stale_after_s: float = 900.0,
     run_id = index.claim(max_attempts, stale_after_s, only=runs.keys())
     if run_id is None:
       break
-    run = runs[run_id]
-    workdir = os.path.join(sweep_dir, "runs", run_id)
-    beat = threading.Event()
-
-    def heartbeat(run_id=run_id):
-      beats = Index(index.path)  # sqlite connections stay in their thread
-      while not beat.wait(heartbeat_s):
-        beats.heartbeat(run_id, os.getpid())
-      beats.close()
-    threading.Thread(target=heartbeat, daemon=True).start()
-    log(f"[{run_id}] start")
-    try:
-      result = train(run.config, workdir, log=lambda m, r=run_id: log(f"[{r}] {m}"))
-      status = "done" if result["status"] == "done" else "preempted"
-      index.finish(run_id, status, result)
-      if status == "preempted":
-        stopping["signal"] = result.get("stopped_by") or "stop"
-    except Diverged as e:
-      index.finish(run_id, "diverged", _read_result(workdir), str(e))
-    except invalid as e:
-      index.finish(run_id, "invalid", None, f"{type(e).__name__}: {e}")
-    except Exception as e:  # a crash: recorded, retried up to max_attempts
-      index.finish(run_id, "failed", _read_result(workdir),
-                   "".join(traceback.format_exception_only(type(e), e)).strip()[-2000:])
-      log(f"[{run_id}] failed: {type(e).__name__}: {e}")
-    finally:
-      beat.set()
+    if execute(index, runs[run_id], sweep_dir, heartbeat_s, log) == "preempted":
+      break
     finished += 1
-    log(f"[{run_id}] {index.rows(run_id=run_id)[0]['status']}")
   index.close()
   return finished
 

@@ -1,0 +1,81 @@
+"""Running a sweep on a Ray cluster: each run is a Ray task with its resource request.
+
+    python -m cnnlab.sweep --config=configs/sweeps/x.py --launcher=ray \\
+        --ray_address=auto --ray_num_gpus=1 --sweep_dir=/shared/sweeps/x
+
+The sweep directory must be on a file system every node sees (its SQLite index
+and run directories). Each task claims its run in the index, trains it in the Ray
+worker process and records the outcome, exactly as a local worker does
+(:func:`cnnlab.sweep.worker.execute`). A worker process or node that dies
+mid-run fails the task; Ray retries it (``max_retries``) and the retry resumes the
+run from its checkpoints, since the dead worker's claim is taken over. Relaunching
+the command skips finished runs as the local runner does.
+
+SLURM: start a Ray cluster inside the allocation (``ray start --head`` on the first
+node, ``ray start --address=<head>:6379`` on the others, e.g. from an sbatch script)
+and pass ``--ray_address=auto``; or skip Ray and start one local runner per job in
+a job array on one shared ``--sweep_dir`` — runners share the index safely, so
+each array task simply takes the next unclaimed runs.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, Optional
+
+from cnnlab.sweep import runner
+from cnnlab.sweep.index import TERMINAL, Index
+from cnnlab.sweep.worker import INDEX_FILE, execute, runs_of
+from cnnlab.train.progress import Progress
+
+
+def run_task(sweep_dir: str, run_id: str, max_attempts: int, stale_after_s: float) -> str:
+  """The Ray task: claim ``run_id`` (if nobody else holds it) and train it."""
+  index = Index(os.path.join(sweep_dir, INDEX_FILE))
+  try:
+    if index.claim(max_attempts, stale_after_s, only=[run_id]) is None:
+      rows = index.rows(run_id=run_id)
+      return rows[0]["status"] if rows else "unknown"
+    run = runs_of(sweep_dir, index)[run_id]
+    return execute(index, run, sweep_dir, log=lambda m: print(m, flush=True))
+  finally:
+    index.close()
+
+
+def launch(config_spec: str, sweep_dir: str, address: Optional[str] = None,
+           num_cpus: float = 1.0, num_gpus: float = 0.0, max_attempts: int = 2,
+           max_retries: int = 3, stale_after_s: float = 900.0, poll_s: float = 1.0,
+           init_kwargs: Optional[Dict] = None, packed: bool = False,
+           log=print) -> Dict[str, int]:
+  """Submits every unfinished run as a Ray task and waits for all; returns status counts."""
+  import ray  # optional: pip install 'cnnlab[ray]'
+  sweep_dir = os.path.abspath(sweep_dir)
+  index = runner.prepare(config_spec, sweep_dir, packed)
+  todo = [r["run_id"] for r in index.rows() if r["status"] not in TERMINAL]
+  total, done_at_start = index.count(), index.count() - len(todo)
+  if not ray.is_initialized():
+    ray.init(address=address, **(init_kwargs or {}))
+  task = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries,
+                    retry_exceptions=False)(run_task)
+  refs = [task.remote(sweep_dir, rid, max_attempts, stale_after_s) for rid in todo]
+  log(f"sweep {sweep_dir}: {total} runs, {done_at_start} already finished; "
+      f"{len(refs)} Ray tasks ({num_cpus} CPU, {num_gpus} GPU each)")
+  progress = Progress(total, start=done_at_start)
+  pending, lost = list(refs), 0
+  while pending:
+    ready, pending = ray.wait(pending, num_returns=len(pending), timeout=poll_s)
+    for ref in ready:
+      try:
+        ray.get(ref)
+      except ray.exceptions.RayError as e:  # retries exhausted: the run stays claimable
+        lost += 1
+        log(f"a Ray task failed for good: {type(e).__name__}: {str(e)[:200]}")
+    counts = index.counts()
+    progress.update(sum(counts.get(s, 0) for s in TERMINAL))
+  progress.close()
+  counts = index.counts()
+  log(f"sweep {sweep_dir}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+      + (f"; {lost} task(s) lost (relaunch to retry)" if lost else ""))
+  index.close()
+  return counts
+
