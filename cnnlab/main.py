@@ -33,8 +33,12 @@ flags.DEFINE_bool("distributed", False,
 
 
 def default_workdir(config_file: str, config) -> str:
-  """``runs/<config file>`` or, when it names another model, ``runs/<file>_<model>``."""
-  stem = os.path.splitext(os.path.basename(config_file))[0]
+  """``runs/<file>_<arg>`` for ``--config=<file>.py:<arg>``; else ``runs/<file>``, or
+  ``runs/<file>_<model>`` when the file names another model."""
+  path, _, arg = config_file.partition(":")
+  stem = os.path.splitext(os.path.basename(path))[0]
+  if arg:
+    return os.path.join("runs", f"{stem}_{arg}")
   model = config.model.name
   return os.path.join("runs", stem if stem == model else f"{stem}_{model}")
 

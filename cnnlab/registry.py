@@ -128,6 +128,7 @@ def all_registries() -> Dict[str, Registry]:
   from cnnlab.ops import activations, normalization, pooling
   import cnnlab.data  # noqa: F401  (registers the data sets)
   import cnnlab.models  # noqa: F401  (registers the models)
+  import cnnlab.train.losses  # noqa: F401  (registers the losses)
   regs = {
       "pool": pooling.POOLS,
       "roi_pool": pooling.ROI_POOLS,

@@ -532,8 +532,8 @@ def test_progress_bar_draws_on_a_terminal_only():
   assert plain.getvalue() == ""
 
 
-def _families():
-  """One registered model per model family (module), in its tiny test variant."""
+def one_model_per_family():
+  """One registered model per model family (module)."""
   from cnnlab.models import MODELS
   seen = {}
   for name in MODELS.names():
@@ -541,7 +541,7 @@ def _families():
   return sorted(seen.values())
 
 
-@pytest.mark.parametrize("name", _families())
+@pytest.mark.parametrize("name", one_model_per_family())
 def test_every_model_family_trains_end_to_end_on_tiny_data(name, tmp_path):
   from cnnlab.models import MODELS
   from cnnlab.train.config import model_config
@@ -593,3 +593,11 @@ def test_label_smoothing_loss_matches_its_closed_form():
   expected = -(targets * logp).sum(-1).mean()
   _, metrics = step(state, {"image": x, "label": y})
   assert float(metrics["loss"]) == pytest.approx(expected, rel=1e-5)
+
+
+def test_default_workdir_names_the_config_and_its_argument():
+  from cnnlab.main import default_workdir
+  assert default_workdir("configs/tasks.py:regression", base_config()) == "runs/tasks_regression"
+  assert default_workdir("configs/fashionnet.py", base_config("fashionnet")) == "runs/fashionnet"
+  assert default_workdir("configs/mnist1d.py", base_config("conv1d_base")) == \
+      "runs/mnist1d_conv1d_base"

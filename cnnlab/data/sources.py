@@ -405,3 +405,94 @@ register_dataset(
     defaults={"shape": (28, 28, 1), "num_classes": 10, "num_train": 1000, "num_test": 200,
               "seed": 0, "noise": 0.3},
     info_for=_synthetic_info)
+
+
+# ----------------------------------------------------------------------------
+# Synthetic multi-label and regression sets (offline, deterministic).
+
+
+def _shape_templates(rng, k: int, size: int) -> np.ndarray:
+  """``k`` distinct bright patterns of ``size×size``: smoothed random masks, max 1."""
+  t = (rng.uniform(0, 1, (k, size, size)) > 0.45).astype(np.float64)
+  t = (t + np.roll(t, 1, 1) + np.roll(t, 1, 2)) / 3
+  return t / t.max(axis=(1, 2), keepdims=True)
+
+
+def make_synthetic_multilabel(options: Dict[str, Any]) -> Tuple[Arrays, Dict[str, Any]]:
+  """Images showing any subset of ``num_labels`` shapes at random places; a label per shape.
+
+  Each shape is present with probability 1/2, independently; where shapes overlap the
+  brighter pixel wins. Targets are ``(N, num_labels)`` in {0, 1}.
+  """
+  h, w, c = (int(s) for s in options["shape"])
+  k, size, seed = int(options["num_labels"]), int(options["patch"]), int(options["seed"])
+  if size > min(h, w):
+    raise ValueError(f"synthetic_multilabel: patch {size} exceeds the image {h}×{w}")
+  rng = np.random.default_rng(seed)
+  shapes = _shape_templates(rng, k, size)
+
+  def draw(n):
+    present = rng.random((n, k)) < 0.5
+    x = np.zeros((n, h, w), np.float64)
+    for i, j in zip(*np.nonzero(present)):
+      r, q = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
+      x[i, r:r + size, q:q + size] = np.maximum(x[i, r:r + size, q:q + size], shapes[j])
+    x = x[..., None] + rng.normal(0, float(options["noise"]), (n, h, w, c))
+    return np.clip(np.round(x * 255), 0, 255).astype(np.uint8), present.astype(np.uint8)
+
+  x_train, y_train = draw(int(options["num_train"]))
+  x_test, y_test = draw(int(options["num_test"]))
+  return ({"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test},
+          {"kind": "generated", "path": f"synthetic_multilabel(seed={seed})"})
+
+
+def make_synthetic_regression(options: Dict[str, Any]) -> Tuple[Arrays, Dict[str, Any]]:
+  """One bright square per image; targets its centre row, centre column and side, in [0, 1].
+
+  Side ``s`` is uniform in [2, min(H, W)/2]; targets are ``(row + s/2)/H``,
+  ``(col + s/2)/W`` and ``s/min(H, W)`` as float32 ``(N, 3)``.
+  """
+  h, w, c = (int(s) for s in options["shape"])
+  seed = int(options["seed"])
+  rng = np.random.default_rng(seed)
+  m = min(h, w)
+
+  def draw(n):
+    side = rng.integers(2, m // 2 + 1, n)
+    row = np.array([rng.integers(0, h - s + 1) for s in side])
+    col = np.array([rng.integers(0, w - s + 1) for s in side])
+    x = np.zeros((n, h, w, c), np.float64)
+    for i in range(n):
+      x[i, row[i]:row[i] + side[i], col[i]:col[i] + side[i]] = 1.0
+    x += rng.normal(0, float(options["noise"]), x.shape)
+    y = np.stack([(row + side / 2) / h, (col + side / 2) / w, side / m], 1).astype(np.float32)
+    return np.clip(np.round(x * 255), 0, 255).astype(np.uint8), y
+
+  x_train, y_train = draw(int(options["num_train"]))
+  x_test, y_test = draw(int(options["num_test"]))
+  return ({"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test},
+          {"kind": "generated", "path": f"synthetic_regression(seed={seed})"})
+
+
+register_dataset(
+    DatasetInfo("synthetic_multilabel", 4, (16, 16, 1), (0.2,), (0.3,),
+                tuple(f"shape_{i}" for i in range(4)),
+                "Any subset of num_labels shapes at random places, one binary label per shape "
+                "(multi-label; offline, deterministic)", "generated: nothing to download",
+                target="multilabel"),
+    _generated("synthetic_multilabel", make_synthetic_multilabel, cache=False),
+    defaults={"shape": (16, 16, 1), "num_labels": 4, "patch": 5, "num_train": 2000,
+              "num_test": 500, "noise": 0.1, "seed": 0},
+    info_for=lambda info, o: dataclasses.replace(
+        info, shape=tuple(int(s) for s in o["shape"]), num_classes=int(o["num_labels"]),
+        class_names=tuple(f"shape_{i}" for i in range(int(o["num_labels"])))))
+
+register_dataset(
+    DatasetInfo("synthetic_regression", 3, (16, 16, 1), (0.1,), (0.3,),
+                ("centre_row", "centre_col", "side"),
+                "One bright square per image; regress its centre and side in [0, 1] "
+                "(offline, deterministic)", "generated: nothing to download",
+                target="regression"),
+    _generated("synthetic_regression", make_synthetic_regression, cache=False),
+    defaults={"shape": (16, 16, 1), "num_train": 2000, "num_test": 500, "noise": 0.1, "seed": 0},
+    info_for=lambda info, o: dataclasses.replace(info, shape=tuple(int(s) for s in o["shape"])))

@@ -6,7 +6,7 @@
 """
 
 from cnnlab.models import (alexnet, allcnn, conv1d, densenet, fashionnet, inception,  # noqa: F401
-                           lenet, nielsen, resnet, vgg, zeiler_fergus)
+                           lenet, nielsen, resnet, vgg, perceptron, zeiler_fergus)
 from cnnlab.models.common import ModelConfigError
 from cnnlab.models.registry import (MODELS, ModelSpec, abstract_init, create_model, init_rngs,
                                     register_model)

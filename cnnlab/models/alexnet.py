@@ -19,7 +19,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Dropout, Norm, Pool
-from cnnlab.models.common import Head, ZooModel, scaled
+from cnnlab.models.common import fc, Head, ZooModel, scaled
 from cnnlab.models.registry import register_model
 
 LRN = {"size": 5, "k": 2.0, "alpha": 1e-4, "beta": 0.75}
@@ -33,6 +33,7 @@ class AlexNetCifar(ZooModel):
   all_pools: bool = False
   width: float = 1.0
   dtype: Any = jnp.float32
+  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -45,7 +46,7 @@ class AlexNetCifar(ZooModel):
       if i < 2:
         x = Norm(self.norm, options={"size": 3, "alpha": 5e-5, "k": 1.0}
                  if self.norm == "lrn" else None, name=f"norm{i + 1}")(x, train)
-    return Head(self.num_classes, self.dtype, name="head")(x)
+    return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x)
 
   @staticmethod
   def geometry():
@@ -61,6 +62,7 @@ class AlexNet(ZooModel):
   dropout: float = 0.5
   width: float = 1.0
   dtype: Any = jnp.float32
+  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -77,11 +79,10 @@ class AlexNet(ZooModel):
     for i, f in enumerate((384, 384, 256)):
       x = act(Conv(w(f), 3, padding=1, dtype=self.dtype, name=f"conv{i + 3}")(x))
     x = Pool(self.pool, 3, 2, input_act=self.act, name="pool5")(x, train)
-    x = x.reshape(x.shape[0], -1)
     for i in range(2):
       x = Dropout(self.dropout)(x, train)
-      x = act(nn.Dense(w(4096), dtype=self.dtype, name=f"fc{i + 6}")(x))
-    return Head(self.num_classes, self.dtype, name="head")(x)
+      x = act(fc(x, w(4096), self.head, self.dtype, f"fc{i + 6}"))
+    return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x)
 
   @staticmethod
   def geometry():

@@ -45,8 +45,12 @@ class AllCNN(ZooModel):
   dropout: float = 0.5
   width: float = 1.0
   dtype: Any = jnp.float32
+  head: str = "conv"  # All-CNN classifies with a 1×1 convolution by design
 
   def check(self):
+    if self.head != "conv":
+      raise ModelConfigError("All-CNN: the classifier is a 1×1 convolution by design; "
+                             f"head must be 'conv', got {self.head!r}")
     if self.model not in STAGES:
       raise ModelConfigError(f"All-CNN model {self.model!r} unknown; valid: A, B, C")
     if self.variant not in VARIANTS:
@@ -83,8 +87,9 @@ class AllCNN(ZooModel):
       x = Dropout(self.dropout)(x, train)
     x = self._conv(x, 192, 3, 1, f"conv{n + 1}", train, padding=0)
     x = self._conv(x, 192, 1, 1, f"conv{n + 2}", train)
-    x = Conv(self.num_classes, 1, dtype=self.dtype, name="head")(x)
-    return global_avg_pool(x.astype(jnp.float32))
+    x = Conv(self.num_classes, 1, dtype=self.dtype, name="head")(x).astype(jnp.float32)
+    self.sow("intermediates", "score_map", x)  # All-CNN's classifier is a convolution already
+    return global_avg_pool(x)
 
 
 for _m in "ABC":

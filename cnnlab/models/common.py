@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Norm
 from cnnlab.ops import compat
+from cnnlab.ops import conv as conv_ops
 from cnnlab.ops.activations import get_activation
 from cnnlab.ops.normalization import get_norm
 from cnnlab.ops.pooling import POOLS, get_pool
@@ -75,6 +76,8 @@ class ZooModel(nn.Module):
     if getattr(self, "width", 1.0) <= 0:
       raise ModelConfigError(f"{name}: width (a channel multiplier) must be > 0, got "
                              f"{self.width}")
+    if getattr(self, "head", "dense") not in HEADS:
+      raise ModelConfigError(f"{name}: head {self.head!r} unknown; valid: {', '.join(HEADS)}")
     self.check()
     check_names(self, self.POOL_KINDS, self.POOL_AFTER, self.POOL_LAYER)
     super().__post_init__()
@@ -94,14 +97,95 @@ def scaled(channels: int, width: float) -> int:
   return max(1, int(round(channels * width)))
 
 
-class Head(nn.Module):
-  """The classifier: flatten, then a dense layer to ``num_classes`` float32 logits."""
-  num_classes: int
+HEADS = ("dense", "conv")
+
+
+class ConvDense(nn.Module):
+  """A fully connected layer as a convolution over its whole input map (VALID, one window).
+
+  Its kernel has the training input's spatial size: on the training input it
+  computes exactly what flatten + dense computes (with the dense kernel reshaped to
+  ``(*spatial, C, features)``), keeping singleton spatial dims; on a larger input it
+  slides, giving ``(N, *positions, features)``. A second ConvDense then sees a
+  ``1×1`` map at training size, so a whole FC stack becomes a sliding classifier
+  (the "3×3×5 map into 4096 units is a 3×3 convolution with 4096 filters" reading).
+  The kernel's shape is fixed at initialisation and reused as stored on any input.
+  """
+  features: int
   dtype: Any = jnp.float32
   kernel_init: Any = nn.initializers.lecun_normal()
+  bias_init: Any = nn.initializers.zeros_init()
 
   @nn.compact
   def __call__(self, x):
+    if x.ndim < 3:
+      raise ModelConfigError("head='conv' needs a feature map (N, *spatial, C) before the "
+                             f"classifier, got shape {x.shape}")
+    if self.has_variable("params", "kernel") and not self.is_initializing():
+      kernel = self.get_variable("params", "kernel")  # the trained window, any input size
+    else:
+      kernel = self.param("kernel", self.kernel_init,
+                          x.shape[1:-1] + (x.shape[-1], self.features), jnp.float32)
+    bias = self.param("bias", self.bias_init, (self.features,), jnp.float32)
+    return conv_ops.conv(x.astype(self.dtype), kernel.astype(self.dtype),
+                         bias.astype(self.dtype), 1, "VALID")
+
+
+def fc(x, features: int, kind: str, dtype, name: str,
+       kernel_init=nn.initializers.lecun_normal(), bias_init=nn.initializers.zeros_init()):
+  """A fully connected layer inside a model's ``@nn.compact`` call: flatten + dense, or,
+  with ``kind="conv"``, :class:`ConvDense` (same parameters, same name)."""
+  if kind == "conv":
+    return ConvDense(features, dtype, kernel_init, bias_init, name=name)(x)
+  return nn.Dense(features, dtype=dtype, kernel_init=kernel_init, bias_init=bias_init,
+                  name=name)(x.reshape(x.shape[0], -1))
+
+
+def squeeze_map(y):
+  """``(N, 1, …, 1, K)`` → ``(N, K)``: the training-size output of a conv classifier."""
+  if y.ndim > 2 and all(d == 1 for d in y.shape[1:-1]):
+    return y.reshape(y.shape[0], y.shape[-1])
+  return y
+
+
+class GlobalConvHead(nn.Module):
+  """The classifier of a globally average-pooled net as a 1×1 convolution, then the pool.
+
+  ``mean(features)·W`` equals ``mean(features·W)``: the outputs are those of
+  pool + dense with the same weights, and the per-position class scores (a class
+  activation map) are sown as ``intermediates/…/score_map`` (see
+  :func:`cnnlab.models.finetune.score_map`).
+  """
+  num_classes: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    k = (1,) * (x.ndim - 2)
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), k + (x.shape[-1],
+                                                                       self.num_classes))
+    bias = self.param("bias", nn.initializers.zeros_init(), (self.num_classes,))
+    scores = conv_ops.conv(x.astype(self.dtype), kernel.astype(self.dtype),
+                           bias.astype(self.dtype), 1, "VALID").astype(jnp.float32)
+    self.sow("intermediates", "score_map", scores)
+    return scores.mean(axis=tuple(range(1, x.ndim - 1)))
+
+
+class Head(nn.Module):
+  """The classifier to ``num_classes`` float32 outputs: ``kind="dense"`` (flatten + FC) or
+  ``"conv"`` (the same layer as a convolution, :class:`ConvDense`)."""
+  num_classes: int
+  dtype: Any = jnp.float32
+  kernel_init: Any = nn.initializers.lecun_normal()
+  kind: str = "dense"
+
+  @nn.compact
+  def __call__(self, x):
+    if self.kind == "conv":
+      y = ConvDense(self.num_classes, self.dtype, self.kernel_init, name="conv")(x)
+      return squeeze_map(y).astype(jnp.float32)
+    if self.kind != "dense":
+      raise ModelConfigError(f"head {self.kind!r} unknown; valid: {', '.join(HEADS)}")
     x = x.reshape(x.shape[0], -1)
     y = nn.Dense(self.num_classes, dtype=self.dtype, kernel_init=self.kernel_init,
                  name="dense")(x)

@@ -16,7 +16,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Pool
-from cnnlab.models.common import Head, ZooModel, scaled
+from cnnlab.models.common import fc, Head, ZooModel, scaled
 from cnnlab.models.registry import register_model
 
 
@@ -28,6 +28,7 @@ class ConvBase1D(ZooModel):
   act: str = "relu"
   width: float = 1.0
   dtype: Any = jnp.float32
+  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -38,7 +39,7 @@ class ConvBase1D(ZooModel):
                              name=f"conv{i + 1}")(x))
       if self.pool != "none":
         x = Pool(self.pool, 2, input_act=self.act, name=f"pool{i + 1}")(x, train)
-    return Head(self.num_classes, self.dtype, name="head")(x)
+    return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x)
 
   def geometry(self):
     return [(f"conv{i + 1}", 5 if i == 0 else 3, 2, 1) for i in range(self.depth)]
@@ -53,6 +54,7 @@ class ConvPool1D(ZooModel):
   act: str = "relu"
   width: float = 1.0
   dtype: Any = jnp.float32
+  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -62,7 +64,7 @@ class ConvPool1D(ZooModel):
                name=f"conv{i + 1}")(x)
       x = Act(self.act)(x)
       x = Pool(self.pool, 2, input_act=self.act, name=f"pool{i + 1}")(x, train)
-    return Head(self.num_classes, self.dtype, name="head")(x)
+    return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x)
 
 
 class MLP(ZooModel):
@@ -71,6 +73,7 @@ class MLP(ZooModel):
   act: str = "relu"
   width: float = 1.0
   dtype: Any = jnp.float32
+  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   @property
   def depth(self) -> int:
@@ -78,10 +81,10 @@ class MLP(ZooModel):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    x = x.reshape(x.shape[0], -1).astype(self.dtype)
+    x = x.astype(self.dtype)
     for i, h in enumerate(self.hidden):
-      x = Act(self.act)(nn.Dense(scaled(h, self.width), dtype=self.dtype, name=f"fc{i + 1}")(x))
-    return Head(self.num_classes, self.dtype, name="head")(x)
+      x = Act(self.act)(fc(x, scaled(h, self.width), self.head, self.dtype, f"fc{i + 1}"))
+    return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x)
 
 
 _SRC = "MNIST-1D (Greydanus & Kobak)"

@@ -15,7 +15,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Norm, Pool
-from cnnlab.models.common import ModelConfigError, ZooModel
+from cnnlab.models.common import GlobalConvHead, ModelConfigError, ZooModel
 from cnnlab.ops.pooling import global_avg_pool
 from cnnlab.models.registry import register_model
 
@@ -33,6 +33,7 @@ class DenseNetBC(ZooModel):
   act: str = "relu"
   norm: str = "batch"
   dtype: Any = jnp.float32
+  head: str = "dense"  # or "conv": the classifier as a 1×1 convolution (class score maps)
 
   def check(self):
     if self.depth < 10 or (self.depth - 4) % 6:
@@ -58,6 +59,8 @@ class DenseNetBC(ZooModel):
         x = conv(int(x.shape[-1] * self.compression), 1, f"transition{b + 1}_conv")(x)
         x = Pool(self.pool, 2, name=f"transition{b + 1}_pool")(x, train)
     x = Act(self.act)(Norm(self.norm, name="final_norm")(x, train))
+    if self.head == "conv":
+      return GlobalConvHead(self.num_classes, self.dtype, name="head")(x)
     x = global_avg_pool(x)
     return nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x).astype(jnp.float32)
 

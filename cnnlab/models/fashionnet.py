@@ -24,6 +24,7 @@ class FashionNet(ZooModel):
   norm: str = "batch"
   width: float = 1.0
   dtype: Any = jnp.float32
+  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -32,7 +33,7 @@ class FashionNet(ZooModel):
       x = ConvNormAct(scaled(f, self.width), 5, 1, 2, self.norm, self.act, self.dtype,
                       name=f"conv{i + 1}")(x, train)
       x = Pool(self.pool, 2, input_act=self.act, name=f"pool{i + 1}")(x, train)
-    return Head(self.num_classes, self.dtype, name="head")(x)
+    return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x)
 
   @staticmethod
   def geometry():

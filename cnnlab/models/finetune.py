@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence, Tuple
 
 import jax
+import numpy as np
 import jax.numpy as jnp
 import optax
 from flax import serialization
@@ -89,3 +90,53 @@ def finetune_optimizer(tx: optax.GradientTransformation, params: Mapping[str, An
   """``tx`` for the trainable parameters, zero updates for frozen ones (optax multi_transform)."""
   return optax.multi_transform({"train": tx, "freeze": optax.set_to_zero()},
                                trainable_labels(params, freeze_features))
+
+
+def to_conv_head(model, variables: Mapping[str, Any], input_shape: Sequence[int]
+                 ) -> Tuple[Any, dict]:
+  """The same trained net with its fully connected layers rewritten as convolutions.
+
+  Every dense kernel ``(H·W·C, F)`` over a flattened ``(H, W, C)`` input becomes a conv
+  kernel ``(H, W, C, F)`` (a dense layer after another becomes ``1×1``; a global-pool
+  head ``(C, K)`` becomes ``1×1×C×K``): identical outputs on ``input_shape``, and class
+  score maps on larger inputs. Returns ``(model with head="conv", variables)``.
+  """
+  from cnnlab.models.registry import abstract_init
+  conv_model = model.clone(head="conv")
+  target = abstract_init(conv_model, tuple(input_shape))["params"]
+  params = unfreeze(variables["params"])
+  head = dict(params[HEAD])
+  if "dense" in head:  # Head: head/dense -> head/conv
+    head["conv"] = head.pop("dense")
+  params = {**params, HEAD: head}
+
+  def reshape(path, leaf):
+    want = target
+    for key in path:
+      want = want[key.key]
+    if leaf.shape != want.shape:
+      if leaf.size != int(np.prod(want.shape)):
+        raise ValueError(f"{'/'.join(k.key for k in path)}: cannot turn {leaf.shape} into "
+                         f"{want.shape}")
+      return jnp.reshape(leaf, want.shape)
+    return leaf
+  params = jax.tree_util.tree_map_with_path(reshape, params)
+  return conv_model, {**dict(variables), "params": params}
+
+
+def score_map(model, variables: Mapping[str, Any], x) -> jax.Array:
+  """Class scores per position, ``(N, *positions, K)``, for a model with ``head="conv"``.
+
+  Nets whose classifier sits on a feature map return the map itself on inputs larger
+  than the training size; globally pooled nets (ResNet, DenseNet, Inception,
+  All-CNN) pool it away, so their per-position scores are read from what the head sows.
+  """
+  out, state = model.apply(variables, x, mutable=["intermediates"])
+  sown = [leaf for path, leaf in jax.tree_util.tree_flatten_with_path(
+      state.get("intermediates", {}))[0] if "score_map" in jax.tree_util.keystr(path)]
+  if sown:
+    return sown[-1]
+  if out.ndim < 3:
+    raise ValueError("the model returned one score vector per example: use head='conv' and "
+                     "an input larger than the training size")
+  return out

@@ -16,7 +16,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Dropout, Pool
-from cnnlab.models.common import ConvNormAct, ModelConfigError, ZooModel, scaled
+from cnnlab.models.common import GlobalConvHead, ConvNormAct, ModelConfigError, ZooModel, scaled
 from cnnlab.models.registry import register_model
 from cnnlab.ops.pooling import global_avg_pool
 
@@ -60,6 +60,7 @@ class InceptionSmall(ZooModel):
   width: float = 1.0
   depth: int = 9  # number of Inception blocks used, in GoogLeNet's order (1..9)
   dtype: Any = jnp.float32
+  head: str = "dense"  # or "conv": the classifier as a 1×1 convolution (class score maps)
 
   def check(self):
     if not 1 <= self.depth <= 9:
@@ -82,6 +83,9 @@ class InceptionSmall(ZooModel):
       x = InceptionBlock(widths, self.pool, self.act, self.norm, self.dtype,
                          name=f"inception{item}")(x, train)
       used += 1
+    if self.head == "conv":  # dropout on the map, then the 1×1 classifier and the pool
+      return GlobalConvHead(self.num_classes, self.dtype, name="head")(
+          Dropout(self.dropout)(x, train))
     x = Dropout(self.dropout)(global_avg_pool(x), train)
     return nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x).astype(jnp.float32)
 

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnnlab.layers import Act, Conv, Pool
-from cnnlab.models.common import Head, ModelConfigError, ZooModel, scaled
+from cnnlab.models.common import fc, Head, ModelConfigError, ZooModel, scaled
 from cnnlab.models.registry import register_model
 
 # Table I of the paper: which S2 maps (rows) feed each C3 map (columns).
@@ -84,6 +84,7 @@ class LeNet5(ZooModel):
   sparse_c3: bool = True
   width: float = 1.0
   dtype: Any = jnp.float32
+  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   def check(self):
     if self.sparse_c3 and self.width != 1.0:
@@ -100,10 +101,9 @@ class LeNet5(ZooModel):
     x = act(SparseC3(dtype=self.dtype, name="C3")(x) if self.sparse_c3 else conv(16, "C3")(x))
     x = act(Subsampling(self.pool, self.act, name="S4")(x, train))
     x = act(conv(120, "C5")(x))
-    x = x.reshape(x.shape[0], -1)
-    x = act(nn.Dense(scaled(84, self.width), dtype=self.dtype, kernel_init=lecun_uniform_2_4,
-                     name="F6")(x))
-    return Head(self.num_classes, self.dtype, name="head")(x)
+    x = act(fc(x, scaled(84, self.width), self.head, self.dtype, "F6",
+               kernel_init=lecun_uniform_2_4))
+    return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x)
 
   @staticmethod
   def geometry():

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnnlab.layers import Act, Conv, Dropout, Pool
-from cnnlab.models.common import Head, ZooModel, scaled
+from cnnlab.models.common import fc, Head, ZooModel, scaled
 from cnnlab.models.registry import register_model
 
 
@@ -57,6 +57,7 @@ class NielsenNet(ZooModel):
   pool: str = "max"
   width: float = 1.0
   dtype: Any = jnp.float32
+  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   @property
   def depth(self) -> int:
@@ -68,16 +69,15 @@ class NielsenNet(ZooModel):
     for i, maps in enumerate(self.conv_maps):
       x = ConvPool(scaled(maps, self.width), self.act, self.pool, dtype=self.dtype,
                    name=f"ConvPool_{i}")(x, train)
-    x = x.reshape(x.shape[0], -1)
     for i, units in enumerate(self.fc_layers):
       x = Dropout(self.dropout, mode="scale_at_test")(x, train)
       n_out = scaled(units, self.width)
-      x = nn.Dense(n_out, dtype=self.dtype,
-                   kernel_init=nn.initializers.normal(float(np.sqrt(1.0 / n_out))),
-                   bias_init=nn.initializers.normal(1.0), name=f"FC_{i}")(x)
+      x = fc(x, n_out, self.head, self.dtype, f"FC_{i}",
+             kernel_init=nn.initializers.normal(float(np.sqrt(1.0 / n_out))),
+             bias_init=nn.initializers.normal(1.0))
       x = Act(self.act)(x)
     x = Dropout(self.dropout, mode="scale_at_test")(x, train)
-    return Head(self.num_classes, self.dtype, kernel_init=nn.initializers.zeros_init(),
+    return Head(self.num_classes, self.dtype, kind=self.head, kernel_init=nn.initializers.zeros_init(),
                 name="head")(x)
 
   def geometry(self):

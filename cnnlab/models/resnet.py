@@ -22,7 +22,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Norm, Pool
-from cnnlab.models.common import ModelConfigError, ZooModel, check_pool, scaled
+from cnnlab.models.common import GlobalConvHead, ModelConfigError, ZooModel, check_pool, scaled
 from cnnlab.models.registry import register_model
 
 SHORTCUTS = ("A", "B", "none")
@@ -125,6 +125,7 @@ class ResNetCifar(ZooModel):
   width: float = 1.0
   zero_init_residual: bool = False  # Goyal et al. 2017: last norm of each block starts at 0
   dtype: Any = jnp.float32
+  head: str = "dense"  # or "conv": the classifier as a 1×1 convolution (class score maps)
 
   def check(self):
     if self.depth < 8 or (self.depth - 2) % 6:
@@ -133,6 +134,9 @@ class ResNetCifar(ZooModel):
           f"got {self.depth}")
     if self.shortcut not in SHORTCUTS:
       raise ModelConfigError(f"ResNetCifar: shortcut {self.shortcut!r} unknown; valid: A, B, none")
+    if self.head == "conv" and self.pool != "global_avg":
+      raise ModelConfigError(f"ResNetCifar: head='conv' needs pool='global_avg' (only a linear "
+                             f"pool commutes with the classifier), got {self.pool!r}")
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -144,6 +148,8 @@ class ResNetCifar(ZooModel):
     for s, f in enumerate((16, 32, 64)):
       x = run_stage(x, BasicBlock, n, scaled(f, self.width), 1 if s == 0 else 2, kw, train,
                     f"stage{s + 1}")
+    if self.head == "conv":
+      return GlobalConvHead(self.num_classes, self.dtype, name="head")(x)
     x = Pool(self.pool, name="global_pool")(x, train)
     return nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x).astype(jnp.float32)
 
@@ -162,6 +168,7 @@ class ResNet(ZooModel):
   width: float = 1.0
   zero_init_residual: bool = False
   dtype: Any = jnp.float32
+  head: str = "dense"  # or "conv": the classifier as a 1×1 convolution (class score maps)
 
   LAYOUTS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)),
              50: ("bottleneck", (3, 4, 6, 3)), 101: ("bottleneck", (3, 4, 23, 3)),
@@ -174,6 +181,9 @@ class ResNet(ZooModel):
     if self.stem not in ("imagenet", "cifar"):
       raise ModelConfigError(f"ResNet: stem must be 'imagenet' or 'cifar', got {self.stem!r}")
     check_pool("ResNet", "head_pool", self.head_pool, ("global",), None, "global_pool")
+    if self.head == "conv" and self.head_pool != "global_avg":
+      raise ModelConfigError(f"ResNet: head='conv' needs head_pool='global_avg' (only a linear "
+                             f"pool commutes with the classifier), got {self.head_pool!r}")
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -192,6 +202,8 @@ class ResNet(ZooModel):
     for s, (f, c) in enumerate(zip((64, 128, 256, 512), counts)):
       x = run_stage(x, block, c, scaled(f, self.width), 1 if s == 0 else 2, kw, train,
                     f"stage{s + 1}")
+    if self.head == "conv":
+      return GlobalConvHead(self.num_classes, self.dtype, name="head")(x)
     x = Pool(self.head_pool, name="global_pool")(x, train)
     return nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x).astype(jnp.float32)
 

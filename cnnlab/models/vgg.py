@@ -15,7 +15,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Dropout, Norm, Pool
-from cnnlab.models.common import Head, ModelConfigError, ZooModel, norm_has_shift, scaled
+from cnnlab.models.common import fc, Head, ModelConfigError, ZooModel, norm_has_shift, scaled
 from cnnlab.models.registry import register_model
 
 M = "M"
@@ -40,6 +40,7 @@ class VGG(ZooModel):
   dropout: float = 0.5
   width: float = 1.0
   dtype: Any = jnp.float32
+  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   def check(self):
     if self.config not in CONFIGS:
@@ -62,12 +63,11 @@ class VGG(ZooModel):
       x = Conv(scaled(v, self.width), 3, padding=1, use_bias=not norm_has_shift(self.norm),
                dtype=self.dtype, kernel_init=nn.initializers.he_normal(), name=f"conv{conv_i}")(x)
       x = Act(self.act)(Norm(self.norm, name=f"norm{conv_i}")(x, train))
-    x = x.reshape(x.shape[0], -1)
     for i in range(self.fc_layers):
-      x = Act(self.act)(nn.Dense(scaled(self.fc_width, self.width), dtype=self.dtype,
-                                 name=f"fc{i + 1}")(x))
+      x = Act(self.act)(fc(x, scaled(self.fc_width, self.width), self.head, self.dtype,
+                           f"fc{i + 1}"))
       x = Dropout(self.dropout)(x, train)
-    return Head(self.num_classes, self.dtype, name="head")(x)
+    return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x)
 
   def geometry(self):
     out, c, p = [], 0, 0

@@ -24,6 +24,7 @@ class ZeilerFergusNet(ZooModel):
   depth: int = 3
   width: float = 1.0
   dtype: Any = jnp.float32
+  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -34,7 +35,7 @@ class ZeilerFergusNet(ZooModel):
       x = Pool(self.pool, 3, 2, input_act=self.act, name=f"pool{i + 1}")(x, train)
       x = Norm(self.norm, options={"size": 9, "alpha": 1e-3} if self.norm == "lrn" else None,
                name=f"norm{i + 1}")(x, train)
-    return Head(self.num_classes, self.dtype, name="head")(x)
+    return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x)
 
   def geometry(self):
     return [layer for i in range(self.depth)

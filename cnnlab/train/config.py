@@ -17,6 +17,7 @@ from cnnlab.data import DATASETS
 from cnnlab.data.augment import AUGMENTATIONS
 from cnnlab.models import MODELS
 from cnnlab.models.registry import model_fields
+from cnnlab.train.losses import LOSSES
 from cnnlab.train.optim import OPTIMIZERS, SCHEDULES
 
 
@@ -66,7 +67,9 @@ def base_config(model: str = "fashionnet") -> ml_collections.ConfigDict:
       "path": "", "options": ml_collections.ConfigDict(), "augment": (),
       "crop_padding": 2, "max_shift": 2, "cutout_size": 8,
       # "nielsen_shift": train on the originals plus their 4 one-pixel shifts (5×).
-      "expand": "", "pad_to": ()})
+      "expand": "", "pad_to": (),
+      # a subset of the classes, relabelled 0..n-1 in this order (e.g. (3, 8))
+      "classes": ()})
   c.optim = ml_collections.ConfigDict({
       "name": "adam", "lr": 1e-3, "momentum": 0.9, "b1": 0.9, "b2": 0.999, "eps": 1e-8,
       "weight_decay": 0.0, "schedule": "constant", "warmup_steps": 0, "decay_steps": 0,
@@ -75,6 +78,8 @@ def base_config(model: str = "fashionnet") -> ml_collections.ConfigDict:
       "batch_size": 100, "num_epochs": 5, "num_steps": 0, "shuffle": True,
       "eval_batch_size": 1000, "eval_every_steps": 0, "label_smoothing": 0.0,
       "log_every_steps": 100, "checkpoint_every_steps": 500, "dtype": "float32",
+      # "auto": the data set's natural loss (softmax CE, sigmoid CE or Euclidean).
+      "loss": "auto",
       "stop_after_steps": 0, "num_replicas": 0, "ema_decay": 0.0, "keep_checkpoints": 2,
       # "auto": one compiled program per step on CPU, lax.scan over chunks elsewhere.
       "loop": "auto", "scan_chunk_steps": 0, "data_parallel": True})
@@ -109,6 +114,10 @@ def validate(c: ml_collections.ConfigDict) -> None:
         f"must be '' or 'nielsen_shift', got {c.data.expand!r}")
   _need(all(isinstance(x, int) and x > 0 for x in c.data.pad_to), "data.pad_to",
         f"must be positive ints (the padded spatial size), got {c.data.pad_to!r}")
+  k = c.data.classes
+  _need(all(isinstance(x, int) and x >= 0 for x in k) and len(set(k)) == len(k)
+        and len(k) != 1, "data.classes",
+        f"must be () or at least two distinct class indices, got {k!r}")
   o = c.optim
   _need(o.name in OPTIMIZERS, "optim.name",
         f"unknown optimizer {o.name!r}; valid: {', '.join(OPTIMIZERS)}")
@@ -134,6 +143,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
         f"must be in [0, 1), got {t.label_smoothing}")
   _need(t.dtype in ("float32", "bfloat16"), "train.dtype",
         f"must be 'float32' or 'bfloat16', got {t.dtype!r}")
+  _need(t.loss == "auto" or t.loss in LOSSES, "train.loss",
+        f"unknown loss {t.loss!r}; valid: auto, {', '.join(LOSSES.names())}")
   _need(0 <= t.ema_decay < 1, "train.ema_decay",
         f"must be in [0, 1) (0 turns EMA off), got {t.ema_decay}")
   _need(isinstance(t.keep_checkpoints, int) and t.keep_checkpoints >= 1,

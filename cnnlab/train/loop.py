@@ -45,6 +45,7 @@ from cnnlab.ops.shapes import param_count
 from cnnlab.train import runtime
 from cnnlab.train.checkpoint import Checkpointer
 from cnnlab.train.config import ConfigError, validate
+from cnnlab.train.losses import LOSSES, check_fit, default_loss
 from cnnlab.train.metrics import MetricWriter
 from cnnlab.train.optim import make_optimizer
 from cnnlab.train.progress import Progress
@@ -137,6 +138,31 @@ class _Feeder:
             np.arange(rows.size, dtype=np.int32).reshape(idx.shape))
 
 
+def _class_subset(ds, classes):
+  """The data set restricted to ``classes``, relabelled ``0..len(classes)-1`` in that order."""
+  import dataclasses
+  info = ds.info
+  if info.target != "class":
+    raise ConfigError(f"config.data.classes: data set {info.name!r} has {info.target} "
+                      f"targets, not classes")
+  bad = [k for k in classes if k >= info.num_classes]
+  if bad:
+    raise ConfigError(f"config.data.classes: {bad} out of range for data set {info.name!r} "
+                      f"with {info.num_classes} classes")
+  remap = np.full(info.num_classes, -1, np.int32)
+  remap[list(classes)] = np.arange(len(classes))
+
+  def keep(split):
+    if split is None:
+      return None
+    sel = np.isin(split.labels, classes)
+    return Split(split.images[sel], remap[split.labels[sel]])
+  names = tuple(info.class_names[k] for k in classes) if info.class_names else ()
+  return dataclasses.replace(
+      ds, info=dataclasses.replace(info, num_classes=len(classes), class_names=names),
+      train=keep(ds.train), test=keep(ds.test), validation=keep(ds.validation))
+
+
 def train(config, workdir: str, log=print) -> Dict[str, Any]:
   """Runs (or resumes) one training run; returns the result dict (also in result.json).
 
@@ -180,12 +206,22 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
   d = config.data
   ds = load_dataset(d.name, path=d.path or None, validation_size=d.validation_size,
                     validation_from=d.validation_from, **dict(d.options))
+  if d.classes:
+    ds = _class_subset(ds, tuple(d.classes))
   if d.expand == "nielsen_shift":  # 5× the training set: originals + 1-pixel shifts
     images, labels = shift_expand(ds.train.images, ds.train.labels)
     ds.train = Split(np.asarray(images), np.asarray(labels))
   input_shape = tuple(d.pad_to) + ds.info.shape[-1:] if d.pad_to else ds.info.shape
+  loss_name = default_loss(ds.info.target) if t.loss == "auto" else t.loss
+  unfit = check_fit(loss_name, d.name, ds.info.target, ds.info.num_classes)
+  if unfit:
+    raise ConfigError(f"config.train.loss: {unfit}")
+  if t.label_smoothing and loss_name != "softmax_cross_entropy":
+    raise ConfigError(f"config.train.label_smoothing applies to softmax_cross_entropy only, "
+                      f"not to {loss_name!r}")
+  loss_spec = LOSSES.get(loss_name)
   model_kwargs = {k: v for k, v in config.model.items() if k != "name" and v is not None}
-  model_kwargs.setdefault("num_classes", ds.info.num_classes)
+  model_kwargs.setdefault("num_classes", loss_spec.num_outputs(ds.info.num_classes))
   if t.dtype == "bfloat16":
     model_kwargs["dtype"] = jnp.bfloat16
   model = create_model(config.model.name, input_shape=input_shape, **model_kwargs)
@@ -208,7 +244,7 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
   tx = make_optimizer(config.optim, total)
   train_step, eval_step = make_steps(
       model, tx, mean=ds.info.mean, std=ds.info.std, num_classes=ds.info.num_classes,
-      label_smoothing=t.label_smoothing, l2=config.optim.l2, l2_form=config.optim.l2_form,
+      loss=loss_name, label_smoothing=t.label_smoothing, l2=config.optim.l2, l2_form=config.optim.l2_form,
       num_batches=steps_per_epoch, augment=tuple(d.augment), replicas=replicated,
       ema_decay=t.ema_decay, pad_to=tuple(d.pad_to), jit=False,
       augment_options={"crop_padding": d.crop_padding, "max_shift": d.max_shift,
@@ -255,15 +291,34 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
     idx, mask = eval_batch_indices(m, min(eval_bs, -(-m // num_devices) * num_devices))
     chunks = [slice(0, len(idx))] if loop_form == "scan" else \
         [slice(i, i + 1) for i in range(len(idx))]
-    sums = None
+    sums, outputs = None, []
     for c in chunks:
       images, labels, rows = feed(idx[c])
-      out = loop(state, images, labels, rows, mask[c])
+      out, outs = loop(state, images, labels, rows, mask[c])
       sums = out if sums is None else jax.tree_util.tree_map(jnp.add, sums, out)
+      if outs is not None:
+        outputs.append(np.asarray(outs))
     sums = jax.device_get(sums)
-    count = np.asarray(sums["count"], np.float64)
-    return {"accuracy": np.asarray(sums["correct"], np.float64) / count,
-            "loss": np.asarray(sums["loss_sum"], np.float64) / count, "count": count}
+    targets = np.asarray(feed.split.labels)
+    if outputs:  # (batches, [R,] B, K) -> ([R,] examples, K), padding dropped
+      o = np.concatenate(outputs)
+      if replicated:
+        o = np.moveaxis(o, 1, 0)
+      outputs = o.reshape(o.shape[:-3] + (-1, o.shape[-1]))[..., :m, :]
+    else:
+      outputs = None
+    if replicated:  # finalize each replica's sums, then stack: (R,) per metric
+      per = [loss_spec.finalize(jax.tree_util.tree_map(lambda a, r=r: a[r], sums),
+                                None if outputs is None else outputs[r], targets)
+             for r in range(len(seeds))]
+      metrics = {k: np.asarray([p[k] for p in per]) for k in per[0]}
+    else:
+      metrics = loss_spec.finalize(sums, outputs, targets)
+    return {**metrics, "count": np.asarray(sums["count"], np.float64)}
+
+  primary, higher = loss_spec.primary, loss_spec.higher_is_better
+  better = (lambda a, b: a > b) if higher else (lambda a, b: a < b)
+  worst = -np.inf if higher else np.inf
 
   def evaluate_all(step):
     out = {}
@@ -274,13 +329,13 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
         flat = _flat(m)
         writer.write(step, split, flat)
         out[split] = flat
-        if flat["accuracy"] > best.get(split, {}).get("accuracy", -1):
-          best[split] = {"accuracy": flat["accuracy"], "step": step}
+        if better(flat[primary], best.get(split, {}).get(primary, worst)):
+          best[split] = {primary: flat[primary], "step": step}
         if replicated:  # each replica's own best, as separate runs would report it
-          per = best.get(f"{split}_per_replica", [{"accuracy": -1.0}] * len(seeds))
+          per = best.get(f"{split}_per_replica", [{primary: worst}] * len(seeds))
           best[f"{split}_per_replica"] = [
-              {"accuracy": float(a), "step": step} if a > old["accuracy"] else old
-              for a, old in zip(np.atleast_1d(m["accuracy"]), per)]
+              {primary: float(a), "step": step} if better(a, old[primary]) else old
+              for a, old in zip(np.atleast_1d(m[primary]), per)]
     return out
 
   timing = {"images": 0, "seconds": 0.0, "first_chunk": True}
@@ -295,6 +350,7 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
         "wall_time_s": prev.get("wall_time_s", 0.0) + (time.time() - t_start),
         "compile_time_s": run_train.compile_s + sum(e.compile_s for e in eval_loops.values()),
         "train_images_per_s": ips, "loop": loop_form, "num_devices": num_devices,
+        "loss": loss_name, "primary_metric": primary,
         "params": param_count(state.params) // len(seeds), "model": config.model.name,
         "flops_per_example": flops, "flops_note": "forward pass, XLA cost analysis",
         "seeds": [int(x) for x in seeds] if replicated else [int(config.seed)],
@@ -360,7 +416,7 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
             log(f"step {step}/{total} epoch {step / steps_per_epoch:.2f} loss {loss:.4f}{rate}")
         if step % eval_every == 0 or step == total:
           last_eval = evaluate_all(step)
-          log(f"step {step}: " + ", ".join(f"{k} accuracy {v['accuracy']:.4f}"
+          log(f"step {step}: " + ", ".join(f"{k} {primary} {v[primary]:.4f}"
                                            for k, v in last_eval.items()))
         if t.checkpoint_every_steps and step % t.checkpoint_every_steps == 0:
           ckpt.save(step, state)
@@ -372,11 +428,12 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
     ckpt.save(step, state)
     if not last_eval:
       last_eval = evaluate_all(step)
-    final = {f"{k}_{m}": v[m] for k, v in last_eval.items() for m in ("accuracy", "loss")}
+    names = [m for m in last_eval["test"] if m != "count" and "_r" not in m]
+    final = {f"{k}_{m}": v[m] for k, v in last_eval.items() for m in names}
     if replicated:
       final["per_replica"] = [
           {"seed": int(sd), **{f"{k}_{m}": v[f"{m}_r{r}"] for k, v in last_eval.items()
-                               for m in ("accuracy", "loss")}} for r, sd in enumerate(seeds)]
+                               for m in names}} for r, sd in enumerate(seeds)]
     result = finish("done", step, {"final": final})
     log(f"done: {final}; results in {workdir}")
     return result

@@ -29,6 +29,7 @@ import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from cnnlab.data import augment as aug
+from cnnlab.train.losses import LOSSES, make_loss
 from cnnlab.train.optim import l2_penalty
 
 
@@ -65,7 +66,8 @@ def create_state(model, tx, rng, example_shape, num_replicas: int = 0,
 
 
 def make_steps(model, tx, *, mean: Sequence[float], std: Sequence[float],
-               num_classes: int, label_smoothing: float = 0.0, l2: float = 0.0,
+               num_classes: int, loss: str = "softmax_cross_entropy",
+               label_smoothing: float = 0.0, l2: float = 0.0,
                l2_form: str = "plain", num_batches: int = 1, augment: Sequence[str] = (),
                augment_options=None, ema_decay: float = 0.0, pad_to: Sequence[int] = (),
                replicas: bool = False, jit: bool = True) -> Tuple[Callable, Callable]:
@@ -81,6 +83,8 @@ def make_steps(model, tx, *, mean: Sequence[float], std: Sequence[float],
   spatial dims (e.g. MNIST to 32×32 for LeNet-5) before normalisation.
   """
   augment_options = dict(augment_options or {})
+  spec = LOSSES.get(loss)
+  per_example = make_loss(loss, num_classes, label_smoothing)
 
   def prepare(images):
     return aug.normalize(aug.pad_to(images, pad_to) if pad_to else images, mean, std)
@@ -91,12 +95,9 @@ def make_steps(model, tx, *, mean: Sequence[float], std: Sequence[float],
                                train=True, rngs={"dropout": k_drop, "pool": k_pool},
                                mutable=["batch_stats"])
     out = out.astype(jnp.float32)  # the loss in fp32 also when the model computes in bf16
-    targets = optax.smooth_labels(jax.nn.one_hot(y, num_classes), label_smoothing) \
-        if label_smoothing else jax.nn.one_hot(y, num_classes)
-    ce = optax.softmax_cross_entropy(out, targets).mean()
-    loss = ce + l2_penalty(params, l2, num_batches, l2_form)
-    acc = (out.argmax(-1) == y).mean()
-    return loss, (updates.get("batch_stats", {}), ce, acc)
+    data_loss = per_example(out, y).mean()
+    total = data_loss + l2_penalty(params, l2, num_batches, l2_form)
+    return total, (updates.get("batch_stats", {}), data_loss, spec.train_metrics(out, y))
 
   def train_step(state: TrainState, batch, rng=None):
     key = jax.random.fold_in(state.rng, state.step) if rng is None else rng
@@ -104,8 +105,8 @@ def make_steps(model, tx, *, mean: Sequence[float], std: Sequence[float],
     x, labels = prepare(batch["image"]), batch["label"]
     if augment:
       x = aug.apply_augmentations(k_aug, x, augment, **augment_options)
-    grads, (stats, ce, acc) = jax.grad(loss_fn, has_aux=True)(state.params, state, x, labels,
-                                                              k_model)
+    grads, (stats, data_loss, metrics) = jax.grad(loss_fn, has_aux=True)(
+        state.params, state, x, labels, k_model)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     ema = state.ema_params
@@ -114,16 +115,16 @@ def make_steps(model, tx, *, mean: Sequence[float], std: Sequence[float],
                                    params)
     new = state.replace(step=state.step + 1, params=params, batch_stats=stats,
                         opt_state=opt_state, ema_params=ema)
-    return new, {"loss": ce, "accuracy": acc, "grad_norm": optax.tree.norm(grads)}
+    return new, {"loss": data_loss, **metrics, "grad_norm": optax.tree.norm(grads)}
 
   def eval_step(state: TrainState, batch):
     out = model.apply({"params": state.params, "batch_stats": state.batch_stats},
                       prepare(batch["image"]), train=False).astype(jnp.float32)
-    labels = batch["label"]
-    ce = optax.softmax_cross_entropy_with_integer_labels(out, labels)
-    m = batch["mask"].astype(jnp.float32) if "mask" in batch else jnp.ones_like(ce)
-    return {"loss_sum": (ce * m).sum(), "correct": ((out.argmax(-1) == labels) * m).sum(),
-            "count": m.sum()}
+    mask = batch["mask"] if "mask" in batch else jnp.ones(out.shape[:1], bool)
+    sums = spec.eval_sums(out, batch["label"], mask)
+    if spec.needs_outputs:  # ranking metrics (mAP) need every example's outputs
+      sums["outputs"] = out
+    return sums
 
   if replicas:
     train_step = jax.vmap(train_step)  # over state, batch and (when given) rng
@@ -189,10 +190,11 @@ def ema_view(state: TrainState) -> TrainState:
 
 
 def make_eval_loop(eval_step: Callable, *, mesh=None, use_ema: bool = False) -> Callable:
-  """``run(state, images, labels, idx, mask) -> sums`` over ``L`` batches, jitted.
+  """``run(state, images, labels, idx, mask) -> (sums, outputs)`` over ``L`` batches, jitted.
 
   ``idx`` and ``mask`` are ``(L, B)``; the evaluation batch is shared by replicas.
-  ``use_ema`` evaluates ``state.ema_params``.
+  ``outputs`` is None, or the stacked model outputs ``(L, [R,] B, K)`` for losses whose
+  metrics rank examples. ``use_ema`` evaluates ``state.ema_params``.
   """
   sharding = batch_sharding(mesh, False)
 
@@ -203,12 +205,14 @@ def make_eval_loop(eval_step: Callable, *, mesh=None, use_ema: bool = False) -> 
     def body(total, args):
       rows, m = args
       x, y = _gather(images, labels, rows, sharding)
-      out = eval_step(state, {"image": x, "label": y, "mask": m})
-      return jax.tree_util.tree_map(jnp.add, total, out), None
+      sums = eval_step(state, {"image": x, "label": y, "mask": m})
+      outputs = sums.pop("outputs", None)
+      return jax.tree_util.tree_map(jnp.add, total, sums), outputs
 
     zero = jax.eval_shape(lambda: eval_step(state, {"image": images[:1], "label": labels[:1],
                                                     "mask": mask[0, :1]}))
+    zero.pop("outputs", None)
     zero = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), zero)
-    return _scan_or_call(body, zero, (idx, mask))[0]
+    return _scan_or_call(body, zero, (idx, mask))
 
   return jax.jit(run, out_shardings=None if mesh is None else NamedSharding(mesh, P()))
