@@ -67,3 +67,18 @@ def test_unknown_config_argument_lists_the_valid_ones():
   module = _load(os.path.join(REPO, "configs", "cifar10.py"))
   with pytest.raises(ConfigError, match="unknown model 'resnet57'; valid: resnet20, resnet32"):
     module.get_config("resnet57")
+
+
+SWEEP_FILES = sorted(glob.glob(os.path.join(REPO, "configs", "sweeps", "*.py")) +
+                     glob.glob(os.path.join(REPO, "experiments", "*", "sweep.py")))
+
+
+@pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: os.path.relpath(p, REPO))
+def test_committed_sweeps_expand_into_valid_runs(path):
+  from cnnlab.sweep import expand
+  from cnnlab.sweep.spec import sweep_of
+  base, points = sweep_of(path)
+  runs = expand(base, points)  # validates every point
+  assert len(runs) == len(points) >= 2
+  doc = _load(path).__doc__ or ""
+  assert "python -m cnnlab.sweep --config=" + os.path.relpath(path, REPO) in doc

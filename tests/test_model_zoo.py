@@ -33,6 +33,8 @@ def _params(name, **kw):
     ("alexnet", 62_378_344, 62.3e6),         # single-tower AlexNet
     ("resnet18", 11_689_512, 11.7e6), ("resnet50", 25_557_032, 25.6e6),
     ("conv1d_base", 5_210, 5.2e3),           # MNIST-1D ConvBase
+    ("mlp1d", 15_210, 15_210),               # MNIST-1D MLPBase (100, 100, residual)
+    ("gru1d", 5_110, 5_134),                 # MNIST-1D GRUBase: PyTorch has 2 biases per gate
 ])
 def test_parameter_counts_match_published(name, count, published):
   n = _params(name)

@@ -108,6 +108,16 @@ def test_run_ids_are_readable_stable_and_unique():
     expand(base_config(), seeds(1) + seeds(1))
 
 
+def test_sweeping_the_model_name_swaps_the_model_section():
+  runs = expand(base_config("conv1d_base"),
+                product(sweep("model.name", ["mlp1d", "conv1d_pool"]), fixed("model.act", "tanh")))
+  assert runs[0].config.model.name == "mlp1d" and "hidden" in runs[0].config.model
+  assert "channels" not in runs[0].config.model and runs[0].config.model.act == "tanh"
+  assert runs[1].config.model.pool == "max"
+  with pytest.raises(ConfigError, match="unknown model 'mlp2d'"):
+    expand(base_config(), sweep("model.name", ["mlp2d"]))
+
+
 def test_bad_sweep_points_fail_before_anything_runs():
   with pytest.raises(ConfigError, match="no field 'pooll'"):
     expand(base_config(), sweep("model.pooll", ["max"]))

@@ -96,9 +96,24 @@ def run_id(overrides: Point) -> str:
 
 
 def apply_overrides(config, overrides: Point):
-  """A copy of ``config`` with each ``path: value`` set; unknown paths fail by name."""
+  """A copy of ``config`` with each ``path: value`` set; unknown paths fail by name.
+
+  ``model.name`` swaps the whole model section for that model's fields and defaults.
+  """
   c = config.copy_and_resolve_references()
+  if "model.name" in overrides:
+    # Another model has other fields: the model section is rebuilt with its defaults,
+    # then the point's other model.* overrides apply.
+    from cnnlab.train.config import model_config
+    from cnnlab.models import MODELS
+    name = overrides["model.name"]
+    if name not in MODELS:
+      raise ConfigError(f"sweep path 'model.name': unknown model {name!r}; valid: "
+                        f"{', '.join(MODELS.names())}")
+    c.model = model_config(name)
   for path, value in overrides.items():
+    if path == "model.name":
+      continue
     *parents, leaf = path.split(".")
     node = c
     for p in parents:
