@@ -408,3 +408,11 @@ def test_a_crashing_run_is_retried_up_to_the_limit_and_then_left_failed(tmp_path
   assert runner.launch(str(path), out, workers=1, max_attempts=3,
                        log=lambda *_: None) == {"failed": 2}
   assert set(_starts(out).values()) == {3}
+
+
+def test_report_axes_may_combine_config_fields(tmp_path):
+  root = str(tmp_path)
+  _fake_run(root, "a", "none", "relu", 0, "done", 0.5)
+  _fake_run(root, "b", "none", "tanh", 0, "done", 0.7)
+  t = tables.build(tables.collect(root), "seed", "model.pool,model.act", "test_accuracy")
+  assert t.cols == ["none/relu", "none/tanh"] and t.text(0, "none/tanh") == "70.0 ± 0.0 (1)"

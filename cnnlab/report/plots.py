@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from cnnlab.report.tables import Table, get
+from cnnlab.report.tables import Table, _axis_value
 
 
 def _plt():
@@ -77,7 +77,7 @@ def learning_curves(records: Sequence[Dict], row_key: str, col_key: str, path: s
   for rec in records:
     rows = [m for m in read_metrics(rec["workdir"]) if m["split"] == split and name in m]
     if rows:
-      key = (get(rec["config"], row_key, None), get(rec["config"], col_key, None))
+      key = (_axis_value(rec["config"], row_key), _axis_value(rec["config"], col_key))
       curves.setdefault(key, []).append({m["step"]: m[name] for m in rows})
   if not curves:
     return None

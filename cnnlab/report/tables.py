@@ -166,8 +166,7 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
   cells: Dict[Tuple[Any, Any], Cell] = {}
   rows, cols = [], []
   for rec in records:
-    r, c = get(rec["config"], row_key, None), get(rec["config"], col_key, None)
-    r, c = _hashable(r), _hashable(c)
+    r, c = _axis_value(rec["config"], row_key), _axis_value(rec["config"], col_key)
     if r not in rows:
       rows.append(r)
     if c not in cols:
@@ -198,6 +197,15 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
 
 def _hashable(v):
   return tuple(v) if isinstance(v, list) else v
+
+
+def _axis_value(config: Dict, key: str):
+  """The value of an axis: one config path, or several joined by commas
+  (``model.pool,model.conv_stride`` → ``"max/1"``) when one field does not tell the
+  points apart."""
+  if "," not in key:
+    return _hashable(get(config, key, None))
+  return "/".join(str(get(config, k.strip(), None)) for k in key.split(","))
 
 
 def markdown(t: Table) -> str:

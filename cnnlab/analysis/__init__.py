@@ -1,0 +1,1 @@
+"""Analyses that accompany reproductions (closed forms checked by simulation)."""
