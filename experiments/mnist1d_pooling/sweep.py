@@ -3,7 +3,7 @@
     python -m cnnlab.sweep --config=experiments/mnist1d_pooling/sweep.py --workers=2 \
         --sweep_dir=sweeps/mnist1d_pooling
     python -m cnnlab.report --sweep_dir=sweeps/mnist1d_pooling \
-        --rows=data.options.num_train --cols=model.pool,model.conv_stride \
+        --rows=model.pool,model.conv_stride --cols=data.options.num_train \
         --metric=best.test.accuracy --published=experiments/mnist1d_pooling/published.json \
         --out_dir=experiments/mnist1d_pooling --plots
 
@@ -14,7 +14,7 @@ examples, best of the evaluations every 250 steps, at training sizes 1k–50k.
 The paper's five (no pool, stride 2, max, avg, L2) were single runs; the other five
 (min, stochastic, mixed, gated, distance-weighted) extend the table. Expected and
 measured: ``experiments/mnist1d_pooling/README.md``. Run time: about 15–20 s per run,
-180 runs, roughly half an hour with 2 workers on a 2-core CPU.
+180 runs, 25 min with 2 workers on a 2-core CPU.
 """
 
 import os
