@@ -46,14 +46,9 @@ def default_workdir(config_file: str, config) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  from cnnlab.data import DataFormatError, DataNotFoundError
-  from cnnlab.models import ModelConfigError
-  from cnnlab.ops import IncompatibleLayersError, ShapeError
-  from cnnlab.registry import UnknownNameError
-  from cnnlab.train import ConfigError, Diverged, runtime, train
-  # Everything the lab raises for a bad config or missing data: a message, not a traceback.
-  invalid = (ConfigError, UnknownNameError, ModelConfigError, ShapeError,
-             IncompatibleLayersError, DataNotFoundError, DataFormatError)
+  from cnnlab.train import Diverged, runtime, train
+  from cnnlab.train.config import invalid_config_errors
+  invalid = invalid_config_errors()  # a bad config or missing data: a message, no traceback
   FLAGS = flags.FLAGS
   config = FLAGS.config
   if not FLAGS["verbosity"].present:

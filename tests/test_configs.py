@@ -1,13 +1,13 @@
 """Every registered model has a config in configs/, and every config is valid as shipped."""
 
 import glob
-import importlib.util
 import os
 
 import pytest
 
 from cnnlab.data import DATASETS
 from cnnlab.models import MODELS, create_model
+from cnnlab.sweep.spec import load_config_file
 from cnnlab.train import ConfigError, validate
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -15,10 +15,7 @@ CONFIG_FILES = sorted(glob.glob(os.path.join(REPO, "configs", "*.py")))
 
 
 def _load(path):
-  spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return load_config_file(path)[0]
 
 
 def _entries():

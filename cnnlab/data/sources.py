@@ -369,6 +369,15 @@ register_dataset(
     _generated("digits", make_digits), defaults={"num_test": 360})
 
 
+def _draw_splits(draw, options: Dict[str, Any], path: str) -> Tuple[Arrays, Dict[str, Any]]:
+  """Train then test examples from one generator ``draw(n) -> (x, y)`` (in that order,
+  so each split is fixed by the seed), with the provenance of a generated set."""
+  x_train, y_train = draw(int(options["num_train"]))
+  x_test, y_test = draw(int(options["num_test"]))
+  return ({"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test},
+          {"kind": "generated", "path": path})
+
+
 def make_synthetic(options: Dict[str, Any]) -> Tuple[Arrays, Dict[str, Any]]:
   """Deterministic, learnable images: a smooth random template per class plus noise."""
   shape = tuple(int(s) for s in options["shape"])
@@ -383,10 +392,7 @@ def make_synthetic(options: Dict[str, Any]) -> Tuple[Arrays, Dict[str, Any]]:
     x = templates[labels] + rng.normal(0, float(options["noise"]), (n,) + shape)
     return np.clip(np.round(x * 255), 0, 255).astype(np.uint8), labels
 
-  x_train, y_train = draw(int(options["num_train"]))
-  x_test, y_test = draw(int(options["num_test"]))
-  return ({"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test},
-          {"kind": "generated", "path": f"synthetic(seed={seed})"})
+  return _draw_splits(draw, options, f"synthetic(seed={seed})")
 
 
 def _synthetic_info(info: DatasetInfo, options: Dict[str, Any]) -> DatasetInfo:
@@ -440,10 +446,7 @@ def make_synthetic_multilabel(options: Dict[str, Any]) -> Tuple[Arrays, Dict[str
     x = x[..., None] + rng.normal(0, float(options["noise"]), (n, h, w, c))
     return np.clip(np.round(x * 255), 0, 255).astype(np.uint8), present.astype(np.uint8)
 
-  x_train, y_train = draw(int(options["num_train"]))
-  x_test, y_test = draw(int(options["num_test"]))
-  return ({"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test},
-          {"kind": "generated", "path": f"synthetic_multilabel(seed={seed})"})
+  return _draw_splits(draw, options, f"synthetic_multilabel(seed={seed})")
 
 
 def make_synthetic_regression(options: Dict[str, Any]) -> Tuple[Arrays, Dict[str, Any]]:
@@ -468,10 +471,7 @@ def make_synthetic_regression(options: Dict[str, Any]) -> Tuple[Arrays, Dict[str
     y = np.stack([(row + side / 2) / h, (col + side / 2) / w, side / m], 1).astype(np.float32)
     return np.clip(np.round(x * 255), 0, 255).astype(np.uint8), y
 
-  x_train, y_train = draw(int(options["num_train"]))
-  x_test, y_test = draw(int(options["num_test"]))
-  return ({"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test},
-          {"kind": "generated", "path": f"synthetic_regression(seed={seed})"})
+  return _draw_splits(draw, options, f"synthetic_regression(seed={seed})")
 
 
 register_dataset(

@@ -181,15 +181,11 @@ class Head(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    if self.kind == "conv":
-      y = ConvDense(self.num_classes, self.dtype, self.kernel_init, name="conv")(x)
-      return squeeze_map(y).astype(jnp.float32)
-    if self.kind != "dense":
+    if self.kind not in HEADS:
       raise ModelConfigError(f"head {self.kind!r} unknown; valid: {', '.join(HEADS)}")
-    x = x.reshape(x.shape[0], -1)
-    y = nn.Dense(self.num_classes, dtype=self.dtype, kernel_init=self.kernel_init,
-                 name="dense")(x)
-    return y.astype(jnp.float32)
+    y = fc(x, self.num_classes, self.kind, self.dtype, name=self.kind,  # head/dense or head/conv
+           kernel_init=self.kernel_init)
+    return squeeze_map(y).astype(jnp.float32)
 
 
 class ConvNormAct(nn.Module):

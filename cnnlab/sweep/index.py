@@ -26,6 +26,15 @@ from typing import Any, Dict, Iterable, List, Optional
 
 TERMINAL = ("done", "diverged", "invalid")
 
+
+def finished(counts: Dict[str, int]) -> int:
+  """How many runs in status ``counts`` are finished (a result: done, diverged, invalid)."""
+  return sum(counts.get(s, 0) for s in TERMINAL)
+
+
+def format_counts(counts: Dict[str, int]) -> str:
+  return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
   run_id TEXT PRIMARY KEY, overrides TEXT NOT NULL, config TEXT NOT NULL,

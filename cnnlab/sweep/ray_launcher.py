@@ -24,7 +24,7 @@ import os
 from typing import Dict, Optional
 
 from cnnlab.sweep import runner
-from cnnlab.sweep.index import TERMINAL, Index
+from cnnlab.sweep.index import TERMINAL, Index, finished, format_counts
 from cnnlab.sweep.worker import INDEX_FILE, execute, runs_of
 from cnnlab.train.progress import Progress
 
@@ -71,10 +71,10 @@ def launch(config_spec: str, sweep_dir: str, address: Optional[str] = None,
         lost += 1
         log(f"a Ray task failed for good: {type(e).__name__}: {str(e)[:200]}")
     counts = index.counts()
-    progress.update(sum(counts.get(s, 0) for s in TERMINAL))
+    progress.update(finished(counts))
   progress.close()
   counts = index.counts()
-  log(f"sweep {sweep_dir}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+  log(f"sweep {sweep_dir}: {format_counts(counts)}"
       + (f"; {lost} task(s) lost (relaunch to retry)" if lost else ""))
   index.close()
   return counts

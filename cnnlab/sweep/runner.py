@@ -23,8 +23,8 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from cnnlab.sweep.index import TERMINAL, Index
-from cnnlab.sweep.spec import expand, sweep_of
+from cnnlab.sweep.index import Index, finished, format_counts
+from cnnlab.sweep.spec import expand, run_id, sweep_of
 from cnnlab.sweep.worker import INDEX_FILE
 from cnnlab.train.config import ConfigError
 from cnnlab.train.progress import Progress
@@ -90,7 +90,7 @@ def prepare(config_spec: str, sweep_dir: str, packed: bool = False) -> Index:
                       f"--pack_seeds; relaunch it the same way (or use a new --sweep_dir)")
   index.set_meta("packed", packed)
   known = index.meta("points", [])
-  ids = {r.run_id for r in expand(base, known, check=False)} if known else set()
+  ids = {run_id(p) for p in known}
   merged = known + [json.loads(json.dumps(r.overrides, default=str)) for r in runs
                     if r.run_id not in ids]
   path, _, arg = config_spec.partition(":")
@@ -139,7 +139,7 @@ def launch(config_spec: str, sweep_dir: str, workers: int = 1, runs_per_device: 
            f"--max_attempts={max_attempts}", f"--stale_after_s={stale_after_s}"],
           env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
       out.close()
-    done_at_start = sum(index.counts().get(s, 0) for s in TERMINAL)
+    done_at_start = finished(index.counts())
     log(f"sweep {sweep_dir}: {total} runs, {done_at_start} already finished; "
         f"{workers} worker(s){f' over {devices} accelerator(s)' if devices else ''}; "
         f"logs in {logs}/")
@@ -154,17 +154,16 @@ def launch(config_spec: str, sweep_dir: str, workers: int = 1, runs_per_device: 
             p.send_signal(signal.SIGTERM)
         forwarded = True
       counts = index.counts()
-      finished = sum(counts.get(s, 0) for s in TERMINAL)
-      progress.update(finished)
-      line = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+      progress.update(finished(counts))
+      line = format_counts(counts)
       if not progress.enabled and line != last:
-        log(f"[{finished}/{total}] {line}")
+        log(f"[{finished(counts)}/{total}] {line}")
         last = line
     progress.close()
   finally:
     for s, h in old.items():
       signal.signal(s, h)
   counts = index.counts()
-  log(f"sweep {sweep_dir}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+  log(f"sweep {sweep_dir}: {format_counts(counts)}")
   index.close()
   return counts

@@ -23,19 +23,9 @@ from typing import Dict, Optional
 
 from cnnlab.sweep.index import Index
 from cnnlab.sweep.spec import expand
+from cnnlab.train.config import invalid_config_errors
 
 INDEX_FILE = "index.sqlite"
-
-
-def invalid_errors():
-  """The lab's exceptions for a config that cannot run (as in cnnlab.main)."""
-  from cnnlab.data import DataFormatError, DataNotFoundError
-  from cnnlab.models import ModelConfigError
-  from cnnlab.ops import IncompatibleLayersError, ShapeError
-  from cnnlab.registry import UnknownNameError
-  from cnnlab.train import ConfigError
-  return (ConfigError, UnknownNameError, ModelConfigError, ShapeError, IncompatibleLayersError,
-          DataNotFoundError, DataFormatError)
 
 
 def runs_of(sweep_dir: str, index: Index) -> Dict[str, object]:
@@ -76,7 +66,7 @@ def execute(index: Index, run, sweep_dir: str, heartbeat_s: float = 30.0, log=pr
   except Diverged as e:
     status = "diverged"
     index.finish(run_id, status, _read_result(workdir), str(e))
-  except invalid_errors() as e:
+  except invalid_config_errors() as e:
     status = "invalid"
     index.finish(run_id, status, None, f"{type(e).__name__}: {e}")
   except Exception as e:  # a crash: recorded, retried up to max_attempts

@@ -28,6 +28,18 @@ class ConfigError(ValueError):
   """A config value that is invalid; the message names the field."""
 
 
+def invalid_config_errors() -> tuple:
+  """The lab's exceptions for a config that cannot run (bad value, unknown name,
+  impossible layer combination, missing or corrupt data): reported as a message,
+  not a traceback, by ``cnnlab.main`` and recorded as ``invalid`` by sweeps."""
+  from cnnlab.data import DataFormatError, DataNotFoundError
+  from cnnlab.models import ModelConfigError
+  from cnnlab.ops import IncompatibleLayersError, ShapeError
+  from cnnlab.registry import UnknownNameError
+  return (ConfigError, UnknownNameError, ModelConfigError, ShapeError, IncompatibleLayersError,
+          DataNotFoundError, DataFormatError)
+
+
 def config_arg(config_file: str, arg, valid, default: str) -> str:
   """The model a multi-model config file was asked for (``--config=file.py:<arg>``).
 

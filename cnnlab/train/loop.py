@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 import time
@@ -62,6 +63,9 @@ def _git_commit() -> Optional[str]:
                           capture_output=True, text=True, timeout=5).stdout.strip() or None
   except (OSError, subprocess.SubprocessError):
     return None
+
+
+_REPLICA_KEY = re.compile(r".+_r\d+")  # the per-replica entries _flat adds
 
 
 def _flat(metrics: Dict[str, Any]) -> Dict[str, float]:
@@ -231,7 +235,8 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
   os.makedirs(workdir, exist_ok=True)
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), keep=t.keep_checkpoints)
   cfg_json = json.loads(config.to_json_best_effort())
-  _check_workdir_config(workdir, cfg_json, ckpt.latest_step() is not None)
+  resumed_from = ckpt.latest_step()
+  _check_workdir_config(workdir, cfg_json, resumed_from is not None)
   with open(os.path.join(workdir, "config.json"), "w") as f:
     json.dump(cfg_json, f, indent=1, sort_keys=True)
 
@@ -261,17 +266,17 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
   replicated_sharding = None if mesh is None else NamedSharding(mesh, P())
   state = create_state(model, tx, keys, input_shape, t.num_replicas if replicated else 0,
                        ema=t.ema_decay > 0, sharding=replicated_sharding)
-  resumed_from = ckpt.latest_step()
   if resumed_from is not None:
     state = ckpt.restore(state)
     log(f"resumed from step {resumed_from} ({ckpt.directory})")
 
-  place = lambda split: DeviceSplit.place(split, sharding=replicated_sharding)
-  batch_shard = None if mesh is None else NamedSharding(mesh, P())
-  train_feed = _Feeder(place(ds.train), batch_shard)
-  eval_feeds = {"test": _Feeder(place(ds.test), batch_shard)}
+  # Data sets and host-gathered chunks go to every device; the loops shard the batches.
+  feed = lambda split: _Feeder(DeviceSplit.place(split, sharding=replicated_sharding),
+                               replicated_sharding)
+  train_feed = feed(ds.train)
+  eval_feeds = {"test": feed(ds.test)}
   if ds.validation is not None:
-    eval_feeds["validation"] = _Feeder(place(ds.validation), batch_shard)
+    eval_feeds["validation"] = feed(ds.validation)
   # Evaluation batches are padded (and masked) to a multiple of the device count.
   eval_bs = -(-t.eval_batch_size // num_devices) * num_devices
   writer = MetricWriter(workdir)
@@ -299,12 +304,13 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
       if outs is not None:
         outputs.append(np.asarray(outs))
     sums = jax.device_get(sums)
-    targets = np.asarray(feed.split.labels)
+    targets = None
     if outputs:  # (batches, [R,] B, K) -> ([R,] examples, K), padding dropped
       o = np.concatenate(outputs)
       if replicated:
         o = np.moveaxis(o, 1, 0)
       outputs = o.reshape(o.shape[:-3] + (-1, o.shape[-1]))[..., :m, :]
+      targets = np.asarray(feed.split.labels)  # only ranking metrics need them
     else:
       outputs = None
     if replicated:  # finalize each replica's sums, then stack: (R,) per metric
@@ -428,7 +434,7 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
     ckpt.save(step, state)
     if not last_eval:
       last_eval = evaluate_all(step)
-    names = [m for m in last_eval["test"] if m != "count" and "_r" not in m]
+    names = [m for m in last_eval["test"] if m != "count" and not _REPLICA_KEY.fullmatch(m)]
     final = {f"{k}_{m}": v[m] for k, v in last_eval.items() for m in names}
     if replicated:
       final["per_replica"] = [
