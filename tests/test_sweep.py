@@ -416,3 +416,23 @@ def test_report_axes_may_combine_config_fields(tmp_path):
   _fake_run(root, "b", "none", "tanh", 0, "done", 0.7)
   t = tables.build(tables.collect(root), "seed", "model.pool,model.act", "test_accuracy")
   assert t.cols == ["none/relu", "none/tanh"] and t.text(0, "none/tanh") == "70.0 ± 0.0 (1)"
+
+
+def test_report_and_sweep_reject_what_the_runs_do_not_have(tmp_path):
+  root = str(tmp_path)
+  _fake_run(root, "a", "max", "relu", 0, "done", 0.5)
+  records = tables.collect(root)
+  with pytest.raises(tables.ReportError, match="axis 'model.pol' is not a config field of any "
+                                               "run; under 'model': act, pool"):
+    tables.build(records, "model.pol", "model.act", "test_accuracy")
+  with pytest.raises(tables.ReportError, match="metric 'test_acc' is in no finished run's "
+                                               "result.json; final metrics: test_accuracy"):
+    tables.build(records, "model.pool", "model.act", "test_acc")
+  proc = subprocess.run([sys.executable, "-m", "cnnlab.report", f"--sweep_dir={root}",
+                         "--rows=model.pol", "--cols=model.act"], env=_env(), cwd=REPO,
+                        capture_output=True, text=True)
+  assert proc.returncode == 2 and "invalid report: axis 'model.pol'" in proc.stderr
+  proc = subprocess.run(_runner(_config(tmp_path, "seeds(2)"), str(tmp_path / "s"),
+                                "--workers=0"), env=_env(), cwd=REPO, capture_output=True,
+                        text=True)
+  assert proc.returncode == 2 and "--workers must be >= 1, got 0" in proc.stderr

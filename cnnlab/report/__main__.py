@@ -38,8 +38,12 @@ def main(argv=None) -> int:
   if a.published:
     with open(a.published) as f:
       published = json.load(f)
-  t = tables.build(records, a.rows, a.cols, a.metric, lower_is_better=a.lower_is_better,
-                   published=published)
+  try:
+    t = tables.build(records, a.rows, a.cols, a.metric, lower_is_better=a.lower_is_better,
+                     published=published)
+  except tables.ReportError as e:
+    print(f"invalid report: {e}", file=sys.stderr)
+    return 2
   out = a.out_dir or os.path.join(a.sweep_dir, "report")
   os.makedirs(out, exist_ok=True)
   md = tables.markdown(t)

@@ -105,6 +105,11 @@ class Cell:
   invalid: int = 0
   unfinished: int = 0
 
+  def problems(self):
+    """``(what, count)`` for the runs that gave no value, the non-zero ones."""
+    return [(k, n) for k, n in (("diverged", self.diverged), ("invalid", self.invalid),
+                                ("unfinished", self.unfinished)) if n]
+
   @property
   def mean(self) -> float:
     return float(np.mean(self.values)) if self.values else math.nan
@@ -141,14 +146,10 @@ class Table:
     if cell is None:
       return "—"
     if not cell.values:
-      parts = [f"{k} ({n})" for k, n in (("diverged", cell.diverged), ("invalid", cell.invalid),
-                                         ("unfinished", cell.unfinished)) if n]
-      return ", ".join(parts) or "—"
+      return ", ".join(f"{k} ({n})" for k, n in cell.problems()) or "—"
     s = f"{cell.mean * self.scale:.{_digits(self.scale)}f} ± {cell.std * self.scale:.{_digits(self.scale)}f} ({len(cell.values)})"
-    extra = [f"{n} {k}" for k, n in (("diverged", cell.diverged), ("invalid", cell.invalid),
-                                     ("unfinished", cell.unfinished)) if n]
-    if extra:
-      s += " [" + ", ".join(extra) + "]"
+    if cell.problems():
+      s += " [" + ", ".join(f"{n} {k}" for k, n in cell.problems()) + "]"
     pub = self.published.get((str(r), str(c)))
     if pub is not None:
       s += f" · paper {pub:g}"
@@ -162,7 +163,19 @@ def _digits(scale: float) -> int:
 def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
           percent: Optional[bool] = None, lower_is_better: bool = False,
           published: Optional[Dict] = None) -> Table:
-  """Groups runs by (row, column) value; seeds (and any other field) are pooled."""
+  """Groups runs by (row, column) value; seeds (and any other field) are pooled.
+
+  An axis that is no run's config field, or a metric that no finished run reports,
+  raises :class:`ReportError` naming it and what is there instead.
+  """
+  for key in (row_key, col_key):
+    for path in key.split(","):
+      _check_path([r["config"] for r in records], path.strip(), "axis", "config field")
+  done = [r["result"] for r in records if r["status"] == "done" and r["result"]]
+  if done and all(metric_value(r, metric) is None for r in done):
+    finals = sorted({k for r in done for k in (r.get("final") or {})})
+    raise ReportError(f"metric {metric!r} is in no finished run's result.json; final metrics: "
+                      f"{', '.join(finals)} (or a path such as best.test.accuracy)")
   cells: Dict[Tuple[Any, Any], Cell] = {}
   rows, cols = [], []
   for rec in records:
@@ -193,6 +206,21 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
       pub[(r, c)] = float(v)
   return Table(rows, cols, cells, row_key, col_key, metric, 100.0 if percent else 1.0,
                lower_is_better, pub)
+
+
+class ReportError(ValueError):
+  """A report asked for a field or metric the runs do not have."""
+
+
+def _check_path(trees: Sequence[Dict], path: str, what: str, kind: str) -> None:
+  absent = object()
+  if any(get(t, path, absent) is not absent for t in trees):
+    return
+  *parents, _ = path.split(".")
+  parent = ".".join(parents)
+  here = sorted({k for t in trees for k in (get(t, parent, {}) if parent else t) or {}})
+  raise ReportError(f"{what} {path!r} is not a {kind} of any run; "
+                    f"{'under ' + repr(parent) if parent else 'at the top'}: {', '.join(here)}")
 
 
 def _hashable(v):

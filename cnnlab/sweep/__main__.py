@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from cnnlab.sweep import runner
-from cnnlab.sweep.index import TERMINAL
+from cnnlab.sweep.index import finished
 
 
 def main(argv=None) -> int:
@@ -27,7 +27,11 @@ def main(argv=None) -> int:
                  help="train each point's seeds side by side in one vmapped run")
   p.add_argument("--dry_run", action="store_true", help="list the points and exit")
   a = p.parse_args(argv)
-  from cnnlab.sweep.worker import invalid_errors
+  for name in ("workers", "runs_per_device", "devices", "max_attempts"):
+    value = getattr(a, name)
+    if value is not None and value < (0 if name == "devices" else 1):
+      p.error(f"--{name} must be {'>= 0' if name == 'devices' else '>= 1'}, got {value}")
+  from cnnlab.train.config import invalid_config_errors
   try:
     if a.dry_run:
       lines = runner.describe(a.config, a.pack_seeds)
@@ -46,10 +50,10 @@ def main(argv=None) -> int:
                              runs_per_device=a.runs_per_device, devices=devices,
                              max_attempts=a.max_attempts, stale_after_s=a.stale_after_s,
                              packed=a.pack_seeds)
-  except invalid_errors() as e:
+  except invalid_config_errors() as e:
     print(f"invalid sweep: {e}", file=sys.stderr)
     return 2
-  unfinished = sum(v for k, v in counts.items() if k not in TERMINAL)
+  unfinished = sum(counts.values()) - finished(counts)
   return 0 if unfinished == 0 else 1
 
 
