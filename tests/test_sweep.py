@@ -238,6 +238,21 @@ def test_two_concurrent_runners_share_a_sweep_without_losing_or_repeating_runs(t
   assert sorted(starts) == sorted(_statuses(out)) and set(starts.values()) == {1}
 
 
+def test_a_runner_waits_for_a_run_held_elsewhere_and_takes_it_over_when_its_holder_dies(tmp_path):
+  config = _config(tmp_path, 'sweep("model.pool", ["max", "avg"])', epochs=1)
+  out = str(tmp_path / "sweep")
+  index = runner.prepare(config, out)
+  holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(4)"])
+  held = index.claim(pid=holder.pid)  # another runner's worker, alive for a few seconds
+  assert index.outstanding() == {"runnable": 1, "held": 1}
+  lines = []
+  counts = runner.launch(config, out, workers=1, poll_s=0.2, log=lines.append)
+  holder.wait()
+  assert counts == {"done": 2}, lines
+  assert _starts(out)[held] == 1  # ours ran it only once its holder was gone
+  index.close()
+
+
 def test_dry_run_lists_the_points(tmp_path):
   config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(3))')
   proc = subprocess.run(_runner(config, str(tmp_path / "s"), "--dry_run"), env=_env(), cwd=REPO,

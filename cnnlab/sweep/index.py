@@ -62,14 +62,34 @@ def _alive(pid: Optional[int]) -> bool:
     return True
 
 
+def _runnable(row, max_attempts: int, stale_after_s: float, host: str, now: float) -> bool:
+  """Whether an unfinished run may be claimed: not out of retries, and not running under a
+  live worker (its pid is gone on this host, or its heartbeat is stale)."""
+  if row["status"] == "failed" and row["failures"] >= max_attempts:
+    return False
+  if row["status"] == "running":
+    return (row["host"] == host and not _alive(row["pid"])) or \
+        (row["heartbeat"] or 0) < now - stale_after_s
+  return True
+
+
 class Index:
   def __init__(self, path: str):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     self.path = path
     self._db = sqlite3.connect(path, timeout=120, isolation_level=None)
     self._db.row_factory = sqlite3.Row
-    self._db.execute("PRAGMA journal_mode=WAL")
-    self._db.executescript(_SCHEMA)
+    # Two processes opening a new index at once can find it locked while the other switches
+    # it to WAL, which SQLite reports at once instead of waiting out the busy timeout.
+    for attempt in range(200):
+      try:
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+        break
+      except sqlite3.OperationalError as e:
+        if "locked" not in str(e) or attempt == 199:
+          raise
+        time.sleep(0.05)
 
   def close(self) -> None:
     self._db.close()
@@ -106,18 +126,27 @@ class Index:
       for r in rows:
         if only is not None and r["run_id"] not in only:
           continue
-        if r["status"] == "failed" and r["failures"] >= max_attempts:
+        if not _runnable(r, max_attempts, stale_after_s, host, now):
           continue
-        if r["status"] == "running":
-          dead = (r["host"] == host and not _alive(r["pid"])) or \
-              (r["heartbeat"] or 0) < now - stale_after_s
-          if not dead:
-            continue
         self._db.execute(
             "UPDATE runs SET status = 'running', host = ?, pid = ?, heartbeat = ?, started = ?, "
             "updated = ? WHERE run_id = ?", (host, pid, now, now, now, r["run_id"]))
         return r["run_id"]
     return None
+
+  def outstanding(self, max_attempts: int = 2, stale_after_s: float = 900.0) -> Dict[str, int]:
+    """Unfinished runs: ``runnable`` (a worker could claim them now) and ``held`` (running
+    under a live worker, perhaps another runner's)."""
+    host, now = socket.gethostname(), time.time()
+    out = {"runnable": 0, "held": 0}
+    for r in self._db.execute(
+        "SELECT status, failures, host, pid, heartbeat FROM runs "
+        "WHERE status NOT IN ('done', 'diverged', 'invalid')"):
+      if _runnable(r, max_attempts, stale_after_s, host, now):
+        out["runnable"] += 1
+      elif r["status"] == "running":
+        out["held"] += 1
+    return out
 
   def heartbeat(self, run_id: str, pid: Optional[int] = None) -> None:
     self._db.execute("UPDATE runs SET heartbeat = ? WHERE run_id = ? AND pid = ?",

@@ -7,7 +7,9 @@ Locally it starts ``--workers`` worker processes (:mod:`cnnlab.sweep.worker`); w
 accelerators each worker sees one device (``CUDA_VISIBLE_DEVICES``), or
 ``--runs_per_device`` workers share one. Relaunching the same command resumes the
 sweep: finished runs are skipped, interrupted ones resume from their checkpoints,
-failed ones are retried up to ``--max_attempts``. Ctrl-C / SIGTERM stop every
+failed ones are retried up to ``--max_attempts``. Several runners may share one
+sweep directory (e.g. on two machines with a shared disk): each returns once the
+whole sweep is finished, taking over the runs of any runner that dies. Ctrl-C / SIGTERM stop every
 worker cleanly (checkpointed). ``--launcher=ray`` runs the same workers as Ray
 tasks on a cluster (:mod:`cnnlab.sweep.ray_launcher`).
 """
@@ -125,8 +127,10 @@ def launch(config_spec: str, sweep_dir: str, workers: int = 1, runs_per_device: 
   os.makedirs(logs, exist_ok=True)
   stop = _Stop()
   old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-  procs = []
-  try:
+  procs: List[subprocess.Popen] = []
+  waiting = [False]  # our workers are done; runs held by another runner remain
+
+  def start_workers():
     for k in range(workers):
       env = dict(os.environ)
       if devices:
@@ -139,13 +143,34 @@ def launch(config_spec: str, sweep_dir: str, workers: int = 1, runs_per_device: 
            f"--max_attempts={max_attempts}", f"--stale_after_s={stale_after_s}"],
           env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
       out.close()
+
+  def working() -> bool:
+    """Whether to keep watching: a worker of ours runs, or (another runner sharing this
+    sweep) someone holds a run, which our workers take over should its holder die."""
+    if any(p.poll() is None for p in procs):
+      waiting[0] = False
+      return True
+    if stop.signal:
+      return False
+    left = index.outstanding(max_attempts, stale_after_s)
+    if left["runnable"] and waiting[0]:  # a run freed by its dead holder: take it over
+      procs.clear()
+      start_workers()
+      return True
+    # Runnable runs right after our workers exited mean the workers could not take
+    # them (e.g. a crashing worker); stop rather than respawn them forever.
+    waiting[0] = left["held"] > 0 and not left["runnable"]
+    return waiting[0]
+
+  try:
+    start_workers()
     done_at_start = finished(index.counts())
     log(f"sweep {sweep_dir}: {total} runs, {done_at_start} already finished; "
         f"{workers} worker(s){f' over {devices} accelerator(s)' if devices else ''}; "
         f"logs in {logs}/")
     progress = Progress(total, start=done_at_start)
     forwarded, last = False, None
-    while any(p.poll() is None for p in procs):
+    while working():
       time.sleep(poll_s)
       if stop.signal and not forwarded:
         log(f"{stop.signal}: stopping the workers (each checkpoints its run)")
