@@ -231,6 +231,27 @@ def test_data_classes_selects_and_relabels(tmp_path):
     train(c, str(tmp_path / "q"), log=lambda *_: None)
 
 
+def test_data_train_size_trains_on_the_first_examples(tmp_path):
+  c = base_config("perceptron")
+  c.data.name = "synthetic"
+  c.data.options = {"shape": (4, 4, 1), "num_classes": 2, "num_train": 100, "num_test": 20}
+  c.data.train_size = 30
+  c.train.update({"loss": "perceptron", "batch_size": 10, "num_epochs": 2,
+                  "checkpoint_every_steps": 0})
+  c.optim.name = "sgd"
+  r = train(c, str(tmp_path / "p"), log=lambda *_: None)
+  assert r["total_steps"] == 6  # 30 examples / 10 per batch × 2 epochs
+  c.data.train_size, c.train.eval_train_set = 20, True
+  r = train(c, str(tmp_path / "e"), log=lambda *_: None)
+  from cnnlab.train.metrics import read_metrics
+  assert [m["count"] for m in read_metrics(str(tmp_path / "e")) if m["split"] == "train_set"] \
+      == [20, 20]  # the training set evaluated after each epoch
+  assert 0 <= r["final"]["train_set_accuracy"] <= 1
+  c.data.train_size = 101
+  with pytest.raises(ConfigError, match="101 is more than the 100 training examples"):
+    train(c, str(tmp_path / "q"), log=lambda *_: None)
+
+
 # -- multi-label and regression, end to end --------------------------------------
 
 

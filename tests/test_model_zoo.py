@@ -35,6 +35,8 @@ def _params(name, **kw):
     ("conv1d_base", 5_210, 5.2e3),           # MNIST-1D ConvBase
     ("mlp1d", 15_210, 15_210),               # MNIST-1D MLPBase (100, 100, residual)
     ("gru1d", 5_110, 5_134),                 # MNIST-1D GRUBase: PyTorch has 2 biases per gate
+    # Fashion-MNIST benchmark convnet: 832 + 51,264 + 3,212,288 + 10,250 (TF's layers)
+    ("fashion_benchmark_convnet", 3_274_634, 3_274_634),
 ])
 def test_parameter_counts_match_published(name, count, published):
   n = _params(name)
@@ -65,6 +67,20 @@ def test_lenet_dense_c3_and_sparse_connectivity():
   jac = jax.jacobian(lambda z: m.apply(v, z)[0, 0, 0])(x)  # (16, 1, 5, 5, 6)
   depends = np.asarray(jnp.abs(jac).sum((1, 2, 3)) > 0)  # (16, 6): C3 map j on S2 map i
   np.testing.assert_array_equal(depends.T, C3_TABLE)
+  # Against a NumPy loop over C3's maps: map o sums its table inputs, each with the
+  # weights stored in its group's kernel, plus its bias.
+  x = np.asarray(jax.random.normal(jax.random.PRNGKey(1), (2, 7, 7, 6)))
+  y = np.asarray(m.apply(v, jnp.asarray(x)))
+  groups = [range(0, 6), range(6, 12), range(12, 15), range(15, 16)]
+  want = np.zeros((2, 3, 3, 16))
+  for g, outs in enumerate(groups):
+    k, b = (np.asarray(v["params"][f"group{g}"][n]) for n in ("kernel", "bias"))
+    for j, o in enumerate(outs):
+      ins = np.nonzero(C3_TABLE[:, o])[0]
+      for r in range(3):
+        for c in range(3):
+          want[:, r, c, o] = np.einsum("nhwt,hwt->n", x[:, r:r + 5, c:c + 5, ins], k[:, :, :, j]) + b[j]
+  np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
 
 
 def test_receptive_fields_by_hand():

@@ -433,6 +433,22 @@ def test_report_axes_may_combine_config_fields(tmp_path):
   assert t.cols == ["none/relu", "none/tanh"] and t.text(0, "none/tanh") == "70.0 ± 0.0 (1)"
 
 
+def test_report_columns_may_be_metrics_and_accuracies_may_read_as_errors(tmp_path):
+  root = str(tmp_path)
+  _fake_run(root, "a0", "max", "relu", 0, "done", 0.90)
+  _fake_run(root, "a1", "max", "relu", 1, "done", 0.80)
+  _fake_run(root, "b0", "avg", "relu", 0, "done", 0.95)
+  t = tables.build(tables.collect(root), "model.pool", "metric",
+                   "test_accuracy,best.test.accuracy", as_error=True)
+  assert t.cols == ["test_accuracy", "best.test.accuracy"] and t.lower_is_better
+  assert t.text("max", "test_accuracy") == "15.0 ± 7.1 (2)"  # errors 10 and 20
+  assert t.text("max", "best.test.accuracy") == "14.0 ± 7.1 (2)"
+  assert t.best() == {"test_accuracy": "avg", "best.test.accuracy": "avg"}
+  assert tables.markdown(t).startswith("error = 1 − (test_accuracy,best.test.accuracy) (%)")
+  with pytest.raises(tables.ReportError, match="'train_accuracy' is in no finished run"):
+    tables.build(tables.collect(root), "model.pool", "metric", "test_accuracy,train_accuracy")
+
+
 def test_report_and_sweep_reject_what_the_runs_do_not_have(tmp_path):
   root = str(tmp_path)
   _fake_run(root, "a", "max", "relu", 0, "done", 0.5)

@@ -226,6 +226,10 @@ BAD_CONFIGS = [
     ("optim.boundaries", (0.5, 1.5), "config.optim.boundaries: must be fractions"),
     ("data.expand", "rotate", "config.data.expand: must be '' or 'nielsen_shift'"),
     ("data.pad_to", (32, 0), "config.data.pad_to: must be positive ints"),
+    ("train.eval_train_set", 1, "config.train.eval_train_set: must be True or False"),
+    ("train.target_metric", "train_set.accuracy", r"split one of test, train_epoch \(train_epoch: "),
+    ("train.target_metric", "test", "config.train.target_metric: must be '<split>.<metric>'"),
+    ("data.train_size", -5, "config.data.train_size: must be an int >= 0"),
 ]
 
 
@@ -601,3 +605,40 @@ def test_default_workdir_names_the_config_and_its_argument():
   assert default_workdir("configs/fashionnet.py", base_config("fashionnet")) == "runs/fashionnet"
   assert default_workdir("configs/mnist1d.py", base_config("conv1d_base")) == \
       "runs/mnist1d_conv1d_base"
+
+
+def test_a_target_metric_stops_the_run_where_it_is_reached_and_a_rerun_keeps_it(tmp_path):
+  c = tiny_config(eval_train_set=True, target_metric="train_set.accuracy", target_value=0.0,
+                  num_epochs=4)
+  r = train(c, str(tmp_path / "a"), log=lambda *_: None)
+  assert r["status"] == "done" and r["step"] == 6  # 96 / 16: met at the first evaluation
+  assert r["target"]["reached_at_step"] == [6] and r["target"]["reached_at_epoch"] == 1.0
+  assert 0 < r["target"]["train_time_s"] <= r["train_time_s"]
+  again = train(c, str(tmp_path / "a"), log=lambda *_: None)
+  assert again["step"] == 6 and again["target"] == r["target"]  # not trained further
+  c.train.target_value = 1.01  # never met: the run goes to the end, unmet is recorded
+  r = train(c, str(tmp_path / "b"), log=lambda *_: None)
+  assert r["step"] == 24 and r["target"]["reached_at_step"] == [None]
+  c.train.target_metric = "test.acc"
+  with pytest.raises(ConfigError, match="'test.acc' is not evaluated; evaluated: .*test.accuracy"):
+    train(c, str(tmp_path / "c"), log=lambda *_: None)
+
+
+def test_replicas_each_record_when_they_reach_the_target(tmp_path):
+  c = tiny_config(num_replicas=2, target_metric="test.loss", target_value=1e9)
+  r = train(c, str(tmp_path / "a"), log=lambda *_: None)
+  assert r["step"] == 6 and r["target"]["reached_at_step"] == [6, 6]
+
+
+def test_train_epoch_metrics_average_the_epochs_batches_and_can_be_a_target(tmp_path):
+  c = tiny_config(num_epochs=2, log_every_steps=1)
+  train(c, str(tmp_path / "a"), log=lambda *_: None)
+  rows = read_metrics(str(tmp_path / "a"))
+  per_step = [m["accuracy"] for m in rows if m["split"] == "train"]
+  epochs = [m for m in rows if m["split"] == "train_epoch"]
+  assert [m["step"] for m in epochs] == [6, 12]
+  np.testing.assert_allclose([m["accuracy"] for m in epochs],
+                             [np.mean(per_step[:6]), np.mean(per_step[6:])], rtol=1e-6)
+  c.train.update(target_metric="train_epoch.loss", target_value=1e9)
+  r = train(c, str(tmp_path / "b"), log=lambda *_: None)
+  assert r["step"] == 6 and r["target"]["reached_at_epoch"] == 1.0

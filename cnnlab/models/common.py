@@ -198,11 +198,12 @@ class ConvNormAct(nn.Module):
   act: str = "relu"
   dtype: Any = jnp.float32
   use_act: bool = True
+  kernel_init: Any = nn.initializers.he_normal()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     x = Conv(self.features, self.kernel_size, self.strides, self.padding,
              use_bias=not norm_has_shift(self.norm), dtype=self.dtype,
-             kernel_init=nn.initializers.he_normal(), name="conv")(x)
+             kernel_init=self.kernel_init, name="conv")(x)
     x = Norm(self.norm, name="norm")(x, train)
     return Act(self.act)(x) if self.use_act else x

@@ -22,10 +22,14 @@ def main(argv=None) -> int:
   p = argparse.ArgumentParser(prog="python -m cnnlab.report", description=__doc__.splitlines()[0])
   p.add_argument("--sweep_dir", required=True)
   p.add_argument("--rows", required=True, help="config path for the rows, e.g. model.pool")
-  p.add_argument("--cols", required=True, help="config path for the columns, e.g. model.act")
+  p.add_argument("--cols", required=True,
+                 help="config path for the columns, e.g. model.act; 'metric': one column "
+                      "per comma-separated --metric")
   p.add_argument("--metric", default="test_accuracy",
                  help="a final metric (test_accuracy) or a result.json path (best.test.accuracy)")
   p.add_argument("--lower_is_better", action="store_true")
+  p.add_argument("--as_error", action="store_true",
+                 help="report 1 − metric (error rates from accuracies), lower is better")
   p.add_argument("--published", default=None, help="JSON file of published numbers")
   p.add_argument("--out_dir", default=None)
   p.add_argument("--plots", action="store_true")
@@ -40,7 +44,7 @@ def main(argv=None) -> int:
       published = json.load(f)
   try:
     t = tables.build(records, a.rows, a.cols, a.metric, lower_is_better=a.lower_is_better,
-                     published=published)
+                     published=published, as_error=a.as_error)
   except tables.ReportError as e:
     print(f"invalid report: {e}", file=sys.stderr)
     return 2
@@ -53,7 +57,9 @@ def main(argv=None) -> int:
       f.write(text)
   print(md)
   written = [os.path.join(out, n) for n in ("table.md", "table.tex", "table.csv")]
-  if a.plots:
+  if a.plots and a.cols == tables.METRIC_AXIS:
+    print("--plots needs a config axis as --cols, not 'metric'; tables only", file=sys.stderr)
+  elif a.plots:
     written.append(plots.heatmap(t, os.path.join(out, "heatmap.png")))
     written.append(plots.metric_vs_axis(t, os.path.join(out, f"metric_vs_{a.rows.split('.')[-1]}.png")))
     written.append(plots.learning_curves(records, a.rows, a.cols, os.path.join(out, "curves.png")))

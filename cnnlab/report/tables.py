@@ -160,43 +160,56 @@ def _digits(scale: float) -> int:
   return 1 if scale == 100 else 4
 
 
+METRIC_AXIS = "metric"
+
+
 def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
           percent: Optional[bool] = None, lower_is_better: bool = False,
-          published: Optional[Dict] = None) -> Table:
+          published: Optional[Dict] = None, as_error: bool = False) -> Table:
   """Groups runs by (row, column) value; seeds (and any other field) are pooled.
 
+  ``col_key="metric"`` makes the columns the comma-separated metrics of ``metric``
+  (``final.train_set.accuracy,final.test.accuracy``: train and test side by side).
+  ``as_error`` reports ``1 − value`` (error rates from accuracies), lower being better.
   An axis that is no run's config field, or a metric that no finished run reports,
   raises :class:`ReportError` naming it and what is there instead.
   """
   for key in (row_key, col_key):
     for path in key.split(","):
-      _check_path([r["config"] for r in records], path.strip(), "axis", "config field")
+      if key != METRIC_AXIS or key == row_key:
+        _check_path([r["config"] for r in records], path.strip(), "axis", "config field")
+  metrics = [m.strip() for m in metric.split(",")] if col_key == METRIC_AXIS else [metric]
   done = [r["result"] for r in records if r["status"] == "done" and r["result"]]
-  if done and all(metric_value(r, metric) is None for r in done):
-    finals = sorted({k for r in done for k in (r.get("final") or {})})
-    raise ReportError(f"metric {metric!r} is in no finished run's result.json; final metrics: "
-                      f"{', '.join(finals)} (or a path such as best.test.accuracy)")
+  for m in metrics:
+    if done and all(metric_value(r, m) is None for r in done):
+      finals = sorted({k for r in done for k in (r.get("final") or {})})
+      raise ReportError(f"metric {m!r} is in no finished run's result.json; final metrics: "
+                        f"{', '.join(finals)} (or a path such as best.test.accuracy)")
   cells: Dict[Tuple[Any, Any], Cell] = {}
   rows, cols = [], []
   for rec in records:
-    r, c = _axis_value(rec["config"], row_key), _axis_value(rec["config"], col_key)
+    r = _axis_value(rec["config"], row_key)
     if r not in rows:
       rows.append(r)
-    if c not in cols:
-      cols.append(c)
-    cell = cells.setdefault((r, c), Cell([]))
-    status = rec["status"]
-    value = metric_value(rec["result"], metric) if status == "done" else None
-    if status == "diverged":
-      cell.diverged += 1
-    elif status == "invalid":
-      cell.invalid += 1
-    elif value is None:
-      cell.unfinished += 1
-    else:
-      cell.values.append(value)
+    for m in metrics:
+      c = m if col_key == METRIC_AXIS else _axis_value(rec["config"], col_key)
+      if c not in cols:
+        cols.append(c)
+      cell = cells.setdefault((r, c), Cell([]))
+      status = rec["status"]
+      value = metric_value(rec["result"], m) if status == "done" else None
+      if status == "diverged":
+        cell.diverged += 1
+      elif status == "invalid":
+        cell.invalid += 1
+      elif value is None:
+        cell.unfinished += 1
+      else:
+        cell.values.append(1.0 - value if as_error else value)
   if percent is None:
     percent = "accuracy" in metric
+  if as_error:
+    metric, lower_is_better = f"error = 1 − ({metric})", True
   pub = {}
   for k, v in (published or {}).items():
     if isinstance(v, dict):

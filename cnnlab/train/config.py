@@ -81,7 +81,9 @@ def base_config(model: str = "fashionnet") -> ml_collections.ConfigDict:
       # "nielsen_shift": train on the originals plus their 4 one-pixel shifts (5×).
       "expand": "", "pad_to": (),
       # a subset of the classes, relabelled 0..n-1 in this order (e.g. (3, 8))
-      "classes": ()})
+      "classes": (),
+      # train on the first n training examples only (0: all), e.g. a reduced-data study
+      "train_size": 0})
   c.optim = ml_collections.ConfigDict({
       "name": "adam", "lr": 1e-3, "momentum": 0.9, "b1": 0.9, "b2": 0.999, "eps": 1e-8,
       "weight_decay": 0.0, "schedule": "constant", "warmup_steps": 0, "decay_steps": 0,
@@ -94,7 +96,12 @@ def base_config(model: str = "fashionnet") -> ml_collections.ConfigDict:
       "loss": "auto",
       "stop_after_steps": 0, "num_replicas": 0, "ema_decay": 0.0, "keep_checkpoints": 2,
       # "auto": one compiled program per step on CPU, lax.scan over chunks elsewhere.
-      "loop": "auto", "scan_chunk_steps": 0, "data_parallel": True})
+      "loop": "auto", "scan_chunk_steps": 0, "data_parallel": True,
+      # also evaluate the whole training set (split "train_set": eval mode, no dropout)
+      "eval_train_set": False,
+      # stop once an evaluated metric reaches a value (time-to-accuracy runs), e.g.
+      # target_metric="train_set.accuracy", target_value=0.9; result.json records when
+      "target_metric": "", "target_value": 0.0})
   return c
 
 
@@ -126,6 +133,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
         f"must be '' or 'nielsen_shift', got {c.data.expand!r}")
   _need(all(isinstance(x, int) and x > 0 for x in c.data.pad_to), "data.pad_to",
         f"must be positive ints (the padded spatial size), got {c.data.pad_to!r}")
+  _need(isinstance(c.data.train_size, int) and c.data.train_size >= 0, "data.train_size",
+        f"must be an int >= 0 (0: the whole training set), got {c.data.train_size!r}")
   k = c.data.classes
   _need(all(isinstance(x, int) and x >= 0 for x in k) and len(set(k)) == len(k)
         and len(k) != 1, "data.classes",
@@ -165,7 +174,18 @@ def validate(c: ml_collections.ConfigDict) -> None:
         f"unknown loop form {t.loop!r}; valid: {', '.join(LOOP_FORMS)}")
   _need(isinstance(t.scan_chunk_steps, int) and t.scan_chunk_steps >= 0,
         "train.scan_chunk_steps", f"must be an int >= 0, got {t.scan_chunk_steps!r}")
-  _need(isinstance(t.data_parallel, bool), "train.data_parallel",
-        f"must be True or False, got {t.data_parallel!r}")
+  for f in ("data_parallel", "eval_train_set"):
+    _need(isinstance(t[f], bool), f"train.{f}", f"must be True or False, got {t[f]!r}")
+  if t.target_metric:
+    split, _, name = t.target_metric.partition(".")
+    splits = ["test", "train_epoch"] + (["validation"] if c.data.validation_size else []) + \
+        (["train_set"] if t.eval_train_set else [])
+    _need(split in splits and name, "train.target_metric",
+          f"must be '<split>.<metric>' with split one of {', '.join(splits)} (train_epoch: "
+          f"the mean over an epoch's batches; validation "
+          f"needs data.validation_size, train_set train.eval_train_set), got "
+          f"{t.target_metric!r}")
+    _need(isinstance(t.target_value, (int, float)), "train.target_value",
+          f"must be a number, got {t.target_value!r}")
   _need(isinstance(c.deterministic, bool), "deterministic",
         f"must be True or False, got {c.deterministic!r}")

@@ -212,6 +212,11 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
                     validation_from=d.validation_from, **dict(d.options))
   if d.classes:
     ds = _class_subset(ds, tuple(d.classes))
+  if d.train_size:
+    if d.train_size > len(ds.train.labels):
+      raise ConfigError(f"config.data.train_size: {d.train_size} is more than the "
+                        f"{len(ds.train.labels)} training examples of {d.name}")
+    ds.train = Split(ds.train.images[:d.train_size], ds.train.labels[:d.train_size])
   if d.expand == "nielsen_shift":  # 5× the training set: originals + 1-pixel shifts
     images, labels = shift_expand(ds.train.images, ds.train.labels)
     ds.train = Split(np.asarray(images), np.asarray(labels))
@@ -277,6 +282,8 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
   eval_feeds = {"test": feed(ds.test)}
   if ds.validation is not None:
     eval_feeds["validation"] = feed(ds.validation)
+  if t.eval_train_set:  # training error in eval mode (Zeiler & Fergus, Krizhevsky Fig. 1)
+    eval_feeds["train_set"] = train_feed
   # Evaluation batches are padded (and masked) to a multiple of the device count.
   eval_bs = -(-t.eval_batch_size // num_devices) * num_devices
   writer = MetricWriter(workdir)
@@ -344,7 +351,34 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
               for a, old in zip(np.atleast_1d(m[primary]), per)]
     return out
 
-  timing = {"images": 0, "seconds": 0.0, "first_chunk": True}
+  timing = {"images": 0, "seconds": 0.0, "first_chunk": True,
+            "train_s": prev.get("train_time_s", 0.0)}  # all steps, compile excluded
+  target = prev.get("target") or ({"metric": t.target_metric, "value": t.target_value,
+                                   "reached_at_step": [None] * len(seeds)}
+                                  if t.target_metric else None)
+
+  def target_reached(step: int, out: Dict[str, Dict[str, float]]) -> bool:
+    """Records the first evaluation at which each replica met ``train.target_metric``;
+    True once all have (time-to-accuracy runs stop there)."""
+    if target is None:
+      return False
+    split, _, name = t.target_metric.partition(".")
+    if split not in out or name not in out[split]:
+      raise ConfigError(
+          f"config.train.target_metric: {t.target_metric!r} is not evaluated; evaluated: "
+          + ", ".join(f"{k}.{m}" for k, v in out.items() for m in v
+                      if m != "count" and not _REPLICA_KEY.fullmatch(m)))
+    values = [out[split][f"{name}_r{r}"] for r in range(len(seeds))] if replicated \
+        else [out[split][name]]
+    lower = "loss" in name or name in ("rmse", "mse", "mae", "error")
+    hits = target["reached_at_step"]
+    for r, v in enumerate(values):
+      if hits[r] is None and (v <= t.target_value if lower else v >= t.target_value):
+        hits[r] = step
+        if r == 0 or not replicated:
+          target.update({"reached_at_epoch": step / steps_per_epoch,
+                         "train_time_s": timing["train_s"]})
+    return all(h is not None for h in hits)
 
   def finish(status: str, step: int, extra: Optional[Dict] = None) -> Dict[str, Any]:
     ckpt.close()
@@ -355,7 +389,7 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
         "epochs": step / steps_per_epoch, "best": best,
         "wall_time_s": prev.get("wall_time_s", 0.0) + (time.time() - t_start),
         "compile_time_s": run_train.compile_s + sum(e.compile_s for e in eval_loops.values()),
-        "train_images_per_s": ips, "loop": loop_form, "num_devices": num_devices,
+        "train_images_per_s": ips, "train_time_s": timing["train_s"], "loop": loop_form, "num_devices": num_devices,
         "loss": loss_name, "primary_metric": primary,
         "params": param_count(state.params) // len(seeds), "model": config.model.name,
         "flops_per_example": flops, "flops_note": "forward pass, XLA cost analysis",
@@ -366,7 +400,8 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
         "git_commit": _git_commit(), "resumed_from": resumed_from,
         "deterministic": {"requested": bool(config.deterministic),
                           "xla_flags_applied": deterministic},
-        "runtime": runtime.describe(), **(extra or {})}
+        "runtime": runtime.describe(), **({"target": target} if target else {}),
+        **(extra or {})}
     if jax.process_index() == 0:
       with open(result_path + ".tmp", "w") as f:
         json.dump(result, f, indent=1, default=str)
@@ -376,12 +411,14 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
 
   flops = forward_flops(model, input_shape)
   last_eval = {}
+  at_target = target is not None and all(h is not None for h in target["reached_at_step"])
   try:
-    while step < total:
+    while step < total and not at_target:
       epoch, pos = divmod(step, steps_per_epoch)
       order = np.asarray(epoch_batch_indices(jnp.asarray(seeds) if replicated else config.seed,
                                              epoch, n, t.batch_size, t.shuffle))
-      while pos < steps_per_epoch and step < total:
+      epoch_sums, epoch_steps = None, 0  # the epoch's training metrics, averaged at its end
+      while pos < steps_per_epoch and step < total and not at_target:
         # Run up to the next event: every event step is a chunk boundary.
         length = 1 if loop_form == "step" else min(
             steps_per_epoch - pos, total - step,
@@ -394,6 +431,7 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
         state, metrics = run_train(state, *train_feed(idx))
         losses = np.asarray(metrics["loss"])  # syncs: timing and the NaN guard
         dt = time.time() - t0 - run_train.last_compile_s
+        timing["train_s"] += dt
         if timing["first_chunk"]:  # includes warm-up; left out of the throughput
           timing["first_chunk"] = False
         else:
@@ -411,6 +449,10 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
                          f"{result_path}")
         step += length
         pos += length
+        sums = jax.tree_util.tree_map(lambda a: np.asarray(a).sum(axis=0), jax.device_get(metrics))
+        epoch_sums = sums if epoch_sums is None else jax.tree_util.tree_map(
+            np.add, epoch_sums, sums)
+        epoch_steps += length
         loss = float(losses[-1].mean())
         ips = timing["images"] / timing["seconds"] if timing["seconds"] else None
         progress.update(step, loss, ips)
@@ -424,6 +466,18 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
           last_eval = evaluate_all(step)
           log(f"step {step}: " + ", ".join(f"{k} {primary} {v[primary]:.4f}"
                                            for k, v in last_eval.items()))
+          if not t.target_metric.startswith("train_epoch."):
+            at_target = target_reached(step, last_eval)
+        if pos == steps_per_epoch:
+          # Split "train_epoch": the mean over the epoch's batches (train mode), the training
+          # error cuda-convnet plots (Krizhevsky Fig. 1). After a resume it covers the
+          # epoch's steps since the resume.
+          means = _flat(jax.tree_util.tree_map(lambda a: a / epoch_steps, epoch_sums))
+          writer.write(step, "train_epoch", means)
+          if t.target_metric.startswith("train_epoch."):
+            at_target = target_reached(step, {"train_epoch": means})
+        if at_target:
+          log(f"{t.target_metric} reached {t.target_value} at step {step}: stopping")
         if t.checkpoint_every_steps and step % t.checkpoint_every_steps == 0:
           ckpt.save(step, state)
         if stop.received or (t.stop_after_steps and step >= t.stop_after_steps and step < total):
