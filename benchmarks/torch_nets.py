@@ -120,6 +120,24 @@ class ResNet(nn.Module):
     return self.head(self.blocks(self.stem(x)).mean(dim=(2, 3)))
 
 
+class Airbench94(nn.Module):
+  """Whitening conv 2×2 → GELU → 3 × [conv → max 2 → BN → GELU → conv → BN → GELU] → max 3 → FC."""
+
+  def __init__(self, num_classes=10):
+    super().__init__()
+    bn = lambda c: nn.BatchNorm2d(c, momentum=0.6, eps=1e-12)
+    layers, cin = [nn.Conv2d(3, 24, 2), nn.GELU()], 24
+    for f in (64, 256, 256):
+      layers += [nn.Conv2d(cin, f, 3, padding=1, bias=False), nn.MaxPool2d(2), bn(f), nn.GELU(),
+                 nn.Conv2d(f, f, 3, padding=1, bias=False), bn(f), nn.GELU()]
+      cin = f
+    self.features = nn.Sequential(*layers, nn.MaxPool2d(3))
+    self.head = nn.Linear(256, num_classes)
+
+  def forward(self, x):
+    return self.head(torch.flatten(self.features(x), 1)) / 9.0
+
+
 def build(name: str) -> nn.Module:
   """The twin of cnnlab model ``name``."""
   if name == "fashionnet":
@@ -131,8 +149,10 @@ def build(name: str) -> nn.Module:
     return ResNet((16, 32, 64), (n, n, n), "A")
   if name == "resnet18_cifar":
     return ResNet((64, 128, 256, 512), (2, 2, 2, 2), "B")
+  if name == "airbench94":
+    return Airbench94()
   raise ValueError(f"no PyTorch twin of {name!r}; have: fashionnet, lenet5, resnet<6n+2>, "
-                   f"resnet18_cifar")
+                   f"resnet18_cifar, airbench94")
 
 
 def param_count(model: nn.Module) -> int:

@@ -7,7 +7,7 @@ Nielsen, *Neural Networks and Deep Learning*, ch. 6 (``network3.py``): plain SGD
 mini-batch 10, 50,000 training images with the last 10,000 held out for
 validation, cross-entropy on a softmax layer, L2 in Nielsen's form
 ``0.5·λ·Σw²/num_batches``. The book's figures (test accuracy at the epoch of best
-validation accuracy, ``best.validation`` in result.json; his runs, one seed):
+validation accuracy, ``best.test_at_best_validation`` in result.json; his runs, one seed):
 
     model               recipe                                          book
     nielsen_fc          sigmoid, η 0.1, 60 epochs                       97.80%

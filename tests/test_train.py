@@ -642,3 +642,20 @@ def test_train_epoch_metrics_average_the_epochs_batches_and_can_be_a_target(tmp_
   c.train.update(target_metric="train_epoch.loss", target_value=1e9)
   r = train(c, str(tmp_path / "b"), log=lambda *_: None)
   assert r["step"] == 6 and r["target"]["reached_at_epoch"] == 1.0
+
+
+@pytest.mark.parametrize("replicas", [0, 2])
+def test_best_records_the_test_metric_at_the_best_validation_step(tmp_path, replicas):
+  c = tiny_config(num_epochs=3, num_replicas=replicas)
+  c.data.validation_size = 32
+  r = train(c, str(tmp_path / "a"), log=lambda *_: None)
+  rows = read_metrics(str(tmp_path / "a"))
+  test_at = {m["step"]: m for m in rows if m["split"] == "test"}
+  if not replicas:
+    at = r["best"]["test_at_best_validation"]
+    assert at["step"] == r["best"]["validation"]["step"]
+    assert at["accuracy"] == test_at[at["step"]]["accuracy"]
+    return
+  for i, (v, at) in enumerate(zip(r["best"]["validation_per_replica"],
+                                  r["best"]["test_at_best_validation_per_replica"])):
+    assert at["step"] == v["step"] and at["accuracy"] == test_at[at["step"]][f"accuracy_r{i}"]

@@ -5,8 +5,8 @@
     python -m cnnlab.models.summary resnet56                     # layers, shapes, RF, params, FLOPs
 """
 
-from cnnlab.models import (alexnet, allcnn, conv1d, densenet, fashionnet, inception,  # noqa: F401
-                           lenet, nielsen, resnet, vgg, perceptron, zeiler_fergus)
+from cnnlab.models import (airbench, alexnet, allcnn, conv1d, densenet, fashionnet,  # noqa: F401
+                           inception, lenet, nielsen, resnet, vgg, perceptron, zeiler_fergus)
 from cnnlab.models.common import ModelConfigError
 from cnnlab.models.registry import (MODELS, ModelSpec, abstract_init, create_model, init_rngs,
                                     register_model)

@@ -349,6 +349,16 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
           best[f"{split}_per_replica"] = [
               {primary: float(a), "step": step} if better(a, old[primary]) else old
               for a, old in zip(np.atleast_1d(m[primary]), per)]
+    if "validation" in out:  # the test metric at the best validation step (Nielsen's report)
+      key = "test_at_best_validation"
+      if best["validation"]["step"] == step:
+        best[key] = {primary: out["test"][primary], "step": step}
+      if replicated:
+        prev_at = best.get(f"{key}_per_replica", [None] * len(seeds))
+        best[f"{key}_per_replica"] = [
+            {primary: out["test"][f"{primary}_r{r}"], "step": step}
+            if v["step"] == step else prev_at[r]
+            for r, v in enumerate(best["validation_per_replica"])]
     return out
 
   timing = {"images": 0, "seconds": 0.0, "first_chunk": True,

@@ -3,7 +3,7 @@
     python -m cnnlab.sweep --config=experiments/he2016_depth/sweep.py --pack_seeds \
         --sweep_dir=sweeps/he2016_depth          # on a GPU (the device tool's H100)
     python -m cnnlab.report --sweep_dir=sweeps/he2016_depth --rows=model.depth \
-        --cols=model.shortcut --metric=final.test.accuracy --as_error \
+        --cols=model.shortcut --metric=test_accuracy --as_error \
         --published=experiments/he2016_depth/published.json --out_dir=experiments/he2016_depth
 
 The paper's recipe (``configs/cifar10.py:resnet_cifar``: SGD momentum 0.9, lr 0.1,
