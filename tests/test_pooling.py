@@ -61,6 +61,25 @@ def test_window_pools_match_numpy_loops(spatial, window, strides, padding):
   _check(P.subsample(xj, *args), first)
 
 
+@pytest.mark.parametrize("shape,window", [((2, 9, 3), 2), ((2, 7, 8, 3), (2, 2)),
+                                          ((1, 4, 6, 4, 2), (2, 3, 2))])
+@pytest.mark.parametrize("name", ["max_pool", "min_pool"])
+def test_tiled_max_and_min_pools_equal_reduce_window_in_value_and_gradient(shape, window, name):
+  """Non-overlapping windows take the reshape path (fast gradients on CPU); it must give
+  reduce_window's values and, without ties, its gradients (odd sizes are cropped)."""
+  x = jax.random.normal(jax.random.PRNGKey(0), shape)
+  fast = getattr(P, name)
+  init, op = (-jnp.inf, jax.lax.max) if name == "max_pool" else (jnp.inf, jax.lax.min)
+  w = P._geometry(x, window, None, "VALID")[0]
+  slow = lambda z: jax.lax.reduce_window(z, np.float32(init), op, (1,) + w + (1,),
+                                         (1,) + w + (1,), "VALID")
+  np.testing.assert_array_equal(fast(x, window), slow(x))
+  g = lambda f: jax.grad(lambda z: (f(z) ** 2).sum())(x)
+  np.testing.assert_allclose(g(lambda z: fast(z, window)), g(slow), rtol=1e-6)
+  ties = jnp.zeros((1, 2, 2, 1))  # a window of four tied maxima shares the gradient
+  np.testing.assert_allclose(jax.grad(lambda z: P.max_pool(z, 2).sum())(ties), 0.25)
+
+
 def test_hand_worked_4x4_max_pool_stride_2():
   # The textbook example: a 4x4 map, 2x2 max pool, stride 2 -> 2x2.
   x = jnp.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], jnp.float32)
