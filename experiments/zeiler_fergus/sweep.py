@@ -14,7 +14,7 @@ pilot: 84% running training accuracy after 300 steps against 94% at 0.05). The r
 regime (its Fig. 5, MNIST subsets), where pooling acts as a regulariser, and fits a
 2-core CPU. Expected (the paper's pattern on MNIST and CIFAR-10): max pooling has
 the lowest training error, stochastic pooling the highest training error and the
-lowest test error. Run time: about 40 minutes with 2 workers on a 2-core CPU.
+lowest test error. Run time: about 45 minutes with 2 workers on a 2-core CPU.
 """
 
 import os
