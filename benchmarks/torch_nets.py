@@ -125,7 +125,7 @@ class Airbench94(nn.Module):
 
   def __init__(self, num_classes=10):
     super().__init__()
-    bn = lambda c: nn.BatchNorm2d(c, momentum=0.6, eps=1e-12)
+    bn = lambda c: nn.BatchNorm2d(c, momentum=0.6, eps=1e-5)
     layers, cin = [nn.Conv2d(3, 24, 2), nn.GELU()], 24
     for f in (64, 256, 256):
       layers += [nn.Conv2d(cin, f, 3, padding=1, bias=False), nn.MaxPool2d(2), bn(f), nn.GELU(),

@@ -225,7 +225,8 @@ def test_data_classes_selects_and_relabels(tmp_path):
   assert r["final"]["test_loss"] >= 0
   expected = int(np.isin(full.test.labels, (4, 1)).sum())
   from cnnlab.train.metrics import read_metrics
-  assert read_metrics(str(tmp_path / "p"))[-1]["count"] == expected
+  assert [m for m in read_metrics(str(tmp_path / "p")) if m["split"] == "test"][-1]["count"] \
+      == expected
   c.data.classes = (1, 9)
   with pytest.raises(ConfigError, match=r"\[9\] out of range"):
     train(c, str(tmp_path / "q"), log=lambda *_: None)

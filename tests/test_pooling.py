@@ -76,8 +76,11 @@ def test_tiled_max_and_min_pools_equal_reduce_window_in_value_and_gradient(shape
   np.testing.assert_array_equal(fast(x, window), slow(x))
   g = lambda f: jax.grad(lambda z: (f(z) ** 2).sum())(x)
   np.testing.assert_allclose(g(lambda z: fast(z, window)), g(slow), rtol=1e-6)
-  ties = jnp.zeros((1, 2, 2, 1))  # a window of four tied maxima shares the gradient
-  np.testing.assert_allclose(jax.grad(lambda z: P.max_pool(z, 2).sum())(ties), 0.25)
+  ties = jnp.zeros((1, 2, 2, 1))  # tied maxima: all of it to the first, as reduce_window
+  rw = lambda z: jax.lax.reduce_window(z, np.float32(init), op, (1, 2, 2, 1), (1, 2, 2, 1),
+                                       "VALID")
+  for f in (lambda z: fast(z, 2), rw):
+    np.testing.assert_array_equal(jax.grad(lambda z: f(z).sum())(ties).ravel(), [1, 0, 0, 0])
 
 
 def test_hand_worked_4x4_max_pool_stride_2():

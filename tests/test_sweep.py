@@ -244,7 +244,7 @@ def test_a_runner_waits_for_a_run_held_elsewhere_and_takes_it_over_when_its_hold
   index = runner.prepare(config, out)
   holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(4)"])
   held = index.claim(pid=holder.pid)  # another runner's worker, alive for a few seconds
-  assert index.outstanding() == {"runnable": 1, "held": 1}
+  assert index.outstanding() == {"runnable": 1, "held": 1, "orphaned": 0}
   lines = []
   counts = runner.launch(config, out, workers=1, poll_s=0.2, log=lines.append)
   holder.wait()

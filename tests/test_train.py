@@ -66,7 +66,7 @@ def test_end_to_end_writes_run_directory(tmp_path):
   if importlib.util.find_spec("tensorboardX"):
     assert os.listdir(os.path.join(wd, "tensorboard"))
   rows = read_metrics(wd)
-  assert {r["split"] for r in rows} == {"train", "test"}
+  assert {r["split"] for r in rows} == {"train", "test", "train_epoch"}
   test_rows = [r for r in rows if r["split"] == "test"]
   assert [r["step"] for r in test_rows] == [6, 12, 18] and test_rows[-1]["count"] == 30
   with open(os.path.join(wd, "result.json")) as f:

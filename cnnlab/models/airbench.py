@@ -4,8 +4,10 @@ single GPU", 2024), the fastest-training published CIFAR net, used as a speed be
 conv 2×2 (24 = 2·C·2·2 filters, VALID: the patch-whitening layer) → GELU → three conv
 groups [conv 3×3 → max pool 2 → BN → GELU → conv 3×3 → BN → GELU] of 64, 256 and 256
 channels → max pool 3 → FC 10, scaled by 1/9 (airbench's classifier has no bias; this one has
-the lab's uniform head, 10 parameters more, so that it converts to a conv head). Batch norm as in airbench:
-momentum 0.6 in PyTorch's convention (running ← 0.4·running + 0.6·batch), ε 1e-12.
+the lab's uniform head, 10 parameters more, so that it converts to a conv head). Batch norm with airbench's
+momentum, 0.6 in PyTorch's convention (running ← 0.4·running + 0.6·batch), but
+PyTorch's default ε 1e-5 instead of airbench's 1e-12, which gave NaN losses on
+constant channels of tiny test inputs.
 Airbench also initialises the whitening layer from the data's patch statistics,
 freezes it and the BN scales, and uses Lookahead; those belong to its training recipe,
 not the architecture, and are not reproduced here.
@@ -22,7 +24,7 @@ from cnnlab.layers import Act, Conv, Norm, Pool
 from cnnlab.models.common import Head, ZooModel, scaled
 from cnnlab.models.registry import register_model
 
-BN = {"momentum": 0.4, "eps": 1e-12}
+BN = {"momentum": 0.4, "eps": 1e-5}
 
 
 class Airbench94(ZooModel):

@@ -18,6 +18,7 @@ Girshick 2015 (Fast R-CNN, Caffe's ROIPooling layer).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
@@ -126,17 +127,60 @@ def _tiled(x, window, strides, pads, out, reduce_fn):
   over the window axes, or None where the windows overlap or are padded.
 
   Why: the gradient of ``lax.reduce_window`` max/min is a select-and-scatter, which
-  XLA's CPU backend runs slowly (the max-pool backward of a FashionNet step took 2.4×
-  longer than the reshape form's, benchmarks/NOTES.md). Values are identical; where
-  a window holds tied maxima the reshape form splits the gradient among them, a
-  subgradient as valid as reduce_window's single pick.
+  XLA's CPU backend runs slowly (FashionNet's first max pool: 7.6 ms forward + backward
+  against 1.4 ms this way, benchmarks/NOTES.md). Values and gradients are identical:
+  the custom gradient sends each window's gradient to its first extreme element, as
+  reduce_window does (an automatic gradient would split it among tied elements, which
+  made data-parallel and single-device runs differ).
   """
   if tuple(window) != tuple(strides) or any(lo or hi for lo, hi in pads):
     return None
   n, c = x.shape[0], x.shape[-1]
   x = x[(slice(None),) + tuple(slice(0, o * w) for o, w in zip(out, window))]
-  x = x.reshape((n,) + tuple(d for o, w in zip(out, window) for d in (o, w)) + (c,))
-  return reduce_fn(x, axis=tuple(2 + 2 * i for i in range(len(window))))
+  return _tiled_reduce(x, tuple(window), reduce_fn is jnp.max)
+
+
+def _tile(x, window):
+  """(N, *spatial, C) → (N, *out, C, K): each window's K elements on the last axis."""
+  n, c, d = x.shape[0], x.shape[-1], len(window)
+  out = tuple(s // w for s, w in zip(x.shape[1:-1], window))
+  t = x.reshape((n,) + tuple(v for o, w in zip(out, window) for v in (o, w)) + (c,))
+  order = (0,) + tuple(1 + 2 * i for i in range(d)) + (2 * d + 1,) + \
+      tuple(2 + 2 * i for i in range(d))
+  return t.transpose(order).reshape((n,) + out + (c, -1))
+
+
+def _untile(t, window):
+  """The inverse of :func:`_tile`."""
+  n, c, d = t.shape[0], t.shape[-2], len(window)
+  out = t.shape[1:-2]
+  t = t.reshape((n,) + out + (c,) + tuple(window))
+  order = [0]
+  for i in range(d):
+    order += [1 + i, d + 2 + i]
+  order.append(d + 1)
+  return t.transpose(order).reshape((n,) + tuple(o * w for o, w in zip(out, window)) + (c,))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def _tiled_reduce(x, window, is_max):
+  t = _tile(x, window)
+  return t.max(-1) if is_max else t.min(-1)
+
+
+def _tiled_reduce_fwd(x, window, is_max):
+  t = _tile(x, window)
+  k = jnp.argmax(t, -1) if is_max else jnp.argmin(t, -1)
+  return jnp.take_along_axis(t, k[..., None], -1)[..., 0], k
+
+
+def _tiled_reduce_bwd(window, is_max, res, g):
+  # As reduce_window's gradient: all of it to the first extreme element of each window.
+  onehot = jax.nn.one_hot(res, math.prod(window), dtype=g.dtype)
+  return (_untile(onehot * g[..., None], window),)
+
+
+_tiled_reduce.defvjp(_tiled_reduce_fwd, _tiled_reduce_bwd)
 
 
 def max_pool(x, window: Window, strides: Optional[Window] = None, padding="VALID"):

@@ -135,15 +135,17 @@ class Index:
     return None
 
   def outstanding(self, max_attempts: int = 2, stale_after_s: float = 900.0) -> Dict[str, int]:
-    """Unfinished runs: ``runnable`` (a worker could claim them now) and ``held`` (running
-    under a live worker, perhaps another runner's)."""
+    """Unfinished runs: ``runnable`` (a worker could claim them now; ``orphaned`` of them
+    were running under a worker that died) and ``held`` (running under a live worker,
+    perhaps another runner's)."""
     host, now = socket.gethostname(), time.time()
-    out = {"runnable": 0, "held": 0}
+    out = {"runnable": 0, "held": 0, "orphaned": 0}
     for r in self._db.execute(
         "SELECT status, failures, host, pid, heartbeat FROM runs "
         "WHERE status NOT IN ('done', 'diverged', 'invalid')"):
       if _runnable(r, max_attempts, stale_after_s, host, now):
         out["runnable"] += 1
+        out["orphaned"] += r["status"] == "running"  # its worker died: take it over
       elif r["status"] == "running":
         out["held"] += 1
     return out

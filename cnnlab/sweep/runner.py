@@ -128,7 +128,7 @@ def launch(config_spec: str, sweep_dir: str, workers: int = 1, runs_per_device: 
   stop = _Stop()
   old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
   procs: List[subprocess.Popen] = []
-  waiting = [False]  # our workers are done; runs held by another runner remain
+  idle = [0, -1]  # respawns without progress, finished count at the last respawn
 
   def start_workers():
     for k in range(workers):
@@ -148,19 +148,20 @@ def launch(config_spec: str, sweep_dir: str, workers: int = 1, runs_per_device: 
     """Whether to keep watching: a worker of ours runs, or (another runner sharing this
     sweep) someone holds a run, which our workers take over should its holder die."""
     if any(p.poll() is None for p in procs):
-      waiting[0] = False
       return True
     if stop.signal:
       return False
     left = index.outstanding(max_attempts, stale_after_s)
-    if left["runnable"] and waiting[0]:  # a run freed by its dead holder: take it over
-      procs.clear()
-      start_workers()
-      return True
-    # Runnable runs right after our workers exited mean the workers could not take
-    # them (e.g. a crashing worker); stop rather than respawn them forever.
-    waiting[0] = left["held"] > 0 and not left["runnable"]
-    return waiting[0]
+    if left["orphaned"]:  # a holder died (another runner's worker, or ours): take over
+      done = finished(index.counts())
+      # Respawning workers that make no progress (e.g. crash on start) is capped.
+      idle[0] = 0 if done > idle[1] else idle[0] + 1
+      idle[1] = done
+      if idle[0] <= 3:
+        procs.clear()
+        start_workers()
+        return True
+    return left["held"] > 0 and not left["runnable"]
 
   try:
     start_workers()
