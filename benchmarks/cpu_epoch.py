@@ -96,12 +96,12 @@ def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--steps", type=int, default=200)
   p.add_argument("--rounds", type=int, default=2)
-  p.add_argument("--variants", default="all", help="comma-separated names, or all")
+  p.add_argument("--variants", default="all", help="names separated by ;, or all")
   p.add_argument("--torch_path", default="", help="PYTHONPATH entry holding torch, if apart")
   p.add_argument("--no_torch", action="store_true")
   p.add_argument("--out", default=None)
   a = p.parse_args(argv)
-  names = list(VARIANTS) if a.variants == "all" else a.variants.split(",")
+  names = list(VARIANTS) if a.variants == "all" else a.variants.split(";")
   ips = {n: [] for n in names}
   errors = {}
   torch_ips, torch_info = [], {}

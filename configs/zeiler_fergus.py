@@ -12,7 +12,7 @@ there is no published figure, and no
 full run has been measured here yet (FashionNet's measured 90.5% after 5 epochs,
 README, is the baseline to beat). Run time: its forward pass is 35.9 MFLOPs per
 image against FashionNet's 4.9 M (``python -m cnnlab.models.summary zeiler_fergus``),
-so expect roughly 7× FashionNet's 24 s per epoch on a 2-core CPU (experiments/zeiler_fergus
+so expect roughly 7× FashionNet's 20 s per epoch on a 2-core CPU (experiments/zeiler_fergus
 measured 300 images/s with max pooling, 100 with stochastic pooling).
 """
 
