@@ -102,6 +102,9 @@ def main(argv=None):
   p.add_argument("--out", default=None)
   a = p.parse_args(argv)
   names = list(VARIANTS) if a.variants == "all" else a.variants.split(";")
+  unknown = [n for n in names if n not in VARIANTS]
+  if unknown:
+    p.error(f"unknown variant(s) {unknown}; valid: {'; '.join(VARIANTS)}")
   ips = {n: [] for n in names}
   errors = {}
   torch_ips, torch_info = [], {}

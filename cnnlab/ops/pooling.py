@@ -122,8 +122,8 @@ def _safe_root(s, p):
 # Window pooling.
 
 
-def _tiled(x, window, strides, pads, out, reduce_fn):
-  """``reduce_fn`` over non-overlapping, unpadded windows as a reshape and a reduction
+def _tiled(x, window, strides, pads, out, is_max: bool):
+  """The max (or min) over non-overlapping, unpadded windows as a reshape and a reduction
   over the window axes, or None where the windows overlap or are padded.
 
   Why: the gradient of ``lax.reduce_window`` max/min is a select-and-scatter, which
@@ -135,9 +135,8 @@ def _tiled(x, window, strides, pads, out, reduce_fn):
   """
   if tuple(window) != tuple(strides) or any(lo or hi for lo, hi in pads):
     return None
-  n, c = x.shape[0], x.shape[-1]
   x = x[(slice(None),) + tuple(slice(0, o * w) for o, w in zip(out, window))]
-  return _tiled_reduce(x, tuple(window), reduce_fn is jnp.max)
+  return _tiled_reduce(x, tuple(window), is_max)
 
 
 def _tile(x, window):
@@ -186,14 +185,14 @@ _tiled_reduce.defvjp(_tiled_reduce_fwd, _tiled_reduce_bwd)
 def max_pool(x, window: Window, strides: Optional[Window] = None, padding="VALID"):
   """Maximum over each window (padding never wins: it is -inf)."""
   window, strides, pads, out = _geometry(x, window, strides, padding)
-  tiled = _tiled(x, window, strides, pads, out, jnp.max)
+  tiled = _tiled(x, window, strides, pads, out, True)
   return tiled if tiled is not None else _reduce(x, -jnp.inf, lax.max, window, strides, pads)
 
 
 def min_pool(x, window: Window, strides: Optional[Window] = None, padding="VALID"):
   """Minimum over each window (padding never wins: it is +inf)."""
   window, strides, pads, out = _geometry(x, window, strides, padding)
-  tiled = _tiled(x, window, strides, pads, out, jnp.min)
+  tiled = _tiled(x, window, strides, pads, out, False)
   return tiled if tiled is not None else _reduce(x, jnp.inf, lax.min, window, strides, pads)
 
 
