@@ -131,6 +131,8 @@ def test_invalid_configurations_fail_before_compilation_naming_the_layer():
     create_model("resnet20", depthh=3)
   with pytest.raises(UnknownNameError, match="Valid names"):
     create_model("resnet21")
+  with pytest.raises(ModelConfigError, match="block_loop 'unrolled' unknown; valid: auto, scan"):
+    create_model("resnet20", block_loop="unrolled")
   with pytest.raises(UnknownNameError, match="unknown pooling"):
     create_model("fashionnet", pool="maxx")
   with pytest.raises(UnknownNameError, match="unknown activation"):
@@ -169,6 +171,32 @@ def test_deep_resnet_runs_with_scanned_blocks():
   # 17 identical blocks per stage share one scanned parameter stack.
   assert v["params"]["stage1_blocks"]["block"]["conv1"]["kernel"].shape[0] == 17
   assert jax.jit(lambda v, z: model.apply(v, z))(v, x).shape == (2, 4)
+
+
+@pytest.mark.parametrize("name", ["resnet_cifar", "resnet18"])
+def test_unrolled_blocks_compute_what_the_scan_computes_with_the_same_params(name):
+  kw = dict(depth=20) if name == "resnet_cifar" else {}
+  models = {loop: create_model(name, input_shape=(16, 16, 3), width=0.125, num_classes=3,
+                               block_loop=loop, **kw) for loop in ("scan", "unroll")}
+  x = jnp.asarray(np.random.default_rng(0).normal(size=(4, 16, 16, 3)), jnp.float32)
+  v = models["scan"].init(init_rngs(jax.random.PRNGKey(0)), x)
+  v_unrolled = models["unroll"].init(init_rngs(jax.random.PRNGKey(0)), x)
+  # One checkpoint layout for both (stacked block params), same initial values.
+  jax.tree.map(np.testing.assert_array_equal, v, v_unrolled)
+
+  def loss(params, model):
+    out, stats = model.apply({**v, "params": params}, x, train=True, mutable=["batch_stats"])
+    return (out ** 2).sum(), stats
+
+  (l_scan, s_scan), g_scan = jax.value_and_grad(loss, has_aux=True)(v["params"], models["scan"])
+  (l_unr, s_unr), g_unr = jax.value_and_grad(loss, has_aux=True)(v["params"], models["unroll"])
+  np.testing.assert_allclose(l_scan, l_unr, rtol=1e-5)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), g_scan, g_unr)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), s_scan, s_unr)
+  if name == "resnet_cifar":  # 2 scanned blocks a stage (ResNet-18's single one is no loop)
+    # "unroll" really compiles to straight-line code (XLA's CPU convs are slow in loops).
+    hlo = {loop: jax.jit(m.apply).lower(v, x).compile().as_text() for loop, m in models.items()}
+    assert " while(" in hlo["scan"] and " while(" not in hlo["unroll"]
 
 
 def test_finetune_replaces_head_freezes_features_keeps_stats(tmp_path):

@@ -298,7 +298,13 @@ def test_report_of_fixed_result_files(tmp_path):
   assert "\\textbf{95.0 $\\pm$ 0.0 (1) [1 diverged]}" in tex and "model.pool / model.act" in tex
   rows = tables.csv_text(t).splitlines()
   assert rows[0].startswith("model.pool,model.act,mean,std,n,diverged")
-  assert rows[1] == "max,relu,91,1.41421,2,0,0,0,0,91.5"
+  assert rows[1] == "max,relu,91,1.41421,2,0,0,0,0,91.5,92"
+  with_best = tables.build(records, "model.pool", "model.act", "test_accuracy", best_of_seeds=True)
+  assert "| max | 91.0 ± 1.4 (2), best 92.0 | **80.0 ± 0.0 (1), best 80.0** |" in \
+      tables.markdown(with_best)
+  as_error = tables.build(records, "model.pool", "model.act", "test_accuracy", as_error=True,
+                          best_of_seeds=True)
+  assert as_error.text("max", "relu") == "9.0 ± 1.4 (2), best 8.0"  # the lowest error
   best = tables.build(records, "model.pool", "model.act", "best.test.accuracy")
   assert best.cells[("max", "relu")].mean == pytest.approx(0.92)
 

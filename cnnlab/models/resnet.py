@@ -4,10 +4,14 @@
   n basic blocks with 16, 32, 64 maps (stride 2 entering stages 2 and 3), global
   pooling (``pool``, average by default) and a dense head. ``shortcut="A"`` is the
   paper's parameter-free shortcut (subsample and zero-pad the new channels), ``"B"``
-  a 1×1 projection where the shape changes, ``"none"`` the plain network. The n−1
-  identical blocks of a stage run as one ``nn.scan``, so ResNet-1202 compiles about
-  as fast as ResNet-20. Parameters: ResNet-20/32/44/56/110 have 0.27/0.46/0.66/
-  0.85/1.7 M, as in Table 6.
+  a 1×1 projection where the shape changes, ``"none"`` the plain network. Parameters:
+  ResNet-20/32/44/56/110 have 0.27/0.46/0.66/0.85/1.7 M, as in Table 6.
+  The n−1 identical blocks of a stage are one ``nn.scan`` (parameters stacked), and
+  ``block_loop`` says how they run: ``"scan"`` as one loop (ResNet-1202 compiles about
+  as fast as ResNet-20), ``"unroll"`` as straight-line code, ``"auto"`` unrolled on CPU
+  (up to ResNet-56) and looped elsewhere; checkpoints are the same either way. Why:
+  XLA's CPU backend runs a conv inside a loop with a slow kernel — ResNet-20's train
+  step took 7.5 s scanned vs 0.50 s unrolled on the 2-core CPU (``benchmarks/NOTES.md``).
 * ``resnet18/34/50``: the ImageNet networks (basic blocks [2,2,2,2], [3,4,6,3];
   bottleneck [3,4,6,3]) with projection shortcuts; ``stem="cifar"`` replaces the
   7×7/2 conv and 3×3/2 max pool (``pool``) with one 3×3 conv for 32×32 inputs
@@ -19,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Norm, Pool
@@ -26,6 +31,8 @@ from cnnlab.models.common import GlobalConvHead, ModelConfigError, ZooModel, che
 from cnnlab.models.registry import register_model
 
 SHORTCUTS = ("A", "B", "none")
+BLOCK_LOOPS = ("auto", "scan", "unroll")
+AUTO_UNROLL_MAX = 8
 
 
 def _conv(features, kernel, stride, dtype, name, padding=None):
@@ -100,13 +107,28 @@ class _ScanBlock(nn.Module):
     return self.block(**dict(self.kwargs), name="block")(x, train), None
 
 
-def run_stage(x, block, count, features, stride, kwargs, train, name):
-  """One stage: the first block (may change shape) then count−1 identical blocks, scanned."""
+def check_block_loop(model: str, block_loop: str) -> None:
+  if block_loop not in BLOCK_LOOPS:
+    raise ModelConfigError(f"{model}: block_loop {block_loop!r} unknown; valid: "
+                           f"{', '.join(BLOCK_LOOPS)}")
+
+
+def run_stage(x, block, count, features, stride, kwargs, train, name, block_loop="auto"):
+  """One stage: the first block (may change shape) then count−1 identical blocks, scanned.
+
+  ``block_loop`` "unroll" unrolls the scan fully: the parameters keep their stacked
+  layout, but XLA sees straight-line code. "auto" unrolls on CPU up to
+  ``AUTO_UNROLL_MAX`` scanned blocks a stage (ResNet-56; compile time grows with the
+  unrolled length: ResNet-110 29 s, ResNet-1202 over 5 min) and scans elsewhere.
+  """
   x = block(features, stride, **kwargs, name=f"{name}_block0")(x, train)
   if count > 1:
+    unroll = block_loop == "unroll" or (block_loop == "auto" and jax.default_backend() == "cpu"
+                                        and count - 1 <= AUTO_UNROLL_MAX)
     scanned = nn.scan(_ScanBlock, variable_axes={"params": 0, "batch_stats": 0},
                       split_rngs={"params": True, "dropout": True, "pool": True},
-                      in_axes=nn.broadcast, length=count - 1)
+                      in_axes=nn.broadcast, length=count - 1,
+                      unroll=count - 1 if unroll else 1)
     x, _ = scanned(block, dict(features=features, stride=1, **kwargs),
                    name=f"{name}_blocks")(x, train)
   return x
@@ -126,6 +148,7 @@ class ResNetCifar(ZooModel):
   zero_init_residual: bool = False  # Goyal et al. 2017: last norm of each block starts at 0
   dtype: Any = jnp.float32
   head: str = "dense"  # or "conv": the classifier as a 1×1 convolution (class score maps)
+  block_loop: str = "auto"  # "scan" | "unroll" | "auto" (unrolled on CPU): see run_stage
 
   def check(self):
     if self.depth < 8 or (self.depth - 2) % 6:
@@ -134,6 +157,7 @@ class ResNetCifar(ZooModel):
           f"got {self.depth}")
     if self.shortcut not in SHORTCUTS:
       raise ModelConfigError(f"ResNetCifar: shortcut {self.shortcut!r} unknown; valid: A, B, none")
+    check_block_loop("ResNetCifar", self.block_loop)
     if self.head == "conv" and self.pool != "global_avg":
       raise ModelConfigError(f"ResNetCifar: head='conv' needs pool='global_avg' (only a linear "
                              f"pool commutes with the classifier), got {self.pool!r}")
@@ -147,7 +171,7 @@ class ResNetCifar(ZooModel):
               zero_init_residual=self.zero_init_residual)
     for s, f in enumerate((16, 32, 64)):
       x = run_stage(x, BasicBlock, n, scaled(f, self.width), 1 if s == 0 else 2, kw, train,
-                    f"stage{s + 1}")
+                    f"stage{s + 1}", self.block_loop)
     if self.head == "conv":
       return GlobalConvHead(self.num_classes, self.dtype, name="head")(x)
     x = Pool(self.pool, name="global_pool")(x, train)
@@ -169,6 +193,7 @@ class ResNet(ZooModel):
   zero_init_residual: bool = False
   dtype: Any = jnp.float32
   head: str = "dense"  # or "conv": the classifier as a 1×1 convolution (class score maps)
+  block_loop: str = "auto"  # "scan" | "unroll" | "auto" (unrolled on CPU): see run_stage
 
   LAYOUTS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)),
              50: ("bottleneck", (3, 4, 6, 3)), 101: ("bottleneck", (3, 4, 23, 3)),
@@ -180,6 +205,7 @@ class ResNet(ZooModel):
                              f"{', '.join(map(str, self.LAYOUTS))}")
     if self.stem not in ("imagenet", "cifar"):
       raise ModelConfigError(f"ResNet: stem must be 'imagenet' or 'cifar', got {self.stem!r}")
+    check_block_loop("ResNet", self.block_loop)
     check_pool("ResNet", "head_pool", self.head_pool, ("global",), None, "global_pool")
     if self.head == "conv" and self.head_pool != "global_avg":
       raise ModelConfigError(f"ResNet: head='conv' needs head_pool='global_avg' (only a linear "
@@ -201,7 +227,7 @@ class ResNet(ZooModel):
               zero_init_residual=self.zero_init_residual)
     for s, (f, c) in enumerate(zip((64, 128, 256, 512), counts)):
       x = run_stage(x, block, c, scaled(f, self.width), 1 if s == 0 else 2, kw, train,
-                    f"stage{s + 1}")
+                    f"stage{s + 1}", self.block_loop)
     if self.head == "conv":
       return GlobalConvHead(self.num_classes, self.dtype, name="head")(x)
     x = Pool(self.head_pool, name="global_pool")(x, train)

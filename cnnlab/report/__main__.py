@@ -30,6 +30,8 @@ def main(argv=None) -> int:
   p.add_argument("--lower_is_better", action="store_true")
   p.add_argument("--as_error", action="store_true",
                  help="report 1 − metric (error rates from accuracies), lower is better")
+  p.add_argument("--best_of_seeds", action="store_true",
+                 help="also print each cell's best single run (for papers that report it)")
   p.add_argument("--published", default=None, help="JSON file of published numbers")
   p.add_argument("--out_dir", default=None)
   p.add_argument("--plots", action="store_true")
@@ -44,7 +46,8 @@ def main(argv=None) -> int:
       published = json.load(f)
   try:
     t = tables.build(records, a.rows, a.cols, a.metric, lower_is_better=a.lower_is_better,
-                     published=published, as_error=a.as_error)
+                     published=published, as_error=a.as_error,
+                     best_of_seeds=a.best_of_seeds)
   except tables.ReportError as e:
     print(f"invalid report: {e}", file=sys.stderr)
     return 2
