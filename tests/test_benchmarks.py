@@ -18,6 +18,14 @@ def test_vs_pytorch_times_cnnlab_and_writes_a_table(tmp_path, capsys):
   assert "| fashionnet | 8 | float32 | cnnlab |" in text and "matmul peak" in text
 
 
+def test_block_loop_times_both_forms_of_the_scanned_resnet_blocks(tmp_path):
+  import block_loop
+  out = tmp_path / "results.md"
+  block_loop.main(["--depths=14", "--batch=4", "--steps=1", f"--out={out}"])
+  text = out.read_text()
+  assert "| ResNet-14 | scan |" in text and "| ResNet-14 | unroll |" in text
+
+
 @pytest.mark.parametrize("name", ["fashionnet", "lenet5", "resnet20", "resnet18_cifar",
                                   "airbench94"])
 def test_pytorch_twins_have_the_cnnlab_parameter_counts(name):

@@ -309,6 +309,28 @@ def test_report_of_fixed_result_files(tmp_path):
   assert best.cells[("max", "relu")].mean == pytest.approx(0.92)
 
 
+def test_report_reads_the_last_logged_value_of_a_split_per_replica(tmp_path):
+  root = str(tmp_path)
+  _fake_run(root, "a0", "max", "relu", 0, "done", 0.90)
+  _fake_run(root, "b0", "avg", "relu", 0, "done", 0.80)
+  rows = {"a0": [{"step": 1, "split": "train_epoch", "accuracy": 0.5},
+                 {"step": 1, "split": "test", "accuracy": 0.9},
+                 {"step": 2, "split": "train_epoch", "accuracy": 0.75}],
+          "b0": [{"step": 2, "split": "train_epoch", "accuracy": 0.6, "accuracy_r0": 0.6,
+                  "accuracy_r1": 0.7}]}
+  for run_id, lines in rows.items():
+    with open(os.path.join(root, "runs", run_id, "metrics.jsonl"), "w") as f:
+      f.writelines(json.dumps(line) + "\n" for line in lines)
+  with open(os.path.join(root, "runs", "b0", "config.json"), "w") as f:  # 2 packed seeds
+    json.dump({"seed": 0, "model": {"pool": "avg", "act": "relu"},
+               "train": {"num_replicas": 2}}, f)
+  t = tables.build(tables.collect(root), "model.pool", "model.act", "last.train_epoch.accuracy")
+  assert t.cells[("max", "relu")].values == [0.75]
+  assert t.cells[("avg", "relu")].values == [0.6, 0.7]
+  with pytest.raises(tables.ReportError, match="last.<split>.<metric>"):
+    tables.build(tables.collect(root), "model.pool", "model.act", "last.validation.accuracy")
+
+
 def test_report_command_writes_tables_and_plots(tmp_path):
   config = _config(tmp_path, 'product(sweep("model.width", [0.25, 0.5]), '
                              'sweep("model.pool", ["max", "avg"]))', epochs=1)
@@ -463,7 +485,8 @@ def test_report_and_sweep_reject_what_the_runs_do_not_have(tmp_path):
                                                "run; under 'model': act, pool"):
     tables.build(records, "model.pol", "model.act", "test_accuracy")
   with pytest.raises(tables.ReportError, match="metric 'test_acc' is in no finished run's "
-                                               "result.json; final metrics: test_accuracy"):
+                                               "result.json or metrics.jsonl; final metrics: "
+                                               "test_accuracy"):
     tables.build(records, "model.pool", "model.act", "test_acc")
   proc = subprocess.run([sys.executable, "-m", "cnnlab.report", f"--sweep_dir={root}",
                          "--rows=model.pol", "--cols=model.act"], env=_env(), cwd=REPO,

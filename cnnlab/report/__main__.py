@@ -26,7 +26,8 @@ def main(argv=None) -> int:
                  help="config path for the columns, e.g. model.act; 'metric': one column "
                       "per comma-separated --metric")
   p.add_argument("--metric", default="test_accuracy",
-                 help="a final metric (test_accuracy) or a result.json path (best.test.accuracy)")
+                 help="a final metric (test_accuracy), a result.json path (best.test.accuracy) "
+                      "or the last logged value of a split's metric (last.train_epoch.accuracy)")
   p.add_argument("--lower_is_better", action="store_true")
   p.add_argument("--as_error", action="store_true",
                  help="report 1 − metric (error rates from accuracies), lower is better")
@@ -67,10 +68,10 @@ def main(argv=None) -> int:
     written.append(plots.metric_vs_axis(t, os.path.join(out, f"metric_vs_{a.rows.split('.')[-1]}.png")))
     written.append(plots.learning_curves(records, a.rows, a.cols, os.path.join(out, "curves.png")))
     done = [r for r in records if r["status"] == "done"
-            and tables.metric_value(r["result"], a.metric) is not None]
+            and tables.record_value(r, a.metric) is not None]
     if done:
       pick = (min if a.lower_is_better else max)(
-          done, key=lambda r: tables.metric_value(r["result"], a.metric))
+          done, key=lambda r: tables.record_value(r, a.metric))
       written.append(plots.first_layer_filters(pick["workdir"], os.path.join(out, "filters.png")))
   print("wrote " + ", ".join(w for w in written if w))
   return 0

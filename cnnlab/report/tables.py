@@ -2,8 +2,9 @@
 
 Records come from the sweep's index or, without one, from the run directories'
 ``config.json`` and ``result.json`` (:func:`collect`). A metric is a dotted path
-into ``result.json`` (``best.test.accuracy``) or a name in its ``final`` section
-(``test_accuracy``). Diverged and invalid runs are counted in their cell, not
+into ``result.json`` (``best.test.accuracy``), a name in its ``final`` section
+(``test_accuracy``) or ``last.<split>.<metric>``, the last value logged in the run's
+``metrics.jsonl`` (``last.train_epoch.accuracy``). Diverged and invalid runs are counted in their cell, not
 averaged; a cell whose runs all diverged reads "diverged".
 """
 
@@ -18,6 +19,8 @@ import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from cnnlab.train.metrics import read_metrics
 
 MISSING = object()
 
@@ -96,6 +99,26 @@ def metric_value(result: Optional[Dict], metric: str) -> Optional[float]:
     return None
   value = get(result, metric, None) if "." in metric else get(result, f"final.{metric}", None)
   return float(value) if isinstance(value, (int, float)) else None
+
+
+LAST = "last."
+
+
+def record_value(record: Dict[str, Any], metric: str) -> Optional[float]:
+  """A run's ``metric``: a result.json path (see :func:`metric_value`), or
+  ``last.<split>.<name>``, the last value logged in its ``metrics.jsonl`` (e.g.
+  ``last.train_epoch.accuracy``: the mean over the final epoch's training batches).
+  A replica of a packed run reads its own ``<name>_r<i>`` column.
+  """
+  if not metric.startswith(LAST):
+    return metric_value(record["result"], metric)
+  split, _, name = metric[len(LAST):].partition(".")
+  replica = record["config"].get("replica")
+  key = name if replica is None else f"{name}_r{replica}"
+  for row in reversed(read_metrics(record["workdir"])):
+    if row.get("split") == split and isinstance(row.get(key), (int, float)):
+      return float(row[key])
+  return None
 
 
 @dataclasses.dataclass
@@ -188,12 +211,13 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
       if key != METRIC_AXIS or key == row_key:
         _check_path([r["config"] for r in records], path.strip(), "axis", "config field")
   metrics = [m.strip() for m in metric.split(",")] if col_key == METRIC_AXIS else [metric]
-  done = [r["result"] for r in records if r["status"] == "done" and r["result"]]
+  done = [r for r in records if r["status"] == "done" and r["result"]]
   for m in metrics:
-    if done and all(metric_value(r, m) is None for r in done):
-      finals = sorted({k for r in done for k in (r.get("final") or {})})
-      raise ReportError(f"metric {m!r} is in no finished run's result.json; final metrics: "
-                        f"{', '.join(finals)} (or a path such as best.test.accuracy)")
+    if done and all(record_value(r, m) is None for r in done):
+      finals = sorted({k for r in done for k in (r["result"].get("final") or {})})
+      raise ReportError(f"metric {m!r} is in no finished run's result.json or metrics.jsonl; "
+                        f"final metrics: {', '.join(finals)} (or a path such as "
+                        f"best.test.accuracy, or last.<split>.<metric> from metrics.jsonl)")
   cells: Dict[Tuple[Any, Any], Cell] = {}
   rows, cols = [], []
   for rec in records:
@@ -206,7 +230,7 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
         cols.append(c)
       cell = cells.setdefault((r, c), Cell([]))
       status = rec["status"]
-      value = metric_value(rec["result"], m) if status == "done" else None
+      value = record_value(rec, m) if status == "done" else None
       if status == "diverged":
         cell.diverged += 1
       elif status == "invalid":
