@@ -7,8 +7,9 @@
     python -m cnnlab.sweep --config=experiments/nielsen_ch6/sweep.py --pack_seeds \
         --sweep_dir=sweeps/nielsen_ch6
     python -m cnnlab.report --sweep_dir=sweeps/nielsen_ch6_cpu \
-        --rows=model.name,model.act,data.expand --cols=data.name \
-        --metric=best.test_at_best_validation.accuracy --out_dir=experiments/nielsen_ch6
+        --rows=model.name,model.act,data.expand --cols=metric --best_of_seeds \
+        --metric=best.test_at_best_validation.accuracy,last.train_epoch.accuracy \
+        --published=experiments/nielsen_ch6/published.json --out_dir=experiments/nielsen_ch6
 
 The book's protocol (``configs/mnist.py:nielsen_*``, ``network3.py``): plain SGD,
 mini-batch 10, 50,000 training / 10,000 validation images (the last 10,000 of the
@@ -21,8 +22,8 @@ The ladder on MNIST, as published: one conv-pool layer (sigmoid) 98.78 → two 9
 (``data.name``; set it to "mnist" with the MNIST files for the book's numbers).
 Expected on Fashion-MNIST: the same order of improvements, at lower accuracies.
 Run time: batch 10 makes each run 300,000 steps (1.5 million with the 5× expanded
-data); with 3 seeds packed the 2-core CPU does 2,100 images/s on the two-conv net and
-1,000 with FC 1000-1000, so the ladder at the book's budget is about 8 hours there: a
+data); with 3 seeds packed the 2-core CPU runs about 70 steps/s on the two-conv net
+and 33 with FC 1000-1000, so the ladder at the book's budget is about a day there: a
 GPU job. ``:cpu`` gives each rung ``CPU_STEPS`` = 30,000 steps (6 passes over the
 50,000 images, 1.2 over the 250,000 expanded ones) and the dropout rung 20,000 (the
 book's 60 : 40 epochs), evaluates every 3,000 steps (the validation-best point is
