@@ -74,8 +74,15 @@ SWEEP_FILES = sorted(glob.glob(os.path.join(REPO, "configs", "sweeps", "*.py")) 
 def test_committed_sweeps_expand_into_valid_runs(path):
   from cnnlab.sweep import expand
   from cnnlab.sweep.spec import sweep_of
-  base, points = sweep_of(path)
-  runs = expand(base, points)  # validates every point
-  assert len(runs) == len(points) >= 2
-  doc = _load(path).__doc__ or ""
-  assert "python -m cnnlab.sweep --config=" + os.path.relpath(path, REPO) in doc
+  module = _load(path)
+  budgets = getattr(module, "BUDGETS", ("",))  # e.g. sweep.py:cpu, a budget this CPU affords
+  for budget in budgets:
+    spec = path + (f":{budget}" if budget != budgets[0] else "")
+    base, points = sweep_of(spec)
+    runs = expand(base, points)  # validates every point
+    assert len(runs) == len(points) >= 2
+    doc = module.__doc__ or ""
+    assert "python -m cnnlab.sweep --config=" + os.path.relpath(spec, REPO) in doc, spec
+  if len(budgets) > 1:
+    with pytest.raises(ValueError, match="unknown budget 'gpux'; valid: " + ", ".join(budgets)):
+      sweep_of(path + ":gpux")
