@@ -8,7 +8,7 @@
         --sweep_dir=sweeps/nielsen_ch6
     python -m cnnlab.report --sweep_dir=sweeps/nielsen_ch6_cpu \
         --rows=model.name,model.act,data.expand --cols=metric --best_of_seeds \
-        --metric=best.test_at_best_validation.accuracy,last.train_epoch.accuracy \
+        --metric=best.test_at_best_validation.accuracy \
         --published=experiments/nielsen_ch6/published.json --out_dir=experiments/nielsen_ch6
 
 The book's protocol (``configs/mnist.py:nielsen_*``, ``network3.py``): plain SGD,
