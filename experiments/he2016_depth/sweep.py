@@ -1,15 +1,18 @@
 """He et al. (2016), CIFAR-10 §4.2: plain vs residual nets of 20, 32, 44 and 56 layers.
 
-    # CPU (measured here: README.md): 8 nets, 1 seed, about 1 h 20 min on 2 cores
+    # CPU (measured here: README.md): 8 nets, 1 seed, 107 min on 2 cores (shared)
     python -m cnnlab.sweep --config=experiments/he2016_depth/sweep.py:cpu \
         --sweep_dir=sweeps/he2016_depth_cpu
     # GPU (the device tool's H100): 30 epochs of all 60,000 images, 2 seeds packed
     python -m cnnlab.sweep --config=experiments/he2016_depth/sweep.py --pack_seeds \
         --sweep_dir=sweeps/he2016_depth
     python -m cnnlab.report --sweep_dir=sweeps/he2016_depth_cpu --rows=model.depth \
-        --cols=model.shortcut --metric=final.test_accuracy,final.train_epoch_accuracy \
-        --as_error --published=experiments/he2016_depth/published.json \
-        --out_dir=experiments/he2016_depth
+        --cols=model.shortcut --metric=test_accuracy --as_error \
+        --published=experiments/he2016_depth/published.json --out_dir=experiments/he2016_depth
+    python -m cnnlab.report --sweep_dir=sweeps/he2016_depth_cpu --rows=model.depth \
+        --cols=model.shortcut --metric=last.train_epoch.accuracy --as_error \
+        --out_dir=experiments/he2016_depth/train_error
+    python experiments/he2016_depth/report.py --sweep_dir=sweeps/he2016_depth_cpu
 
 The paper's recipe (``configs/cifar10.py:resnet_cifar``: SGD momentum 0.9, lr 0.1,
 L2 1e-4, batch 128, ÷10 at 50% and 75% of training; 4-pixel-padded random crops and
@@ -22,7 +25,7 @@ error falls or holds with depth while plain error rises.
 
 Budgets: the default ("gpu") trains ``EPOCHS`` = 30 epochs of all 60,000 images, 2
 seeds packed with vmap. ``:cpu`` is what a 2-core CPU affords (ResNet-20 trains at
-245 images/s there, ResNet-56 at about 90): the same nets and recipe on the first
+245 images/s there): the same nets and recipe on the first
 10,000 training images for 5 epochs (390 steps, the lr ÷10 at steps 195 and 292),
 one seed, float32, the test set evaluated once at the end. The training error is the
 mean over the last epoch's augmented batches (split ``train_epoch``), as the paper's
