@@ -39,6 +39,40 @@ def test_softmax_cross_entropy_matches_numpy_with_extreme_logits():
   np.testing.assert_allclose(smooth, -(t * (x - _logsumexp(x)[:, None])).sum(-1), rtol=1e-6)
 
 
+def _vote_reference(outputs, labels):
+  """Nielsen's vote by loops: count each net's top class; ties go to the highest mean prob."""
+  probs = np.exp(outputs - outputs.max(-1, keepdims=True))
+  probs = (probs / probs.sum(-1, keepdims=True)).mean(0)
+  correct = 0
+  for n in range(outputs.shape[1]):
+    counts = {}
+    for r in range(outputs.shape[0]):
+      top = int(np.argmax(outputs[r, n]))
+      counts[top] = counts.get(top, 0) + 1
+    most = max(counts.values())
+    winner = max((c for c in counts if counts[c] == most), key=lambda c: probs[n, c])
+    correct += winner == labels[n]
+  return correct
+
+
+def test_ensemble_vote_and_mean_softmax_by_hand_and_against_loops():
+  # Example 0: nets vote 0, 0, 1 -> 0 wins the vote although the mean softmax favours 1.
+  # Example 1: votes 0, 1, 2 tie -> the highest mean probability among them (2) wins.
+  # Example 2 (masked out): would be correct under both.
+  outs = np.array([[[2.0, 1.9, -9.0], [1.6, 0.0, 1.5], [5.0, 0.0, 0.0]],  # net 0
+                   [[2.0, 1.9, -9.0], [0.0, 1.6, 1.5], [5.0, 0.0, 0.0]],  # net 1
+                   [[0.0, 9.0, -9.0], [0.0, 0.0, 2.0], [5.0, 0.0, 0.0]]], np.float32)
+  labels, mask = np.array([0, 2, 0]), np.array([True, True, False])
+  sums = L.LOSSES.get("softmax_cross_entropy").ensemble_sums(jnp.asarray(outs), labels, mask)
+  assert float(sums["vote_accuracy"]) == 2.0
+  assert float(sums["softmax_accuracy"]) == 1.0  # example 0 goes to class 1 by mean softmax
+  rng = np.random.default_rng(0)
+  outs = rng.normal(size=(5, 200, 4)).astype(np.float32)
+  labels = rng.integers(0, 4, 200)
+  sums = L._class_ensemble(jnp.asarray(outs), labels, np.ones(200, bool))
+  assert float(sums["vote_accuracy"]) == _vote_reference(outs, labels)
+
+
 def test_sigmoid_cross_entropy_matches_numpy_with_extreme_logits():
   t = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 0]], np.float32)
   x = EXTREME.astype(np.float64)

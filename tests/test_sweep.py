@@ -331,6 +331,29 @@ def test_report_reads_the_last_logged_value_of_a_split_per_replica(tmp_path):
     tables.build(tables.collect(root), "model.pool", "model.act", "last.validation.accuracy")
 
 
+def test_report_counts_a_packed_runs_ensemble_once(tmp_path):
+  root = str(tmp_path)
+  _fake_run(root, "p0", "max", "relu", 0, "done", 0.90)
+  with open(os.path.join(root, "runs", "p0", "config.json"), "w") as f:  # 3 packed seeds
+    json.dump({"seed": 0, "model": {"pool": "max", "act": "relu"},
+               "train": {"num_replicas": 3}}, f)
+  per = [{"seed": i, "test_accuracy": a} for i, a in enumerate((0.8, 0.81, 0.82))]
+  with open(os.path.join(root, "runs", "p0", "result.json"), "w") as f:
+    json.dump({"status": "done", "final": {"test_accuracy": 0.81, "per_replica": per,
+                                           "test_ensemble_vote_accuracy": 0.85}}, f)
+  with open(os.path.join(root, "runs", "p0", "metrics.jsonl"), "w") as f:
+    f.write(json.dumps({"step": 9, "split": "test", "accuracy_r0": 0.8,
+                        "ensemble_vote_accuracy": 0.85}) + "\n")
+  records = tables.collect(root)
+  assert len(records) == 3
+  t = tables.build(records, "model.pool", "metric", "test_accuracy,"
+                   "final.test_ensemble_vote_accuracy,last.test.ensemble_vote_accuracy")
+  assert t.cells[("max", "test_accuracy")].values == [0.8, 0.81, 0.82]
+  for metric in ("final.test_ensemble_vote_accuracy", "last.test.ensemble_vote_accuracy"):
+    cell = t.cells[("max", metric)]
+    assert cell.values == [0.85] and not cell.problems()
+
+
 def test_report_command_writes_tables_and_plots(tmp_path):
   config = _config(tmp_path, 'product(sweep("model.width", [0.25, 0.5]), '
                              'sweep("model.pool", ["max", "avg"]))', epochs=1)
@@ -432,6 +455,17 @@ def get_sweep():
 '''
 
 
+@pytest.fixture
+def _no_leftover_models():
+  """Models a test's config file registers in this process are removed after it."""
+  from cnnlab.models.registry import MODELS
+  before = set(MODELS.names())
+  yield
+  for name in set(MODELS.names()) - before:
+    MODELS.remove(name)
+
+
+@pytest.mark.usefixtures("_no_leftover_models")
 def test_a_crashing_run_is_retried_up_to_the_limit_and_then_left_failed(tmp_path):
   path = tmp_path / "crashy.py"
   path.write_text(CRASHY.format(model="crashy"))

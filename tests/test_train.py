@@ -330,6 +330,11 @@ def test_replicas_equal_separate_runs(tmp_path):
     assert mine["test_loss"] == pytest.approx(single["final"]["test_loss"], rel=1e-4)
   rows = [x for x in read_metrics(str(tmp_path / "rep")) if x["split"] == "test"]
   assert {"accuracy_r0", "accuracy_r1", "loss_r1"} <= set(rows[-1])
+  # The replicas are also scored as one ensemble: one value, not one per replica.
+  for name in ("ensemble_vote_accuracy", "ensemble_softmax_accuracy"):
+    assert 0.0 <= rows[-1][name] <= 1.0 and f"{name}_r0" not in rows[-1]
+    assert r["final"][f"test_{name}"] == rows[-1][name]
+  assert not any("ensemble" in k for k in r["final"]["per_replica"][0])
   # Resume works the same way with replicas.
   part = tiny_config(num_replicas=2, stop_after_steps=5)
   part.seed = 3

@@ -4,7 +4,9 @@ Records come from the sweep's index or, without one, from the run directories'
 ``config.json`` and ``result.json`` (:func:`collect`). A metric is a dotted path
 into ``result.json`` (``best.test.accuracy``), a name in its ``final`` section
 (``test_accuracy``) or ``last.<split>.<metric>``, the last value logged in the run's
-``metrics.jsonl`` (``last.train_epoch.accuracy``). Diverged and invalid runs are counted in their cell, not
+``metrics.jsonl`` (``last.train_epoch.accuracy``). A run that trained seeds side by
+side gives one record per seed, and for ``ensemble_*`` metrics (its seeds as one
+ensemble, e.g. ``last.test.ensemble_vote_accuracy``) one value. Diverged and invalid runs are counted in their cell, not
 averaged; a cell whose runs all diverged reads "diverged".
 """
 
@@ -20,6 +22,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from cnnlab.train.losses import ENSEMBLE
 from cnnlab.train.metrics import read_metrics
 
 MISSING = object()
@@ -90,7 +93,7 @@ def unpack_replicas(record: Dict[str, Any]) -> List[Dict[str, Any]]:
       r["best"] = {k[:-len("_per_replica")]: v[i] for k, v in result.get("best", {}).items()
                    if k.endswith("_per_replica")}
     out.append({**record, "run_id": f"{record['run_id']}/r{i}", "result": r,
-                "config": {**config, "seed": seed, "replica": i}})
+                "packed_result": result, "config": {**config, "seed": seed, "replica": i}})
   return out
 
 
@@ -104,17 +107,26 @@ def metric_value(result: Optional[Dict], metric: str) -> Optional[float]:
 LAST = "last."
 
 
+def is_ensemble_metric(metric: str) -> bool:
+  """Whether ``metric`` scores a packed run's replicas as one ensemble
+  (``last.test.ensemble_vote_accuracy``, ``final.test_ensemble_vote_accuracy``)."""
+  return f"{ENSEMBLE}_" in metric.rpartition(".")[2]
+
+
 def record_value(record: Dict[str, Any], metric: str) -> Optional[float]:
   """A run's ``metric``: a result.json path (see :func:`metric_value`), or
   ``last.<split>.<name>``, the last value logged in its ``metrics.jsonl`` (e.g.
   ``last.train_epoch.accuracy``: the mean over the final epoch's training batches).
-  A replica of a packed run reads its own ``<name>_r<i>`` column.
+  A replica of a packed run reads its own ``<name>_r<i>`` column; an ensemble metric
+  is the packed run's own, one value for all its replicas.
   """
-  if not metric.startswith(LAST):
-    return metric_value(record["result"], metric)
-  split, _, name = metric[len(LAST):].partition(".")
   replica = record["config"].get("replica")
-  key = name if replica is None else f"{name}_r{replica}"
+  ensemble = is_ensemble_metric(metric)
+  if not metric.startswith(LAST):
+    result = record.get("packed_result") if ensemble and replica is not None else None
+    return metric_value(result or record["result"], metric)
+  split, _, name = metric[len(LAST):].partition(".")
+  key = name if replica is None or ensemble else f"{name}_r{replica}"
   for row in reversed(read_metrics(record["workdir"])):
     if row.get("split") == split and isinstance(row.get(key), (int, float)):
       return float(row[key])
@@ -225,6 +237,8 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
     if r not in rows:
       rows.append(r)
     for m in metrics:
+      if is_ensemble_metric(m) and rec["config"].get("replica", 0) != 0:
+        continue  # a packed run's ensemble is one value, counted once (with replica 0)
       c = m if col_key == METRIC_AXIS else _axis_value(rec["config"], col_key)
       if c not in cols:
         cols.append(c)

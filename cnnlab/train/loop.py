@@ -46,7 +46,7 @@ from cnnlab.ops.shapes import param_count
 from cnnlab.train import runtime
 from cnnlab.train.checkpoint import Checkpointer
 from cnnlab.train.config import ConfigError, validate
-from cnnlab.train.losses import LOSSES, check_fit, default_loss
+from cnnlab.train.losses import ENSEMBLE, LOSSES, check_fit, default_loss
 from cnnlab.train.metrics import MetricWriter
 from cnnlab.train.optim import make_optimizer
 from cnnlab.train.progress import Progress
@@ -311,6 +311,7 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
       if outs is not None:
         outputs.append(np.asarray(outs))
     sums = jax.device_get(sums)
+    ensemble = sums.pop(ENSEMBLE, {})
     targets = None
     if outputs:  # (batches, [R,] B, K) -> ([R,] examples, K), padding dropped
       o = np.concatenate(outputs)
@@ -327,7 +328,10 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
       metrics = {k: np.asarray([p[k] for p in per]) for k in per[0]}
     else:
       metrics = loss_spec.finalize(sums, outputs, targets)
-    return {**metrics, "count": np.asarray(sums["count"], np.float64)}
+    count = np.asarray(sums["count"], np.float64)
+    metrics.update({f"{ENSEMBLE}_{k}": np.float64(v) / count.reshape(-1)[0]
+                    for k, v in ensemble.items()})
+    return {**metrics, "count": count}
 
   primary, higher = loss_spec.primary, loss_spec.higher_is_better
   better = (lambda a, b: a > b) if higher else (lambda a, b: a < b)
@@ -503,7 +507,8 @@ def _train(config, workdir: str, log, stop: _StopSignal) -> Dict[str, Any]:
     if replicated:
       final["per_replica"] = [
           {"seed": int(sd), **{f"{k}_{m}": v[f"{m}_r{r}"] for k, v in last_eval.items()
-                               for m in names}} for r, sd in enumerate(seeds)]
+                               for m in names if not m.startswith(ENSEMBLE)}}
+          for r, sd in enumerate(seeds)]
     result = finish("done", step, {"final": final})
     log(f"done: {final}; results in {workdir}")
     return result

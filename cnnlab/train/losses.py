@@ -44,6 +44,9 @@ class LossSpec:
   only when ``needs_outputs``: for ranking metrics such as mAP). ``primary`` names
   the metric "best" tracks. ``num_outputs(num_classes)`` is the model's output width
   and ``num_classes_ok`` the class counts the loss accepts (None: any).
+  ``ensemble_sums(outputs (R, N, K), targets, mask)`` (optional) scores replicas trained
+  side by side as one ensemble: sums over valid examples, each reported divided by the
+  example count as the metric ``ensemble_<key>``.
   """
   fn: Callable[..., jax.Array]
   target: str
@@ -56,10 +59,14 @@ class LossSpec:
   needs_outputs: bool = False
   num_outputs: Callable[[int], int] = lambda k: k
   num_classes_ok: Optional[Tuple[int, ...]] = None
+  ensemble_sums: Optional[Callable[[jax.Array, jax.Array, jax.Array],
+                                   Dict[str, jax.Array]]] = None
 
   def describe(self) -> str:
     return f"{self.target:<10} {self.summary}"
 
+
+ENSEMBLE = "ensemble"  # the eval sums' key, and the metrics' prefix, of replica ensembles
 
 LOSSES: Registry[LossSpec] = Registry("loss")
 _EXTRA_REGISTRIES.append(lambda: {"loss": LOSSES})
@@ -108,6 +115,22 @@ def _class_sums(outputs, labels, mask, loss):
           "count": m.sum()}
 
 
+def _class_ensemble(outputs, labels, mask):
+  """Correct counts of R nets as one classifier, from their outputs ``(R, N, K)``.
+
+  ``vote_accuracy``: each net votes for its top class and the plurality wins (Nielsen's
+  "vote of five nets"); a tie goes to the tied class with the highest mean probability.
+  ``softmax_accuracy``: the top class of the mean softmax.
+  """
+  m = mask.astype(jnp.float32)
+  probs = jax.nn.softmax(outputs, axis=-1).mean(0)
+  votes = jax.nn.one_hot(outputs.argmax(-1), outputs.shape[-1]).sum(0)
+  tied_top = votes == votes.max(-1, keepdims=True)
+  vote = jnp.where(tied_top, probs, -1.0).argmax(-1)
+  return {"vote_accuracy": ((vote == labels) * m).sum(),
+          "softmax_accuracy": ((probs.argmax(-1) == labels) * m).sum()}
+
+
 def _class_finalize(sums, outputs=None, targets=None):
   n = np.asarray(sums["count"], np.float64)
   return {"accuracy": np.asarray(sums["correct"], np.float64) / n,
@@ -119,7 +142,7 @@ register_loss("softmax_cross_entropy", LossSpec(
     "−Σ t·log softmax(y), one of K classes; option label_smoothing",
     lambda y, t: {"accuracy": (y.argmax(-1) == t).mean()},
     lambda y, t, m: _class_sums(y, t, m, optax.softmax_cross_entropy_with_integer_labels(y, t)),
-    _class_finalize, "accuracy"))
+    _class_finalize, "accuracy", ensemble_sums=_class_ensemble))
 
 
 # -- sigmoid cross-entropy (multi-label) ---------------------------------------

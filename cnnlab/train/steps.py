@@ -29,7 +29,7 @@ import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from cnnlab.data import augment as aug
-from cnnlab.train.losses import LOSSES, make_loss
+from cnnlab.train.losses import ENSEMBLE, LOSSES, make_loss
 from cnnlab.train.optim import l2_penalty
 
 
@@ -75,7 +75,9 @@ def make_steps(model, tx, *, mean: Sequence[float], std: Sequence[float],
 
   With ``replicas=True`` both are vmapped over a leading replica axis: the state,
   the training batch and ``rng`` carry it (each replica trains on its own data
-  order with its own keys); the evaluation batch is shared. ``jit=False`` returns
+  order with its own keys); the evaluation batch is shared, and for losses that
+  define ``ensemble_sums`` (softmax cross-entropy) the sums also hold, under
+  ``"ensemble"``, those of the replicas as one ensemble. ``jit=False`` returns
   the pure functions (to compose into a larger program, see
   :func:`make_train_loop`). ``ema_decay > 0`` keeps ``state.ema_params``, updated
   after each step as ``d·ema + (1 - d)·params``; evaluate it with
@@ -117,18 +119,33 @@ def make_steps(model, tx, *, mean: Sequence[float], std: Sequence[float],
                         opt_state=opt_state, ema_params=ema)
     return new, {"loss": data_loss, **metrics, "grad_norm": optax.tree.norm(grads)}
 
-  def eval_step(state: TrainState, batch):
-    out = model.apply({"params": state.params, "batch_stats": state.batch_stats},
-                      prepare(batch["image"]), train=False).astype(jnp.float32)
-    mask = batch["mask"] if "mask" in batch else jnp.ones(out.shape[:1], bool)
-    sums = spec.eval_sums(out, batch["label"], mask)
+  def forward(state: TrainState, images):
+    return model.apply({"params": state.params, "batch_stats": state.batch_stats},
+                       prepare(images), train=False).astype(jnp.float32)
+
+  def batch_mask(batch, out):
+    return batch["mask"] if "mask" in batch else jnp.ones(out.shape[-2:-1], bool)
+
+  def sums_of(out, batch):
+    sums = spec.eval_sums(out, batch["label"], batch_mask(batch, out))
     if spec.needs_outputs:  # ranking metrics (mAP) need every example's outputs
       sums["outputs"] = out
     return sums
 
+  def eval_step(state: TrainState, batch):
+    return sums_of(forward(state, batch["image"]), batch)
+
+  def replicas_eval_step(state: TrainState, batch):
+    outs = jax.vmap(forward, in_axes=(0, None))(state, batch["image"])  # (R, B, K)
+    sums = jax.vmap(sums_of, in_axes=(0, None))(outs, batch)
+    if spec.ensemble_sums is not None and outs.shape[0] > 1:
+      # The replicas as one ensemble (e.g. Nielsen's vote of five nets); not per replica.
+      sums[ENSEMBLE] = spec.ensemble_sums(outs, batch["label"], batch_mask(batch, outs))
+    return sums
+
   if replicas:
     train_step = jax.vmap(train_step)  # over state, batch and (when given) rng
-    eval_step = jax.vmap(eval_step, in_axes=(0, None))
+    eval_step = replicas_eval_step
   if jit:
     return jax.jit(train_step, donate_argnums=0), jax.jit(eval_step)
   return train_step, eval_step
