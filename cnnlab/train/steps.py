@@ -123,11 +123,11 @@ def make_steps(model, tx, *, mean: Sequence[float], std: Sequence[float],
     return model.apply({"params": state.params, "batch_stats": state.batch_stats},
                        prepare(images), train=False).astype(jnp.float32)
 
-  def batch_mask(batch, out):
-    return batch["mask"] if "mask" in batch else jnp.ones(out.shape[-2:-1], bool)
+  def batch_mask(batch):  # every example counts unless the batch is padded
+    return batch["mask"] if "mask" in batch else jnp.ones(batch["label"].shape[:1], bool)
 
   def sums_of(out, batch):
-    sums = spec.eval_sums(out, batch["label"], batch_mask(batch, out))
+    sums = spec.eval_sums(out, batch["label"], batch_mask(batch))
     if spec.needs_outputs:  # ranking metrics (mAP) need every example's outputs
       sums["outputs"] = out
     return sums
@@ -140,7 +140,7 @@ def make_steps(model, tx, *, mean: Sequence[float], std: Sequence[float],
     sums = jax.vmap(sums_of, in_axes=(0, None))(outs, batch)
     if spec.ensemble_sums is not None and outs.shape[0] > 1:
       # The replicas as one ensemble (e.g. Nielsen's vote of five nets); not per replica.
-      sums[ENSEMBLE] = spec.ensemble_sums(outs, batch["label"], batch_mask(batch, outs))
+      sums[ENSEMBLE] = spec.ensemble_sums(outs, batch["label"], batch_mask(batch))
     return sums
 
   if replicas:

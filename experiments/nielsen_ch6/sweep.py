@@ -1,12 +1,12 @@
 """Nielsen, *Neural Networks and Deep Learning*, ch. 6: the ladder of improvements.
 
-    # CPU (measured here: README.md): 6 rungs × 3 seeds packed, about 1 h on 2 cores
+    # CPU (measured here: README.md): 6 rungs × 3 seeds packed, 81 min on 2 cores (shared)
     python -m cnnlab.sweep --config=experiments/nielsen_ch6/sweep.py:cpu --pack_seeds \
         --sweep_dir=sweeps/nielsen_ch6_cpu
     # the book's budget (60 / 40 epochs): a GPU run, see "Run time"
     python -m cnnlab.sweep --config=experiments/nielsen_ch6/sweep.py --pack_seeds \
         --sweep_dir=sweeps/nielsen_ch6
-    # the five-net vote (the dropout rung, 5 seeds packed): 45 minutes on the CPU
+    # the five-net vote (the dropout rung, 5 seeds packed): 33 minutes on the CPU
     python -m cnnlab.sweep --config=experiments/nielsen_ch6/sweep.py:cpu_vote --pack_seeds \
         --sweep_dir=sweeps/nielsen_ch6_cpu_vote
     python -m cnnlab.sweep --config=experiments/nielsen_ch6/sweep.py:vote --pack_seeds \
@@ -34,7 +34,7 @@ and 33 with FC 1000-1000, so the ladder at the book's budget is about a day ther
 GPU job. ``:cpu`` gives each rung ``CPU_STEPS`` = 30,000 steps (6 passes over the
 50,000 images, 1.2 over the 250,000 expanded ones) and the dropout rung 20,000 (the
 book's 60 : 40 epochs), evaluates every 3,000 steps (the validation-best point is
-picked among those), everything else the book's: about 1 h for the 6 rungs × 3
+picked among those), everything else the book's: 81 minutes for the 6 rungs × 3
 seeds on the 2-core CPU.
 """
 
@@ -80,11 +80,12 @@ def get_sweep(arg=None):
       expand=["", "", "", "nielsen_shift", "nielsen_shift", "nielsen_shift"],
       epochs=[60, 60, 60, 60, 60, 40],
       steps=steps)
-  if budget.endswith("vote"):  # the dropout rung alone, with five seeds to vote
+  vote = budget.endswith("vote")
+  if vote:  # the dropout rung alone, with five seeds to vote
     rungs = {k: v[-1:] for k, v in rungs.items()}
   return product(
       zip(sweep("model.name", rungs["name"]), sweep("model.act", rungs["act"]),
           sweep("optim.lr", rungs["lr"]), sweep("optim.l2", rungs["l2"]),
           sweep("data.expand", rungs["expand"]), sweep("train.num_epochs", rungs["epochs"]),
           sweep("train.num_steps", rungs["steps"])),
-      seeds(VOTE_NETS if budget.endswith("vote") else 3))
+      seeds(VOTE_NETS if vote else 3))
