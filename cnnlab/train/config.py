@@ -40,14 +40,15 @@ def invalid_config_errors() -> tuple:
           DataNotFoundError, DataFormatError)
 
 
-def config_arg(config_file: str, arg, valid, default: str) -> str:
-  """The model a multi-model config file was asked for (``--config=file.py:<arg>``).
+def config_arg(config_file: str, arg, valid, default: str, what: str = "model") -> str:
+  """The ``what`` (a model, a sweep's budget) a config file was asked for
+  (``--config=file.py:<arg>``).
 
   Unknown names fail with the valid ones listed.
   """
   arg = arg or default
   if arg not in valid:
-    raise ConfigError(f"{config_file}: unknown model {arg!r}; valid: {', '.join(valid)}")
+    raise ConfigError(f"{config_file}: unknown {what} {arg!r}; valid: {', '.join(valid)}")
   return arg
 
 

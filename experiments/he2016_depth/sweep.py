@@ -41,10 +41,8 @@ BUDGETS = ("gpu", "cpu")
 
 
 def _budget(arg):
-  budget = arg or "gpu"
-  if budget not in BUDGETS:
-    raise ValueError(f"he2016_depth: unknown budget {budget!r}; valid: {', '.join(BUDGETS)}")
-  return budget
+  from cnnlab.train.config import config_arg
+  return config_arg("experiments/he2016_depth/sweep.py", arg, BUDGETS, "gpu", what="budget")
 
 
 def get_config(arg=None):

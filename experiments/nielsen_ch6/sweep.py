@@ -51,10 +51,8 @@ VOTE_NETS = 5  # the book's last rung: a vote of five dropout nets
 
 
 def _budget(arg):
-  budget = arg or "book"
-  if budget not in BUDGETS:
-    raise ValueError(f"nielsen_ch6: unknown budget {budget!r}; valid: {', '.join(BUDGETS)}")
-  return budget
+  from cnnlab.train.config import config_arg
+  return config_arg("experiments/nielsen_ch6/sweep.py", arg, BUDGETS, "book", what="budget")
 
 
 def get_config(arg=None):
