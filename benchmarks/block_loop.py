@@ -19,7 +19,7 @@ import numpy as np
 import optax
 
 from cnnlab.models import create_model
-from cnnlab.train.steps import create_state, make_steps, make_train_loop
+from cnnlab.train.steps import StepSpec, create_state, make_steps, make_train_loop
 
 try:
   from benchmarks._tables import command, publish
@@ -32,7 +32,7 @@ SHAPE = (28, 28, 1)
 def time_form(depth: int, loop: str, batch: int, steps: int):
   model = create_model("resnet_cifar", SHAPE, depth=depth, num_classes=10, block_loop=loop)
   tx = optax.sgd(0.1, momentum=0.9)
-  step, _ = make_steps(model, tx, mean=(0.5,), std=(0.3,), num_classes=10, jit=False)
+  step, _ = make_steps(model, tx, StepSpec((0.5,), (0.3,), num_classes=10), jit=False)
   run = make_train_loop(step)
   rng = np.random.default_rng(0)
   images = jax.device_put(rng.integers(0, 256, (4 * batch,) + SHAPE, dtype=np.uint8))

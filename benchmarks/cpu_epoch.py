@@ -130,8 +130,9 @@ def main(argv=None):
       rows.append([n, f"`{VARIANTS[n]}`", "error: " + errors[n][:80], "—", "—"])
       continue
     med = statistics.median(ips[n])
+    ratio = f"{(60000 / med) / torch_epoch:.2f}" if torch_epoch else "—"
     rows.append([n, f"`{VARIANTS[n]}`" if VARIANTS[n] else "—", f"{med:,.0f}",
-                 f"{60000 / med:.1f}", f"{(60000 / med) / torch_epoch:.2f}" if torch_epoch else "—"])
+                 f"{60000 / med:.1f}", ratio])
   head = ["variant", "XLA_FLAGS", "images/s", "s / epoch", "× PyTorch epoch time"]
   import jax
   env = [f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}",

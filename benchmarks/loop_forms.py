@@ -18,7 +18,7 @@ import numpy as np
 import optax
 
 from cnnlab.models import create_model
-from cnnlab.train.steps import create_state, make_steps, make_train_loop
+from cnnlab.train.steps import StepSpec, create_state, make_steps, make_train_loop
 
 
 def main():
@@ -30,7 +30,7 @@ def main():
   shape = (28, 28, 1)
   model = create_model(a.model, shape, num_classes=10)
   tx = optax.adam(1e-3)
-  step, _ = make_steps(model, tx, mean=(0.5,), std=(0.3,), num_classes=10, jit=False)
+  step, _ = make_steps(model, tx, StepSpec((0.5,), (0.3,), num_classes=10), jit=False)
   rng = np.random.default_rng(0)
   images = jax.device_put(rng.integers(0, 256, (6000,) + shape, dtype=np.uint8))
   labels = jax.device_put(rng.integers(0, 10, 6000).astype(np.int32))

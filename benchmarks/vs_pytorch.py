@@ -42,7 +42,7 @@ from _tables import command, publish  # noqa: E402
 from cnnlab.models import MODELS, create_model  # noqa: E402
 from cnnlab.models.summary import forward_flops  # noqa: E402
 from cnnlab.ops.shapes import param_count  # noqa: E402
-from cnnlab.train.steps import create_state, make_steps, make_train_loop  # noqa: E402
+from cnnlab.train.steps import StepSpec, create_state, make_steps, make_train_loop  # noqa: E402
 
 DATA = 4096  # examples resident on the device
 LR, MOMENTUM = 0.01, 0.9
@@ -69,7 +69,7 @@ class CnnlabRunner:
     self.model = create_model(name, self.shape, num_classes=10, dtype=dtype)
     tx = optax.sgd(LR, momentum=MOMENTUM)
     c = self.shape[-1]
-    step, _ = make_steps(self.model, tx, mean=(0.5,) * c, std=(0.25,) * c, num_classes=10,
+    step, _ = make_steps(self.model, tx, StepSpec((0.5,) * c, (0.25,) * c, num_classes=10),
                          jit=False)
     self.loop = make_train_loop(step)
     self.state = create_state(self.model, tx, jax.random.PRNGKey(0), self.shape)

@@ -1,6 +1,7 @@
 """cnnlab's command-line entry point (kept thin: the logic lives in importable modules).
 
-    python -m cnnlab.main --config=configs/<name>.py[:<model>] [--workdir=runs/<name>] [--config.model.pool=avg ...]
+    python -m cnnlab.main --config=configs/<name>.py[:<model>] [--workdir=runs/<name>] \
+        [--config.model.pool=avg ...]
 
 Rerunning the same command on the same workdir resumes the run. With no --config,
 the main job trains the offline default, configs/mnist1d.py (ConvBase). Compiled
@@ -46,6 +47,7 @@ def default_workdir(config_file: str, config) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  from cnnlab.errors import CheckpointError
   from cnnlab.train import Diverged, runtime, train
   from cnnlab.train.config import invalid_config_errors
   invalid = invalid_config_errors()  # a bad config or missing data: a message, no traceback
@@ -66,6 +68,9 @@ def main(argv):
     train(config, workdir)
   except invalid as e:
     print(f"invalid config: {e}", file=sys.stderr)
+    sys.exit(2)
+  except CheckpointError as e:
+    print(f"unreadable checkpoints: {e}", file=sys.stderr)
     sys.exit(2)
   except Diverged as e:
     print(f"diverged: {e}", file=sys.stderr)

@@ -1,24 +1,32 @@
-"""Name → object registries shared by ops, layers, models and data sets.
+"""Name → object registries, typed options, and the ``name(key=value)`` syntax.
 
-Every swappable building block of the lab is registered under a string name, so
-that a config field (``model.pool = "stochastic"``) or a sweep axis can select it.
-A lookup of an unknown name fails with the list of valid names, and a name that
-is known to be ambiguous (``"l2"`` can mean two different poolings) fails with a
-hint naming the unambiguous choices.
+Every swappable building block of the lab is registered under a string name, so that
+a config field (``model.pool = "stochastic"``) or a sweep axis can select it. A lookup
+of an unknown name fails with the closest match and the list of valid names; a name
+known to be ambiguous (``"l2"`` is two poolings) fails with a hint naming the choices.
 
-List everything from the command line::
+An op declares its options — name, type, default, valid range — as :class:`Option`
+entries. A caller's options are checked against them before anything is traced: an
+unknown option fails naming the accepted ones and the closest match, an out-of-range
+value (``p < 1``) names the bound. Options travel with the name in one string, the
+only syntax configs, the command line, sweeps, run ids and reports use::
 
-    python -m cnnlab.registry            # every registry
-    python -m cnnlab.registry pool act   # some of them
+    "lp_sum(p=4)"      →  ("lp_sum", {"p": 4.0})
+    "leaky_relu(negative_slope=0.2)",  "mixed(per_channel=True)",  "max"
+
+This module is a leaf: it imports nothing of cnnlab (``python -m cnnlab.registries``
+lists what the lab has registered).
 """
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import difflib
-import functools
 import inspect
-import sys
-from typing import Any, Callable, Dict, Generic, Iterator, List, Mapping, Optional, TypeVar
+import math
+from typing import (Any, Callable, Dict, Generic, Iterator, List, Mapping, Optional, Sequence,
+                    Tuple, TypeVar)
 
 T = TypeVar("T")
 
@@ -28,6 +36,16 @@ class UnknownNameError(KeyError):
 
   def __str__(self) -> str:  # KeyError quotes its message; we want it plain.
     return str(self.args[0]) if self.args else ""
+
+
+class OptionError(ValueError):
+  """An option that an op does not declare, or a value outside its declared range."""
+
+
+def did_you_mean(name: Any, names: Sequence[str]) -> str:
+  """`` Did you mean 'x'?`` for the closest of ``names`` (empty when none is close)."""
+  close = difflib.get_close_matches(str(name), list(names), n=3)
+  return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
 class Registry(Generic[T]):
@@ -43,8 +61,9 @@ class Registry(Generic[T]):
     self._hints: Dict[str, str] = {}
 
   def add(self, name: str, entry: T, *, overwrite: bool = False) -> T:
-    if not isinstance(name, str) or not name:
-      raise ValueError(f"{self.kind} names must be non-empty strings, got {name!r}")
+    if not isinstance(name, str) or not name.isidentifier():
+      raise ValueError(f"{self.kind} names must be identifiers (letters, digits, _), got "
+                       f"{name!r}")
     if name in self._entries and not overwrite:
       raise ValueError(
           f"{self.kind} {name!r} is already registered; pass overwrite=True to replace it")
@@ -67,9 +86,8 @@ class Registry(Generic[T]):
     if isinstance(name, str) and name in self._hints:
       raise UnknownNameError(
           f"{self.kind} {name!r} is ambiguous: {self._hints[name]}. Valid names: {valid}")
-    close = difflib.get_close_matches(str(name), self.names(), n=3)
-    maybe = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise UnknownNameError(f"unknown {self.kind} {name!r}.{maybe} Valid names: {valid}")
+    raise UnknownNameError(f"unknown {self.kind} {name!r}.{did_you_mean(name, self.names())} "
+                           f"Valid names: {valid}")
 
   def names(self) -> List[str]:
     return list(self._entries)
@@ -96,87 +114,138 @@ def doc_summary(fn: Callable) -> str:
   return lines[0] if lines else ""
 
 
-@functools.lru_cache(maxsize=None)
-def _accepted_names(fn: Callable) -> Optional[frozenset]:
-  params = inspect.signature(fn).parameters.values()
-  if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-    return None  # accepts everything
-  return frozenset(p.name for p in params)
+# -- typed options ---------------------------------------------------------------------
 
 
-def call_accepting(fn: Callable, x: Any, kwargs: Mapping[str, Any]) -> Any:
-  """``fn(x, **kwargs)`` with only the keyword arguments ``fn`` accepts.
+@dataclasses.dataclass(frozen=True)
+class Option:
+  """One declared option of a registered op.
 
-  Registered ops share one calling convention (window, rng, train, parameters,
-  options, ...); each op takes the subset it needs.
+  ``type`` is ``float``, ``int``, ``bool`` or ``str``; ``low``/``high`` bound numbers
+  (inclusive unless ``low_open``/``high_open``); ``choices`` restricts strings.
   """
-  names = _accepted_names(fn)
-  return fn(x, **(kwargs if names is None else {k: v for k, v in kwargs.items() if k in names}))
+  name: str
+  type: type
+  default: Any
+  low: Optional[float] = None
+  high: Optional[float] = None
+  low_open: bool = False
+  high_open: bool = False
+  choices: Tuple[Any, ...] = ()
+  doc: str = ""
+  example: Any = None  # a non-default value for conformance tests (else one is derived)
+
+  def range_text(self) -> str:
+    if self.choices:
+      return "one of " + ", ".join(repr(c) for c in self.choices)
+    lo = "" if self.low is None else f"{self.low:g} {'<' if self.low_open else '<='} "
+    hi = "" if self.high is None else f" {'<' if self.high_open else '<='} {self.high:g}"
+    return f"{lo}{self.name}{hi}" if lo or hi else f"any {self.type.__name__}"
+
+  def check(self, value: Any, owner: str) -> Any:
+    """``value`` as this option's type, or :class:`OptionError` naming ``owner``."""
+    where = f"{owner}: option {self.name!r}"
+    if self.type is bool:
+      if not isinstance(value, bool):
+        raise OptionError(f"{where} must be True or False, got {value!r}")
+      return value
+    if self.type in (int, float):
+      ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (
+          self.type is float or float(value).is_integer())
+      if not ok or not math.isfinite(float(value)):
+        raise OptionError(f"{where} must be a finite {self.type.__name__}, got {value!r}")
+      value = self.type(value)
+      bad_low = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+      bad_high = self.high is not None and (
+          value >= self.high if self.high_open else value > self.high)
+      if bad_low or bad_high:
+        raise OptionError(f"{where} is {value!r}, outside its range {self.range_text()}")
+      return value
+    if not isinstance(value, self.type) or (self.choices and value not in self.choices):
+      raise OptionError(f"{where} must be {self.range_text()}, got {value!r}")
+    return value
+
+  def alternative(self) -> Any:
+    """A valid value other than the default (for conformance tests at non-default options)."""
+    if self.example is not None:
+      return self.check(self.example, f"option {self.name!r} example")
+    if self.type is bool:
+      return not self.default
+    if self.choices:
+      return next(c for c in self.choices if c != self.default)
+    step = 1 if self.type is int else 0.5 * (abs(self.default) or 1.0)
+    for v in (self.default + step, self.default - step):
+      try:
+        return self.check(v, "")
+      except OptionError:
+        continue
+    raise ValueError(f"option {self.name!r}: no alternative value within its range")
 
 
-def _describe(entry: Any) -> str:
-  describe = getattr(entry, "describe", None)
-  if callable(describe):
-    return describe()
-  doc = getattr(entry, "__doc__", None) or ""
-  return doc.strip().splitlines()[0] if doc.strip() else ""
+def resolve_options(declared: Sequence[Option], given: Mapping[str, Any], owner: str
+                    ) -> Dict[str, Any]:
+  """Every declared option's value: ``given`` checked, defaults filled in.
+
+  An option that ``owner`` does not declare fails naming the accepted ones and the
+  closest match; nothing is ever dropped silently.
+  """
+  by_name = {o.name: o for o in declared}
+  unknown = [k for k in given if k not in by_name]
+  if unknown:
+    k = unknown[0]
+    accepted = ", ".join(by_name) or "none"
+    raise OptionError(f"{owner} has no option {k!r}.{did_you_mean(k, list(by_name))} "
+                      f"Its options: {accepted}")
+  return {o.name: o.check(given[o.name], owner) if o.name in given else o.default
+          for o in declared}
 
 
-def all_registries() -> Dict[str, Registry]:
-  """The lab's registries by short name, importing the modules that fill them."""
-  # Imported here so that `cnnlab.registry` itself stays dependency-free.
-  from cnnlab.ops import activations, normalization, pooling
-  import cnnlab.data  # noqa: F401  (registers the data sets)
-  import cnnlab.models  # noqa: F401  (registers the models)
-  import cnnlab.train.losses  # noqa: F401  (registers the losses)
-  regs = {
-      "pool": pooling.POOLS,
-      "roi_pool": pooling.ROI_POOLS,
-      "act": activations.ACTIVATIONS,
-      "norm": normalization.NORMS,
-  }
-  for extra in _EXTRA_REGISTRIES:
-    regs.update(extra())
-  return regs
+def check_signature(fn: Callable, names: Sequence[str], owner: str) -> None:
+  """At registration: ``fn`` must accept each declared option by keyword."""
+  params = inspect.signature(fn).parameters
+  if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+    return
+  missing = [n for n in names if n not in params]
+  if missing:
+    raise TypeError(f"{owner}: its function does not take the declared option(s) {missing}")
 
 
-# Later layers (models, data sets, losses) append a callable returning
-# {short_name: registry} so that the listing stays complete.
-_EXTRA_REGISTRIES: List[Callable[[], Dict[str, Registry]]] = []
+# -- the "name(key=value, ...)" syntax --------------------------------------------------
 
 
-def format_listing(selected: Optional[List[str]] = None) -> str:
-  regs = all_registries()
-  keys = selected or list(regs)
-  lines = []
-  for key in keys:
-    if key not in regs:
-      raise UnknownNameError(
-          f"unknown registry {key!r}. Valid names: {', '.join(regs)}")
-    reg = regs[key]
-    lines.append(f"{key} ({reg.kind}, {len(reg)}):")
-    width = max((len(n) for n in reg.names()), default=0)
-    for name, entry in reg.items():
-      lines.append(f"  {name.ljust(width)}  {_describe(entry)}".rstrip())
-  return "\n".join(lines)
+def parse_call(spec: str) -> Tuple[str, Dict[str, Any]]:
+  """``"lp_sum(p=4)"`` → ``("lp_sum", {"p": 4})``; a bare name has no options.
 
-
-def main(argv: List[str]) -> int:
+  Values are Python literals (numbers, True/False, quoted strings); anything else
+  fails with the expected form.
+  """
+  if not isinstance(spec, str):
+    raise OptionError(f"expected a name such as 'max' or 'lp_sum(p=4)', got {spec!r}")
+  text = spec.strip()
+  if "(" not in text:
+    return text, {}
+  form = f"{spec!r} is not of the form name(key=value, ...), e.g. 'lp_sum(p=4)'"
   try:
-    print(format_listing(argv[1:] or None))
-  except UnknownNameError as e:
-    print(e, file=sys.stderr)
-    return 2
-  return 0
+    call = ast.parse(text, mode="eval").body
+  except SyntaxError:
+    raise OptionError(form) from None
+  if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name) or call.args:
+    raise OptionError(form)
+  options = {}
+  for kw in call.keywords:
+    if kw.arg is None:
+      raise OptionError(form)
+    try:
+      options[kw.arg] = ast.literal_eval(kw.value)
+    except ValueError:
+      raise OptionError(f"{spec!r}: the value of {kw.arg!r} must be a number, True/False or "
+                        f"a quoted string") from None
+  return call.func.id, options
 
 
-def cli() -> None:
-  """Console-script entry point (``cnnlab-registry``)."""
-  sys.exit(main(sys.argv))
-
-
-if __name__ == "__main__":
-  # Run through the importable module: under `python -m` this file is `__main__`,
-  # a second copy whose hook list the data and model modules never see.
-  from cnnlab.registry import cli as _cli
-  _cli()
+def format_call(name: str, options: Optional[Mapping[str, Any]] = None) -> str:
+  """The canonical string of a name with options: ``format_call("lp_sum", {"p": 4.0})``
+  is ``"lp_sum(p=4.0)"`` (options in the given order; none: the bare name)."""
+  if not options:
+    return name
+  return f"{name}(" + ", ".join(f"{k}={v!r}" for k, v in options.items()) + ")"

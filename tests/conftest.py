@@ -1,8 +1,8 @@
 """Shared test setup.
 
-Registry conformance tests are parametrized here from the registries as they
-stand when each test module is collected. Test files are collected in name order,
-so an op registered in ``tests/test_custom_*.py`` is in the registry by the time
+Registry conformance tests are parametrized from the registries as they stand when
+each test module is collected. Test files are collected in name order, so an op
+registered in ``tests/test_custom_*.py`` is in the registry by the time
 ``tests/test_registry_conformance.py`` is collected and gets the full suite.
 """
 
@@ -26,16 +26,6 @@ jax.config.update("jax_platforms", "cpu")
 
 
 def pytest_generate_tests(metafunc):
-  from cnnlab.models import MODELS
-  from cnnlab.ops import ACTIVATIONS, NORMS, POOLS
-  groups = {
-      "pool_name": POOLS.names(),
-      "learnable_pool_name": [n for n, s in POOLS.items() if s.learnable],
-      "window_pool_name": [n for n, s in POOLS.items() if s.kind == "window"],
-      "act_name": ACTIVATIONS.names(),
-      "norm_name": NORMS.names(),
-      "model_name": MODELS.names(),
-  }
-  for fixture, names in groups.items():
-    if fixture in metafunc.fixturenames:
-      metafunc.parametrize(fixture, names)
+  if "model_name" in metafunc.fixturenames:
+    from cnnlab.models import MODELS
+    metafunc.parametrize("model_name", MODELS.names())

@@ -6,6 +6,7 @@ bugs) with :mod:`cnnlab.ops`.
 
 import itertools
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -107,7 +108,9 @@ def gated_ref(omega):
 
 
 def roi_max_pool_ref(features, rois, out_h, out_w, scale=1.0):
-  """Caffe's ROIPoolingLayer forward, line by line."""
+  """Caffe's ROIPoolingLayer forward, line by line, with the bin boundaries in exact
+  rational arithmetic (``floor(ph·h/out_h)``, ``ceil((ph+1)·h/out_h)``: what Caffe's and
+  torchvision's float expressions mean; in float they can land one past a whole number)."""
   def c_round(v):
     return math.floor(v + 0.5) if v >= 0 else -math.floor(-v + 0.5)
   n, height, width, c = features.shape
@@ -116,7 +119,7 @@ def roi_max_pool_ref(features, rois, out_h, out_w, scale=1.0):
     b = int(roi[0])
     x1, y1, x2, y2 = (c_round(v * scale) for v in roi[1:])
     roi_h, roi_w = max(y2 - y1 + 1, 1), max(x2 - x1 + 1, 1)
-    bin_h, bin_w = roi_h / out_h, roi_w / out_w
+    bin_h, bin_w = Fraction(roi_h, out_h), Fraction(roi_w, out_w)
     for ph in range(out_h):
       for pw in range(out_w):
         hs = min(max(math.floor(ph * bin_h) + y1, 0), height)

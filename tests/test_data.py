@@ -79,7 +79,7 @@ def test_cifar_binary_reader(tmp_path):
   rng = np.random.default_rng(0)
   imgs = rng.integers(0, 256, (3, 3, 32, 32), dtype=np.uint8)  # CHW as stored
   labels = np.array([4, 0, 9], np.uint8)
-  raw = b"".join(bytes([l]) + im.tobytes() for l, im in zip(labels, imgs))
+  raw = b"".join(bytes([lab]) + im.tobytes() for lab, im in zip(labels, imgs))
   (tmp_path / "test_batch.bin").write_bytes(raw)
   x, y = formats.read_cifar_bin(str(tmp_path / "test_batch.bin"))
   np.testing.assert_array_equal(y, labels)
@@ -328,7 +328,8 @@ def test_random_crop_is_a_zero_filled_shift():
       for dx in range(-2, 3):
         shifted = np.zeros_like(xn[i])
         src = xn[i][max(dy, 0):6 + min(dy, 0), max(dx, 0):5 + min(dx, 0)]
-        shifted[max(-dy, 0):max(-dy, 0) + src.shape[0], max(-dx, 0):max(-dx, 0) + src.shape[1]] = src
+        top, left = max(-dy, 0), max(-dx, 0)
+        shifted[top:top + src.shape[0], left:left + src.shape[1]] = src
         found |= np.array_equal(shifted, yn[i])
     assert found, i
   np.testing.assert_array_equal(augment.random_crop(jax.random.PRNGKey(0), x, 2), y)

@@ -203,7 +203,7 @@ def test_conv_head_trains_from_a_config_and_bad_heads_are_named(tmp_path):
   c.data.name = "synthetic"
   c.data.options = {"shape": (8, 8, 1), "num_train": 32, "num_test": 8}
   c.train.batch_size, c.train.num_epochs = 16, 1
-  assert train(c, str(tmp_path / "conv"), log=lambda *_: None)["status"] == "done"
+  assert train(c, str(tmp_path / "conv"), log=lambda *_: None).status == "done"
   with pytest.raises(ModelConfigError, match="head 'fc' unknown; valid: dense, conv"):
     create_model("fashionnet", (28, 28, 1), head="fc")
   with pytest.raises(ModelConfigError, match="head='conv' needs pool='global_avg'"):
@@ -218,10 +218,10 @@ def test_conv_head_trains_from_a_config_and_bad_heads_are_named(tmp_path):
 def test_one_perceptron_step_is_rosenblatts_rule():
   import optax
   from cnnlab.models import create_model
-  from cnnlab.train.steps import create_state, make_steps
+  from cnnlab.train.steps import StepSpec, create_state, make_steps
   model = create_model("perceptron", (2, 2, 1), num_classes=1)
   tx = optax.sgd(0.5)
-  step, _ = make_steps(model, tx, mean=(0.0,), std=(1.0,), num_classes=2, loss="perceptron")
+  step, _ = make_steps(model, tx, StepSpec((0.0,), (1.0,), num_classes=2, loss="perceptron"))
   state = create_state(model, tx, jax.random.PRNGKey(0), (2, 2, 1))
   x = np.array([[[[1.0], [2.0]], [[-1.0], [0.5]]]], np.float32)
   state, _ = step(state, {"image": x, "label": np.array([1])})  # f = 0: a mistake, s = +1
@@ -243,7 +243,7 @@ def test_perceptron_converges_on_a_separable_set(tmp_path):
                   "eval_batch_size": 100, "checkpoint_every_steps": 0, "log_every_steps": 100})
   c.optim.name, c.optim.lr = "sgd", 1.0
   r = train(c, str(tmp_path / "p"), log=lambda *_: None)
-  assert r["final"]["test_accuracy"] == 1.0 and r["loss"] == "perceptron"
+  assert r.value("test_accuracy") == 1.0 and r.loss == "perceptron"
 
 
 def test_data_classes_selects_and_relabels(tmp_path):
@@ -256,7 +256,7 @@ def test_data_classes_selects_and_relabels(tmp_path):
   c.optim.name = "sgd"
   r = train(c, str(tmp_path / "p"), log=lambda *_: None)
   full = load_dataset("synthetic", shape=(4, 4, 1), num_classes=5, num_train=100, num_test=50)
-  assert r["final"]["test_loss"] >= 0
+  assert r.value("test_loss") >= 0
   expected = int(np.isin(full.test.labels, (4, 1)).sum())
   from cnnlab.train.metrics import read_metrics
   assert [m for m in read_metrics(str(tmp_path / "p")) if m["split"] == "test"][-1]["count"] \
@@ -275,13 +275,13 @@ def test_data_train_size_trains_on_the_first_examples(tmp_path):
                   "checkpoint_every_steps": 0})
   c.optim.name = "sgd"
   r = train(c, str(tmp_path / "p"), log=lambda *_: None)
-  assert r["total_steps"] == 6  # 30 examples / 10 per batch × 2 epochs
+  assert r.total_steps == 6  # 30 examples / 10 per batch × 2 epochs
   c.data.train_size, c.train.eval_train_set = 20, True
   r = train(c, str(tmp_path / "e"), log=lambda *_: None)
   from cnnlab.train.metrics import read_metrics
   assert [m["count"] for m in read_metrics(str(tmp_path / "e")) if m["split"] == "train_set"] \
       == [20, 20]  # the training set evaluated after each epoch
-  assert 0 <= r["final"]["train_set_accuracy"] <= 1
+  assert 0 <= r.value("train_set_accuracy") <= 1
   c.data.train_size = 101
   with pytest.raises(ConfigError, match="101 is more than the 100 training examples"):
     train(c, str(tmp_path / "q"), log=lambda *_: None)
@@ -315,8 +315,8 @@ def test_multilabel_and_regression_train_end_to_end(tmp_path, data, metric, repl
   c.train.update({"batch_size": 16, "num_epochs": 2, "eval_batch_size": 16,
                   "num_replicas": replicas, "checkpoint_every_steps": 0})
   r = train(c, str(tmp_path / "run"), log=lambda *_: None)
-  assert r["primary_metric"] == metric and metric in r["best"]["test"]
-  assert np.isfinite(r["final"][f"test_{metric}"])
+  assert r.primary_metric == metric and r.best["test"].metric == metric
+  assert np.isfinite(r.value(f"final.test.{metric}"))
   if replicas:
-    assert len(r["final"]["per_replica"]) == 2
-    assert all(f"test_{metric}" in p for p in r["final"]["per_replica"])
+    assert len(r.final["test"].per_replica) == 2
+    assert all(metric in p for p in r.final["test"].per_replica)

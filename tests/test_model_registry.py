@@ -3,7 +3,8 @@
 Every registered model — built in or registered later — is initialised and run in
 a tiny variant: output shape and dtype, jit, finite gradients, train vs eval mode
 (batch statistics move only in train mode), bfloat16 compute with float32
-parameters, determinism, its summary, and a fine-tuning head swap; and swept over three pooling types × three activations,
+parameters, determinism, its summary, and a fine-tuning head swap; and swept over three
+pooling types × three activations,
 abstractly (traced, never compiled), with invalid combinations rejected by name.
 """
 
@@ -67,8 +68,8 @@ def test_model_conformance(model_name):
   assert jax.jit(lambda v, z: new_model.apply(v, z))(new_vars, x).shape == (2, NUM_CLASSES + 2)
   labels = finetune.trainable_labels(new_vars["params"])
   assert set(jax.tree_util.tree_leaves(labels["head"])) == {"train"}
-  assert all(l == "freeze" for k, v in labels.items() if k != "head"
-             for l in jax.tree_util.tree_leaves(v))
+  assert all(label == "freeze" for k, v in labels.items() if k != "head"
+             for label in jax.tree_util.tree_leaves(v))
 
   bf16 = model.clone(dtype=jnp.bfloat16)
   yb = jax.jit(lambda v, z: bf16.apply(v, z, train=False))(variables, x)

@@ -79,7 +79,8 @@ def test_lenet_dense_c3_and_sparse_connectivity():
       ins = np.nonzero(C3_TABLE[:, o])[0]
       for r in range(3):
         for c in range(3):
-          want[:, r, c, o] = np.einsum("nhwt,hwt->n", x[:, r:r + 5, c:c + 5, ins], k[:, :, :, j]) + b[j]
+          window = x[:, r:r + 5, c:c + 5, ins]
+          want[:, r, c, o] = np.einsum("nhwt,hwt->n", window, k[:, :, :, j]) + b[j]
   np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)
 
 
@@ -191,9 +192,11 @@ def test_unrolled_blocks_compute_what_the_scan_computes_with_the_same_params(nam
   (l_scan, s_scan), g_scan = jax.value_and_grad(loss, has_aux=True)(v["params"], models["scan"])
   (l_unr, s_unr), g_unr = jax.value_and_grad(loss, has_aux=True)(v["params"], models["unroll"])
   np.testing.assert_allclose(l_scan, l_unr, rtol=1e-5)
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), g_scan, g_unr)
+  # Unrolled code fuses differently: rounding relative to each gradient's scale.
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(
+      a, b, rtol=1e-4, atol=1e-5 + 1e-6 * float(np.abs(a).max())), g_scan, g_unr)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), s_scan, s_unr)
-  if name == "resnet_cifar":  # 2 scanned blocks a stage (ResNet-18's single one is no loop)
+  if name == "resnet_cifar":  # (two-block stages: test_unrolled_stages_compile_to_...)
     # "unroll" really compiles to straight-line code (XLA's CPU convs are slow in loops).
     hlo = {loop: jax.jit(m.apply).lower(v, x).compile().as_text() for loop, m in models.items()}
     assert " while(" in hlo["scan"] and " while(" not in hlo["unroll"]
@@ -238,3 +241,15 @@ def test_zero_init_residual_starts_blocks_as_identity():
   scales = v["params"]["stage1_blocks"]["block"]["norm2"]["scale"]
   np.testing.assert_array_equal(scales, 0.0)
   assert np.all(np.asarray(v["params"]["stage1_block0"]["norm1"]["scale"]) == 1.0)
+
+
+@pytest.mark.parametrize("name,kwargs", [("resnet_cifar", {"depth": 14}),
+                                         ("resnet_cifar", {"depth": 20}),
+                                         ("resnet18_cifar", {"width": 0.125})])
+def test_unrolled_stages_compile_to_straight_line_code(name, kwargs):
+  """Two-block stages once compiled to a one-trip while loop (10× slower on CPU)."""
+  model = create_model(name, (32, 32, 3), num_classes=10, block_loop="unroll", **kwargs)
+  x = jnp.zeros((2, 32, 32, 3))
+  variables = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), x))
+  text = jax.jit(lambda v, z: model.apply(v, z)).lower(variables, x).as_text()
+  assert "while" not in text

@@ -5,6 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cnnlab.ops.pooling import get_pool
+
 import reference as ref
 from cnnlab.ops import pooling as P
 from cnnlab.ops.shapes import ShapeError
@@ -215,6 +217,51 @@ def test_roi_max_pool_matches_caffe_reference(scale):
   _check(ours, ref.roi_max_pool_ref(feats, rois, 2, 3, scale))
   assert ours.shape == (len(rois), 2, 3, 3)
   assert np.all(np.asarray(ours[5]) == 0)  # outside the map
+
+
+def _roi_cases(n=128, seed=3):
+  """Boxes of every kind on an 11×9 map (larger than most boxes), with grids of 1–7."""
+  rng = np.random.default_rng(seed)
+  cases = [((1, -2, -3, 4, 5), (7, 7))]  # the case the outside check found
+  while len(cases) < n:
+    x1, y1 = rng.integers(-3, 9, 2)
+    w, h = rng.integers(0, 9, 2)
+    grid = tuple(int(g) for g in rng.integers(1, 8, 2))
+    cases.append(((int(rng.integers(0, 2)), int(x1), int(y1), int(x1 + w), int(y1 + h)), grid))
+  return cases
+
+
+def test_roi_cells_stay_inside_the_box_under_jit_on_a_larger_map():
+  feats = np.random.default_rng(4).normal(size=(2, 11, 9, 3)).astype(np.float32)
+  pooled = {}
+  for box, grid in _roi_cases():
+    if grid not in pooled:
+      pooled[grid] = jax.jit(lambda f, r, g=grid: P.roi_max_pool(f, r, g))
+    rois = np.asarray([box], np.float32)
+    ours = pooled[grid](jnp.asarray(feats), jnp.asarray(rois))
+    np.testing.assert_array_equal(np.asarray(ours), ref.roi_max_pool_ref(
+        feats, rois, *grid).astype(np.float32), err_msg=f"box {box}, grid {grid}")
+
+
+def test_roi_batch_index_must_name_an_image():
+  feats = jnp.ones((2, 6, 6, 1))
+  for bad in (2, -1, 0.5):
+    with pytest.raises(ShapeError, match="box 1 has batch index .*valid: 0..1"):
+      P.roi_max_pool(feats, np.asarray([[0, 0, 0, 3, 3], [bad, 0, 0, 3, 3]], np.float32), 2)
+  # Under jit the index cannot be checked: such a box gives NaN, never another image.
+  out = jax.jit(lambda r: P.roi_max_pool(feats, r, 2))(
+      jnp.asarray([[0, 0, 0, 3, 3], [5, 0, 0, 3, 3]], jnp.float32))
+  assert np.all(np.isfinite(out[0])) and np.all(np.isnan(out[1]))
+
+
+def test_pooling_padding_of_more_than_half_a_window_is_rejected():
+  x = jnp.ones((1, 6, 6, 1))
+  for name in ("max", "avg_exclude_pad", "lp_mean", "subsample"):
+    with pytest.raises(ShapeError, match="layer 'p1': pooling padding \\(2, 2\\) on spatial axis "
+                                         "0 is more than half the window 3"):
+      get_pool(name)(x, 3, 1, ((2, 2), (1, 1)), layer="p1")
+  y = get_pool("avg_exclude_pad")(x, 3, 1, ((1, 1), (1, 1)))  # half a window: fine
+  assert np.all(np.isfinite(y)) and y.shape == (1, 6, 6, 1)
 
 
 def test_roi_max_pool_jit_grad_and_errors():

@@ -130,7 +130,8 @@ def test_bad_sweep_points_fail_before_anything_runs():
 
 def test_small_sweep_runs_once_records_results_and_a_rerun_does_nothing(tmp_path):
   config = _config(tmp_path, 'product(sweep("model.pool", ["max", "stochastic"]), '
-                             'sweep("model.act", ["relu", "tanh"]), sweep("optim.lr", [1e-3, 1e30]))',
+                             'sweep("model.act", ["relu", "tanh"]), '
+                             'sweep("optim.lr", [1e-3, 1e30]))',
                    epochs=1)
   out = str(tmp_path / "sweep")
   counts = runner.launch(config, out, workers=2, log=lambda *_: None)
@@ -318,8 +319,8 @@ def test_report_reads_the_last_logged_value_of_a_split_per_replica(tmp_path):
                  {"step": 2, "split": "train_epoch", "accuracy": 0.75}],
           "b0": [{"step": 2, "split": "train_epoch", "accuracy": 0.6, "accuracy_r0": 0.6,
                   "accuracy_r1": 0.7}]}
-  for run_id, lines in rows.items():
-    with open(os.path.join(root, "runs", run_id, "metrics.jsonl"), "w") as f:
+  for rid, lines in rows.items():
+    with open(os.path.join(root, "runs", rid, "metrics.jsonl"), "w") as f:
       f.writelines(json.dumps(line) + "\n" for line in lines)
   with open(os.path.join(root, "runs", "b0", "config.json"), "w") as f:  # 2 packed seeds
     json.dump({"seed": 0, "model": {"pool": "avg", "act": "relu"},
@@ -519,8 +520,8 @@ def test_report_and_sweep_reject_what_the_runs_do_not_have(tmp_path):
                                                "run; under 'model': act, pool"):
     tables.build(records, "model.pol", "model.act", "test_accuracy")
   with pytest.raises(tables.ReportError, match="metric 'test_acc' is in no finished run's "
-                                               "result.json or metrics.jsonl; final metrics: "
-                                               "test_accuracy"):
+                                               "result.json or metrics.jsonl. Did you mean "
+                                               "'test_accuracy'.*final.test.accuracy"):
     tables.build(records, "model.pool", "model.act", "test_acc")
   proc = subprocess.run([sys.executable, "-m", "cnnlab.report", f"--sweep_dir={root}",
                          "--rows=model.pol", "--cols=model.act"], env=_env(), cwd=REPO,

@@ -59,7 +59,7 @@ def test_end_to_end_writes_run_directory(tmp_path):
   wd = str(tmp_path / "run")
   logs = []
   result = train(tiny_config(), wd, log=logs.append)
-  assert result["status"] == "done" and result["step"] == 18 and result["epochs"] == 3
+  assert result.status == "done" and result.step == 18 and result.epochs == 3
   for f in ("config.json", "metrics.jsonl", "result.json"):
     assert os.path.exists(os.path.join(wd, f)), f
   import importlib.util
@@ -72,16 +72,20 @@ def test_end_to_end_writes_run_directory(tmp_path):
   with open(os.path.join(wd, "result.json")) as f:
     saved = json.load(f)
   for key in ("wall_time_s", "compile_time_s", "train_images_per_s", "params", "device",
-              "jax", "flax", "best", "final", "epochs", "git_commit", "loop", "runtime"):
+              "jax", "flax", "best", "final", "epochs", "git_commit", "git_dirty", "loop",
+              "runtime", "schema"):
     assert key in saved, key
   assert saved["compile_time_s"] > 0 and saved["train_images_per_s"] > 0
   assert saved["loop"] == "step"  # "auto" on CPU
   assert saved["flops_per_example"] > 0 and saved["params"] > 0
   assert saved["deterministic"] == {"requested": False, "xla_flags_applied": False}
-  assert saved["final"]["test_accuracy"] == test_rows[-1]["accuracy"]
+  assert saved["final"]["test"]["accuracy"] == test_rows[-1]["accuracy"]
+  assert result.value("test_accuracy") == result.value("final.test.accuracy")
   # Rerunning a finished run does no new steps.
   again = train(tiny_config(), wd, log=logs.append)
-  assert again["step"] == 18 and again["resumed_from"] == 18
+  assert again.step == 18 and again.resumed_from == 18
+  assert again.comparable() == result.comparable()
+  assert len(read_metrics(wd)) == len(rows)  # nothing evaluated or logged again
 
 
 def test_resume_is_bit_exact(tmp_path):
@@ -89,9 +93,9 @@ def test_resume_is_bit_exact(tmp_path):
   train(tiny_config(), full, log=lambda *_: None)
   part = str(tmp_path / "part")
   r = train(tiny_config(stop_after_steps=7), part, log=lambda *_: None)  # mid-epoch
-  assert r["status"] == "preempted" and r["step"] == 7
+  assert r.status == "preempted" and r.step == 7
   r = train(tiny_config(), part, log=lambda *_: None)
-  assert r["status"] == "done" and r["resumed_from"] == 7
+  assert r.status == "done" and r.resumed_from == 7
   step_a, a = _params(full)
   step_b, b = _params(part)
   assert step_a == step_b == 18
@@ -227,7 +231,8 @@ BAD_CONFIGS = [
     ("data.expand", "rotate", "config.data.expand: must be '' or 'nielsen_shift'"),
     ("data.pad_to", (32, 0), "config.data.pad_to: must be positive ints"),
     ("train.eval_train_set", 1, "config.train.eval_train_set: must be True or False"),
-    ("train.target_metric", "train_set.accuracy", r"split one of test, train_epoch \(train_epoch: "),
+    ("train.target_metric", "train_set.accuracy",
+     r"split one of test, train_epoch \(train_epoch: "),
     ("train.target_metric", "test", "config.train.target_metric: must be '<split>.<metric>'"),
     ("data.train_size", -5, "config.data.train_size: must be an int >= 0"),
 ]
@@ -266,7 +271,7 @@ def test_rejected_config_leaves_the_workdir_usable(tmp_path):
   bad.model.pool = "maxx"
   with pytest.raises(KeyError, match="unknown pooling 'maxx'.*Valid names"):
     train(bad, wd, log=lambda *_: None)
-  assert train(tiny_config(num_epochs=1), wd, log=lambda *_: None)["status"] == "done"
+  assert train(tiny_config(num_epochs=1), wd, log=lambda *_: None).status == "done"
   cfg = str(tmp_path / "cfg.py")
   _write_config_file(cfg, num_epochs=1)
   env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu"}
@@ -280,7 +285,8 @@ def test_rejected_config_leaves_the_workdir_usable(tmp_path):
 def test_workdir_with_other_config_is_refused(tmp_path):
   wd = str(tmp_path / "run")
   train(tiny_config(num_epochs=1), wd, log=lambda *_: None)
-  with pytest.raises(ConfigError, match="different config"):
+  with pytest.raises(ConfigError, match="another config .*train.batch_size: 16 there, 8 now; "
+                                        "train.num_epochs: 1 there, 2 now"):
     train(tiny_config(num_epochs=2, batch_size=8), wd, log=lambda *_: None)
 
 
@@ -315,7 +321,7 @@ def test_replicas_equal_separate_runs(tmp_path):
   rep = tiny_config(num_replicas=2)
   rep.seed = 3
   r = train(rep, str(tmp_path / "rep"), log=lambda *_: None)
-  assert r["seeds"] == [3, 4] and len(r["final"]["per_replica"]) == 2
+  assert r.seeds == [3, 4] and len(r.final["test"].per_replica) == 2
   _, stacked = _params(str(tmp_path / "rep"))
   for i, seed in enumerate((3, 4)):
     one = tiny_config()
@@ -325,20 +331,18 @@ def test_replicas_equal_separate_runs(tmp_path):
     for a, b in zip(jax.tree_util.tree_leaves(params["params"]),
                     jax.tree_util.tree_leaves(stacked["params"])):
       np.testing.assert_allclose(b[i], a, rtol=2e-4, atol=2e-5)
-    mine = r["final"]["per_replica"][i]
-    assert mine["seed"] == seed
-    assert mine["test_loss"] == pytest.approx(single["final"]["test_loss"], rel=1e-4)
+    assert r.value("final.test.loss", replica=i) == pytest.approx(
+        single.value("final.test.loss"), rel=1e-4)
   rows = [x for x in read_metrics(str(tmp_path / "rep")) if x["split"] == "test"]
-  assert {"accuracy_r0", "accuracy_r1", "loss_r1"} <= set(rows[-1])
+  assert {"accuracy", "loss"} <= set(rows[-1]["per_replica"][1])
   # The replicas are also scored as one ensemble: one value, not one per replica.
   for name in ("ensemble_vote_accuracy", "ensemble_softmax_accuracy"):
-    assert 0.0 <= rows[-1][name] <= 1.0 and f"{name}_r0" not in rows[-1]
-    assert r["final"][f"test_{name}"] == rows[-1][name]
-  assert not any("ensemble" in k for k in r["final"]["per_replica"][0])
+    assert 0.0 <= rows[-1][name] <= 1.0 and name not in rows[-1]["per_replica"][0]
+    assert r.value(f"final.test.{name}") == rows[-1][name] and r.run_level(f"test_{name}")
   # Resume works the same way with replicas.
   part = tiny_config(num_replicas=2, stop_after_steps=5)
   part.seed = 3
-  assert train(part, str(tmp_path / "rep_part"), log=lambda *_: None)["status"] == "preempted"
+  assert train(part, str(tmp_path / "rep_part"), log=lambda *_: None).status == "preempted"
   part.train.stop_after_steps = 0
   train(part, str(tmp_path / "rep_part"), log=lambda *_: None)
   _assert_same_state(stacked, _params(str(tmp_path / "rep_part"))[1])
@@ -352,8 +356,8 @@ def test_scan_loop_equals_per_step_loop(tmp_path):
   """The accelerator form (lax.scan over the steps between events) computes the same run."""
   step = train(tiny_config(loop="step"), str(tmp_path / "step"), log=lambda *_: None)
   scan = train(tiny_config(loop="scan"), str(tmp_path / "scan"), log=lambda *_: None)
-  assert scan["loop"] == "scan" and scan["step"] == step["step"] == 18
-  assert scan["final"]["test_loss"] == pytest.approx(step["final"]["test_loss"], rel=1e-5)
+  assert scan.loop == "scan" and scan.step == step.step == 18
+  assert scan.value("test_loss") == pytest.approx(step.value("test_loss"), rel=1e-5)
   for a, b in zip(_leaves(_params(str(tmp_path / "step"))[1]),
                   _leaves(_params(str(tmp_path / "scan"))[1])):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -363,7 +367,7 @@ def test_scan_loop_equals_per_step_loop(tmp_path):
   # differently chunked scan may round differently in the last bit.)
   part = str(tmp_path / "scan_part")
   assert train(tiny_config(loop="scan", stop_after_steps=8), part,
-               log=lambda *_: None)["step"] == 8
+               log=lambda *_: None).step == 8
   train(tiny_config(loop="scan"), part, log=lambda *_: None)
   _assert_same_state(_params(str(tmp_path / "scan"))[1], _params(part)[1])
 
@@ -386,12 +390,12 @@ def test_scan_loop_records_divergence_at_the_right_step(tmp_path):
 def test_ema_follows_its_closed_form():
   import optax
   from cnnlab.models import create_model
-  from cnnlab.train.steps import create_state, ema_view, make_steps
+  from cnnlab.train.steps import StepSpec, create_state, ema_view, make_steps
   model = create_model("conv1d_base", (40, 1), num_classes=10)
   tx = optax.sgd(0.1)
   d = 0.9
-  step, evaluate = make_steps(model, tx, mean=(0.0,), std=(1.0,), num_classes=10,
-                              ema_decay=d)
+  step, evaluate = make_steps(model, tx, StepSpec((0.0,), (1.0,), num_classes=10,
+                                                    ema_decay=d))
   state = create_state(model, tx, jax.random.PRNGKey(0), (40, 1), ema=True)
   rng = np.random.default_rng(0)
   history = [jax.device_get(state.params)]
@@ -413,8 +417,8 @@ def test_ema_follows_its_closed_form():
 def test_ema_is_evaluated_and_reported(tmp_path):
   r = train(tiny_config(ema_decay=0.5, num_epochs=1), str(tmp_path / "ema"),
             log=lambda *_: None)
-  assert {"test_accuracy", "test_ema_accuracy", "test_ema_loss"} <= set(r["final"])
-  assert "test_ema" in r["best"]
+  assert {"accuracy", "loss"} <= set(r.final["test_ema"].values) and "test" in r.final
+  assert "test_ema" in r.best and r.value("test_ema_accuracy") is not None
   assert {"test", "test_ema"} <= {row["split"] for row in read_metrics(str(tmp_path / "ema"))}
 
 
@@ -422,7 +426,7 @@ def test_bfloat16_compute_keeps_float32_parameters(tmp_path):
   from cnnlab.models import create_model
   import jax.numpy as jnp
   r = train(tiny_config(dtype="bfloat16"), str(tmp_path / "bf16"), log=lambda *_: None)
-  assert r["status"] == "done" and np.isfinite(r["final"]["test_loss"])
+  assert r.status == "done" and np.isfinite(r.value("test_loss"))
   _, saved = _params(str(tmp_path / "bf16"))
   assert {leaf.dtype for leaf in _leaves(saved["params"])} == {np.dtype(np.float32)}
   model = create_model("fashionnet", (8, 8, 1), num_classes=10, width=0.25, dtype=jnp.bfloat16)
@@ -435,7 +439,7 @@ def test_bfloat16_compute_keeps_float32_parameters(tmp_path):
     assert layer["__call__"][0].dtype == jnp.bfloat16
   f32 = train(tiny_config(), str(tmp_path / "f32"), log=lambda *_: None)
   # Same run in two precisions: the losses agree to bf16's few significant digits.
-  assert r["final"]["test_loss"] == pytest.approx(f32["final"]["test_loss"], rel=0.05)
+  assert r.value("test_loss") == pytest.approx(f32.value("test_loss"), rel=0.05)
 
 
 _DATA_PARALLEL_SCRIPT = r"""
@@ -454,7 +458,7 @@ def cfg(**kw):
 results = {}
 for name, kw in {"dp": {}, "single": {"data_parallel": False},
                  "dp_scan": {"loop": "scan"}}.items():
-  results[name] = train(cfg(**kw), f"{out}/{name}", log=lambda *_: None)
+  results[name] = train(cfg(**kw), f"{out}/{name}", log=lambda *_: None).to_json()
   results[name]["params_leaves"] = [np.asarray(a).tolist() for a in
                                     _leaves(_params(f"{out}/{name}")[1]["params"])]
 try:
@@ -482,8 +486,8 @@ def test_data_parallel_equals_single_device(tmp_path):
   assert r["dp"]["num_devices"] == 2 and r["single"]["num_devices"] == 1
   assert r["dp_scan"]["num_devices"] == 2 and r["dp_scan"]["loop"] == "scan"
   for other in ("dp", "dp_scan"):
-    assert r[other]["final"]["test_loss"] == pytest.approx(r["single"]["final"]["test_loss"],
-                                                           rel=1e-4)
+    assert r[other]["final"]["test"]["loss"] == pytest.approx(
+        r["single"]["final"]["test"]["loss"], rel=1e-4)
     for a, b in zip(r[other]["params_leaves"], r["single"]["params_leaves"]):
       np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
   assert "not divisible by the 2 devices" in r["odd_error"]
@@ -512,7 +516,7 @@ def test_main_applies_deterministic_flags_and_compilation_cache(tmp_path):
   logs = []
   r = train(c, str(tmp_path / "inproc"), log=logs.append)
   flags_set = "--xla_gpu_deterministic_ops=true" in os.environ.get("XLA_FLAGS", "")
-  assert r["deterministic"]["xla_flags_applied"] == flags_set
+  assert r.deterministic["xla_flags_applied"] == flags_set
   assert flags_set or any("config.deterministic is set" in m for m in logs)
 
 
@@ -563,8 +567,8 @@ def test_every_model_family_trains_end_to_end_on_tiny_data(name, tmp_path):
   c.train.update({"batch_size": 4, "num_epochs": 1, "eval_batch_size": 4,
                   "log_every_steps": 1, "checkpoint_every_steps": 0})
   r = train(c, str(tmp_path / name), log=lambda *_: None)
-  assert r["status"] == "done" and r["step"] == 2
-  assert np.isfinite(r["final"]["test_loss"]) and r["final"]["test_accuracy"] >= 0
+  assert r.status == "done" and r.step == 2
+  assert np.isfinite(r.value("test_loss")) and r.value("test_accuracy") >= 0
 
 
 def test_finetuning_starts_from_a_training_runs_checkpoint(tmp_path):
@@ -587,10 +591,11 @@ def test_finetuning_starts_from_a_training_runs_checkpoint(tmp_path):
 def test_label_smoothing_loss_matches_its_closed_form():
   import optax
   from cnnlab.models import create_model
-  from cnnlab.train.steps import create_state, make_steps
+  from cnnlab.train.steps import StepSpec, create_state, make_steps
   model = create_model("conv1d_base", (40, 1), num_classes=10)
   tx = optax.sgd(0.0)
-  step, _ = make_steps(model, tx, mean=(0.0,), std=(1.0,), num_classes=10, label_smoothing=0.2)
+  step, _ = make_steps(model, tx, StepSpec((0.0,), (1.0,), num_classes=10,
+                                           label_smoothing=0.2))
   state = create_state(model, tx, jax.random.PRNGKey(1), (40, 1))
   rng = np.random.default_rng(1)
   x = rng.normal(size=(6, 40, 1)).astype(np.float32)
@@ -616,14 +621,14 @@ def test_a_target_metric_stops_the_run_where_it_is_reached_and_a_rerun_keeps_it(
   c = tiny_config(eval_train_set=True, target_metric="train_set.accuracy", target_value=0.0,
                   num_epochs=4)
   r = train(c, str(tmp_path / "a"), log=lambda *_: None)
-  assert r["status"] == "done" and r["step"] == 6  # 96 / 16: met at the first evaluation
-  assert r["target"]["reached_at_step"] == [6] and r["target"]["reached_at_epoch"] == 1.0
-  assert 0 < r["target"]["train_time_s"] <= r["train_time_s"]
+  assert r.status == "done" and r.step == 6  # 96 / 16: met at the first evaluation
+  assert r.target.reached_at_step == [6] and r.target.reached_at_epoch == 1.0
+  assert 0 < r.target.train_time_s <= r.train_time_s
   again = train(c, str(tmp_path / "a"), log=lambda *_: None)
-  assert again["step"] == 6 and again["target"] == r["target"]  # not trained further
+  assert again.step == 6 and again.target == r.target  # not trained further
   c.train.target_value = 1.01  # never met: the run goes to the end, unmet is recorded
   r = train(c, str(tmp_path / "b"), log=lambda *_: None)
-  assert r["step"] == 24 and r["target"]["reached_at_step"] == [None]
+  assert r.step == 24 and r.target.reached_at_step == [None]
   c.train.target_metric = "test.acc"
   with pytest.raises(ConfigError, match="'test.acc' is not evaluated; evaluated: .*test.accuracy"):
     train(c, str(tmp_path / "c"), log=lambda *_: None)
@@ -632,7 +637,7 @@ def test_a_target_metric_stops_the_run_where_it_is_reached_and_a_rerun_keeps_it(
 def test_replicas_each_record_when_they_reach_the_target(tmp_path):
   c = tiny_config(num_replicas=2, target_metric="test.loss", target_value=1e9)
   r = train(c, str(tmp_path / "a"), log=lambda *_: None)
-  assert r["step"] == 6 and r["target"]["reached_at_step"] == [6, 6]
+  assert r.step == 6 and r.target.reached_at_step == [6, 6]
 
 
 def test_train_epoch_metrics_average_the_epochs_batches_and_can_be_a_target(tmp_path):
@@ -646,7 +651,7 @@ def test_train_epoch_metrics_average_the_epochs_batches_and_can_be_a_target(tmp_
                              [np.mean(per_step[:6]), np.mean(per_step[6:])], rtol=1e-6)
   c.train.update(target_metric="train_epoch.loss", target_value=1e9)
   r = train(c, str(tmp_path / "b"), log=lambda *_: None)
-  assert r["step"] == 6 and r["target"]["reached_at_epoch"] == 1.0
+  assert r.step == 6 and r.target.reached_at_epoch == 1.0
 
 
 @pytest.mark.parametrize("replicas", [0, 2])
@@ -657,10 +662,10 @@ def test_best_records_the_test_metric_at_the_best_validation_step(tmp_path, repl
   rows = read_metrics(str(tmp_path / "a"))
   test_at = {m["step"]: m for m in rows if m["split"] == "test"}
   if not replicas:
-    at = r["best"]["test_at_best_validation"]
-    assert at["step"] == r["best"]["validation"]["step"]
-    assert at["accuracy"] == test_at[at["step"]]["accuracy"]
+    at = r.best["test_at_best_validation"].point
+    assert at.step == r.best["validation"].point.step
+    assert at.value == test_at[at.step]["accuracy"]
     return
-  for i, (v, at) in enumerate(zip(r["best"]["validation_per_replica"],
-                                  r["best"]["test_at_best_validation_per_replica"])):
-    assert at["step"] == v["step"] and at["accuracy"] == test_at[at["step"]][f"accuracy_r{i}"]
+  for i, (v, at) in enumerate(zip(r.best["validation"].per_replica,
+                                  r.best["test_at_best_validation"].per_replica)):
+    assert at.step == v.step and at.value == test_at[at.step]["per_replica"][i]["accuracy"]

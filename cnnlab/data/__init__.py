@@ -4,7 +4,7 @@
     ds = load_dataset("fashion_mnist", validation_size=10_000)
 """
 
-from cnnlab.data import augment, formats, pipeline, sources  # noqa: F401  (sources registers)
+from cnnlab.data import augment, formats, generated, pipeline, sources  # noqa: F401  (register)
 from cnnlab.data.catalog import (DATASETS, DataNotFoundError, Dataset, DatasetInfo, Split,
                                  load_dataset, register_dataset)
 from cnnlab.data.formats import DataFormatError

@@ -118,14 +118,11 @@ AUGMENTATIONS = {
 }
 
 
-def apply_augmentations(key, images, names: Sequence[str], **options):
-  """Applies named augmentations in order, each with its own key.
-
-  ``options`` may hold ``crop_padding``, ``max_shift``, ``cutout_size``.
-  """
-  kwargs = {"crop": {"padding": options.get("crop_padding", 4)},
-            "translate": {"max_shift": options.get("max_shift", 2)},
-            "flip": {}, "cutout": {"size": options.get("cutout_size", 8)}}
+def apply_augmentations(key, images, names: Sequence[str], *, crop_padding: int = 4,
+                        max_shift: int = 2, cutout_size: int = 8):
+  """Applies named augmentations in order, each with its own key and option."""
+  kwargs = {"crop": {"padding": crop_padding}, "translate": {"max_shift": max_shift},
+            "flip": {}, "cutout": {"size": cutout_size}}
   for name, k in zip(names, jax.random.split(key, max(len(names), 1))):
     if name not in AUGMENTATIONS:
       raise ValueError(f"unknown augmentation {name!r}; valid: {', '.join(AUGMENTATIONS)}")

@@ -28,7 +28,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from cnnlab.data import formats
-from cnnlab.registry import Registry, _EXTRA_REGISTRIES
+from cnnlab.registry import Registry
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
@@ -116,7 +116,6 @@ class DatasetSpec:
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
-_EXTRA_REGISTRIES.append(lambda: {"data": DATASETS})
 
 
 def register_dataset(info: DatasetInfo, loader, *, defaults: Optional[Mapping] = None,

@@ -27,10 +27,6 @@ Dtype = Any
 Window = Union[int, Sequence[int]]
 
 
-def _opts(options: Optional[Mapping[str, Any]]) -> dict:
-  return dict(options or {})
-
-
 def _layer_name(module: nn.Module) -> str:
   path = "/".join(str(p) for p in module.scope.path) if module.scope is not None else ""
   return path or (module.name or type(module).__name__)
@@ -40,10 +36,11 @@ class Pool(nn.Module):
   """Any registered pooling op.
 
   Attributes:
-    kind: registry name (``python -m cnnlab.registry pool`` lists them).
+    kind: registry name, with options if any: ``"max"``, ``"lp_sum(p=4)"``,
+      ``"mixed(per_channel=True)"`` (``python -m cnnlab.registries pool`` lists them).
     window, strides, padding: the window geometry (ignored by global/identity pools).
-    options: op options, e.g. ``{"p": 4}`` for ``lp_sum``, ``{"per_channel": True}``
-      for ``mixed``/``gated``.
+    options: the model's default options for this layer; the options in ``kind``
+      override them. Every option is checked against the op's declaration.
     input_act: the activation applied right before this pool, if any. When given,
       the combination is checked at construction (stochastic pooling after tanh fails).
   """
@@ -55,7 +52,7 @@ class Pool(nn.Module):
   input_act: Optional[str] = None
 
   def __post_init__(self):
-    get_pool(self.kind)  # an unknown name fails here, listing the valid ones
+    get_pool(self.kind).resolve(defaults=self.options, layer=self.name)  # names, options
     if self.input_act is not None:
       compat.check_pool_after(self.kind, self.input_act, self.name)
     super().__post_init__()
@@ -67,18 +64,19 @@ class Pool(nn.Module):
     params = {}
     if spec.learnable:
       ndim = x.ndim - 2
-      init = lambda key: spec.init_params(key, x.shape[-1], self.window, ndim,
-                                          **_opts(self.options))
+      init = lambda key: spec.init_params(key, x.shape[-1], self.window, ndim, layer=layer,
+                                          defaults=self.options)
       shapes_ = jax.eval_shape(init, jax.random.PRNGKey(0))
       for pname in shapes_:
         params[pname] = self.param(pname, lambda key, n=pname: init(key)[n])
     rng = self.make_rng("pool") if (spec.stochastic and train) else None
     return spec(x, self.window, self.strides, self.padding, params=params, rng=rng,
-                train=train, layer=layer, **_opts(self.options))
+                train=train, layer=layer, defaults=self.options)
 
 
 class Act(nn.Module):
-  """Any registered activation (``python -m cnnlab.registry act``)."""
+  """Any registered activation, with options if any: ``"relu"``,
+  ``"leaky_relu(negative_slope=0.2)"`` (``python -m cnnlab.registries act``)."""
   fn: str = "relu"
 
   def __post_init__(self):
@@ -93,8 +91,10 @@ class Norm(nn.Module):
   """Any registered normalization; batch norm keeps running statistics.
 
   Attributes:
-    kind: registry name (``python -m cnnlab.registry norm``).
-    options: op options (``momentum``, ``eps``, ``num_groups``, LRN's ``size/k/alpha/beta``).
+    kind: registry name, with options if any: ``"batch"``, ``"lrn(size=3)"``
+      (``python -m cnnlab.registries norm``).
+    options: the model's default options for this layer (``momentum``, ``eps``,
+      ``num_groups``, LRN's ``size/k/alpha/beta``); the options in ``kind`` override them.
     axis_name: mapped axis over which batch statistics are averaged (sync BN).
   """
   kind: str = "batch"
@@ -103,7 +103,7 @@ class Norm(nn.Module):
   zero_scale: bool = False  # start the affine scale at 0 (zero-init residual branches)
 
   def __post_init__(self):
-    get_norm(self.kind)
+    get_norm(self.kind).resolve(defaults=self.options)
     super().__post_init__()
 
   @nn.compact
@@ -115,14 +115,13 @@ class Norm(nn.Module):
       init["scale"] = jnp.zeros_like(init["scale"])
     params = {k: self.param(k, lambda key, v=v: v) for k, v in init.items()}
     if not spec.has_stats:
-      return spec(x, params=params, train=train, axis_name=self.axis_name,
-                  **_opts(self.options))
+      return spec(x, params=params, defaults=self.options)
     stat_vars = {k: self.variable("batch_stats", k, lambda v=v: v)
                  for k, v in spec.init_stats(c).items()}
     # Statistics are not updated while the module is being initialised.
     update = train and not self.is_initializing()
     y, new = spec(x, params=params, stats={k: v.value for k, v in stat_vars.items()},
-                  train=train, axis_name=self.axis_name, **_opts(self.options))
+                  train=train, axis_name=self.axis_name, defaults=self.options)
     if update:
       for name, value in zip(spec.stat_names, new):
         stat_vars[name].value = value

@@ -4,7 +4,8 @@ single GPU", 2024), the fastest-training published CIFAR net, used as a speed be
 conv 2×2 (24 = 2·C·2·2 filters, VALID: the patch-whitening layer) → GELU → three conv
 groups [conv 3×3 → max pool 2 → BN → GELU → conv 3×3 → BN → GELU] of 64, 256 and 256
 channels → max pool 3 → FC 10, scaled by 1/9 (airbench's classifier has no bias; this one has
-the lab's uniform head, 10 parameters more, so that it converts to a conv head). Batch norm with airbench's
+the lab's uniform head, 10 parameters more, so that it converts to a conv head). Batch
+norm with airbench's
 momentum, 0.6 in PyTorch's convention (running ← 0.4·running + 0.6·batch), but
 PyTorch's default ε 1e-5 instead of airbench's 1e-12, which gave NaN losses on
 constant channels of tiny test inputs.
@@ -15,10 +16,8 @@ not the architecture, and are not reproduced here.
 
 from __future__ import annotations
 
-from typing import Any
 
 import flax.linen as nn
-import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Norm, Pool
 from cnnlab.models.common import Head, ZooModel, scaled
@@ -30,13 +29,8 @@ BN = {"momentum": 0.4, "eps": 1e-5}
 class Airbench94(ZooModel):
   POOL_LAYER = "group1_pool"
 
-  num_classes: int = 10
-  pool: str = "max"
   act: str = "gelu"
   norm: str = "batch"
-  width: float = 1.0
-  dtype: Any = jnp.float32
-  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -45,11 +39,13 @@ class Airbench94(ZooModel):
     x = act(Conv(2 * x.shape[-1] * 2 * 2, 2, dtype=self.dtype, name="whiten")(x))
     for i, f in enumerate((64, 256, 256)):
       f = scaled(f, self.width)
-      x = Conv(f, 3, padding="SAME", use_bias=False, dtype=self.dtype, name=f"group{i + 1}_conv1")(x)
+      x = Conv(f, 3, padding="SAME", use_bias=False, dtype=self.dtype,
+               name=f"group{i + 1}_conv1")(x)
       x = Pool(self.pool, 2, input_act=self.act, name=f"group{i + 1}_pool")(x, train)
       x = act(Norm(self.norm, options=BN if self.norm == "batch" else None,
                    name=f"group{i + 1}_norm1")(x, train))
-      x = Conv(f, 3, padding="SAME", use_bias=False, dtype=self.dtype, name=f"group{i + 1}_conv2")(x)
+      x = Conv(f, 3, padding="SAME", use_bias=False, dtype=self.dtype,
+               name=f"group{i + 1}_conv2")(x)
       x = act(Norm(self.norm, options=BN if self.norm == "batch" else None,
                    name=f"group{i + 1}_norm2")(x, train))
     x = Pool("max", 3, name="head_pool")(x, train)

@@ -13,10 +13,8 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 import flax.linen as nn
-import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Dropout, Norm, Pool
 from cnnlab.models.common import fc, Head, ZooModel, scaled
@@ -26,14 +24,8 @@ LRN = {"size": 5, "k": 2.0, "alpha": 1e-4, "beta": 0.75}
 
 
 class AlexNetCifar(ZooModel):
-  num_classes: int = 10
-  pool: str = "max"
-  act: str = "relu"
   norm: str = "lrn"
   all_pools: bool = False
-  width: float = 1.0
-  dtype: Any = jnp.float32
-  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -56,13 +48,8 @@ class AlexNetCifar(ZooModel):
 
 class AlexNet(ZooModel):
   num_classes: int = 1000
-  pool: str = "max"
-  act: str = "relu"
   norm: str = "lrn"
   dropout: float = 0.5
-  width: float = 1.0
-  dtype: Any = jnp.float32
-  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   @nn.compact
   def __call__(self, x, train: bool = False):

@@ -15,7 +15,6 @@ parameters ("1.4M").
 
 from __future__ import annotations
 
-from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -35,16 +34,10 @@ VARIANTS = ("base", "strided", "convpool", "allcnn")
 
 
 class AllCNN(ZooModel):
-  num_classes: int = 10
   model: str = "C"
   variant: str = "allcnn"
-  pool: str = "max"
-  act: str = "relu"
-  norm: str = "none"
   input_dropout: float = 0.2
   dropout: float = 0.5
-  width: float = 1.0
-  dtype: Any = jnp.float32
   head: str = "conv"  # All-CNN classifies with a 1×1 convolution by design
 
   def check(self):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Tuple
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -29,13 +29,15 @@ def check_names(model: nn.Module, pool_kinds: Sequence[str] = ("window", "identi
       ``None`` when it is raw (conv outputs, e.g. Nielsen's pool-then-activate).
     layer: name of the first pooling layer, for the message.
   """
-  act = getattr(model, "act", None)
+  unused = getattr(model, "UNUSED_FIELDS", ())
+  field = lambda f: None if f in unused else getattr(model, f, None)  # noqa: E731
+  act = field("act")
   if act is not None:
     get_activation(act)
-  norm = getattr(model, "norm", None)
+  norm = field("norm")
   if norm is not None:
     get_norm(norm)
-  pool = getattr(model, "pool", None)
+  pool = field("pool")
   if pool is not None:
     check_pool(type(model).__name__, "pool", pool, pool_kinds,
                act if pool_after == "act" else None, layer)
@@ -54,29 +56,50 @@ def check_pool(owner: str, field: str, pool: str, kinds: Sequence[str],
 
 
 class ZooModel(nn.Module):
-  """Base of the zoo's models: everything checkable is checked at construction.
+  """Base of the zoo's models: the shared fields, and everything checkable checked at
+  construction.
+
+  The shared fields are declared once, here; a model redeclares one only to change its
+  default (``pool: str = "global_avg"``). A model without a layer for a shared field
+  lists it in ``UNUSED_FIELDS``: the field is then not among the model's fields
+  (configs and ``create_model`` reject it by name) and must keep its default. Each of
+  ``pool``, ``act`` and ``norm`` takes options in the name: ``"lp_sum(p=4)"``.
 
   Subclasses describe where their ``pool`` field is applied — ``POOL_LAYER`` (the
   first such layer, for messages), ``POOL_AFTER`` (``"act"``, or ``None`` when the
   pools see raw conv outputs) and ``POOL_KINDS`` — and override :meth:`check` for
   their own fields (depth rules and the like).
   """
+  num_classes: int = 10
+  pool: str = "max"
+  act: str = "relu"
+  norm: str = "none"
+  width: float = 1.0     # a channel multiplier
+  dtype: Any = jnp.float32  # compute; parameters stay float32
+  head: str = "dense"    # or "conv": the classifier as a convolution (score maps)
+
   # Plain class attributes, not annotated: annotated ones would become module fields.
   POOL_LAYER = "pool1"
   POOL_AFTER = "act"
   POOL_KINDS = ("window", "identity")
+  UNUSED_FIELDS: Tuple[str, ...] = ()
 
   def check(self) -> None:
     """Model-specific validation; raise :class:`ModelConfigError` naming the field."""
 
   def __post_init__(self):
     name = type(self).__name__
-    if getattr(self, "num_classes", 1) < 1:
+    for f in self.UNUSED_FIELDS:
+      default = ZooModel.__dataclass_fields__[f].default
+      if getattr(self, f) != default:
+        raise ModelConfigError(f"{name} has no layer for {f!r} (it is not one of its "
+                               f"fields); got {f}={getattr(self, f)!r}")
+    if self.num_classes < 1:
       raise ModelConfigError(f"{name}: num_classes must be >= 1, got {self.num_classes}")
-    if getattr(self, "width", 1.0) <= 0:
+    if self.width <= 0:
       raise ModelConfigError(f"{name}: width (a channel multiplier) must be > 0, got "
                              f"{self.width}")
-    if getattr(self, "head", "dense") not in HEADS:
+    if self.head not in HEADS:
       raise ModelConfigError(f"{name}: head {self.head!r} unknown; valid: {', '.join(HEADS)}")
     self.check()
     check_names(self, self.POOL_KINDS, self.POOL_AFTER, self.POOL_LAYER)

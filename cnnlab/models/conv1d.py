@@ -10,10 +10,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import flax.linen as nn
-import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Pool
 from cnnlab.models.common import fc, Head, ZooModel, scaled
@@ -21,14 +20,10 @@ from cnnlab.models.registry import register_model
 
 
 class ConvBase1D(ZooModel):
-  num_classes: int = 10
+  UNUSED_FIELDS = ('norm',)  # shared fields it has no layer for
   channels: int = 25
   depth: int = 3
   pool: str = "none"
-  act: str = "relu"
-  width: float = 1.0
-  dtype: Any = jnp.float32
-  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -46,15 +41,10 @@ class ConvBase1D(ZooModel):
 
 
 class ConvPool1D(ZooModel):
-  num_classes: int = 10
+  UNUSED_FIELDS = ('norm',)  # shared fields it has no layer for
   channels: int = 20
   depth: int = 2
   conv_stride: int = 1
-  pool: str = "max"
-  act: str = "relu"
-  width: float = 1.0
-  dtype: Any = jnp.float32
-  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -68,15 +58,11 @@ class ConvPool1D(ZooModel):
 
 
 class MLP(ZooModel):
+  UNUSED_FIELDS = ('pool', 'norm')  # shared fields it has no layer for
   """Fully connected layers; with ``residual``, each hidden layer after the first adds
   its input back (``h + act(W·h)``), as the MNIST-1D paper's MLP does."""
-  num_classes: int = 10
   hidden: Sequence[int] = (100, 100)
-  act: str = "relu"
   residual: bool = False
-  width: float = 1.0
-  dtype: Any = jnp.float32
-  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   @property
   def depth(self) -> int:
@@ -92,6 +78,7 @@ class MLP(ZooModel):
 
 
 class GRU1D(ZooModel):
+  UNUSED_FIELDS = ('pool', 'act', 'norm')  # shared fields it has no layer for
   """The MNIST-1D paper's recurrent baseline: a bidirectional GRU of 6 units per direction
   over the 40 samples, its whole output sequence ``(40, 12)`` flattened into the head.
 
@@ -99,12 +86,8 @@ class GRU1D(ZooModel):
   ``b_h``, redundant for ``r`` and ``z``), so it has 5,110 parameters against the
   reference implementation's 5,134.
   """
-  num_classes: int = 10
   hidden: int = 6
   bidirectional: bool = True
-  width: float = 1.0
-  dtype: Any = jnp.float32
-  head: str = "dense"  # or "conv": the classifier as a convolution over the sequence
 
   @nn.compact
   def __call__(self, x, train: bool = False):

@@ -9,7 +9,6 @@ DenseNet-BC-100 with k = 12 has 0.8 M parameters.
 
 from __future__ import annotations
 
-from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -21,19 +20,16 @@ from cnnlab.models.registry import register_model
 
 
 class DenseNetBC(ZooModel):
+  UNUSED_FIELDS = ('width',)  # shared fields it has no layer for
   # Transition pools see conv outputs (norm and activation come before the conv).
   POOL_LAYER = "transition1/pool"
   POOL_AFTER = None
 
-  num_classes: int = 10
   depth: int = 100
   growth_rate: int = 12
   compression: float = 0.5
   pool: str = "avg"
-  act: str = "relu"
   norm: str = "batch"
-  dtype: Any = jnp.float32
-  head: str = "dense"  # or "conv": the classifier as a 1×1 convolution (class score maps)
 
   def check(self):
     if self.depth < 10 or (self.depth - 4) % 6:

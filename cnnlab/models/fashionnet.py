@@ -12,10 +12,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import Tuple
 
 import flax.linen as nn
-import jax.numpy as jnp
 
 from cnnlab.layers import Act, Dropout, Pool
 from cnnlab.models.common import ConvNormAct, fc, Head, ZooModel, scaled
@@ -23,13 +22,7 @@ from cnnlab.models.registry import register_model
 
 
 class FashionNet(ZooModel):
-  num_classes: int = 10
-  pool: str = "max"
-  act: str = "relu"
   norm: str = "batch"
-  width: float = 1.0
-  dtype: Any = jnp.float32
-  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
   features: Tuple[int, ...] = (16, 32)
   hidden: int = 0  # units of a fully connected layer before the classifier (0: none)
   dropout: float = 0.0  # before the classifier

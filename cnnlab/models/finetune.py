@@ -81,7 +81,7 @@ def replace_head(model, variables: Mapping[str, Any], num_classes: int,
 def trainable_labels(params: Mapping[str, Any], freeze_features: bool = True) -> dict:
   """``"train"``/``"freeze"`` per parameter leaf: only the head trains when freezing."""
   return {k: jax.tree_util.tree_map(
-      lambda _: "train" if (k == HEAD or not freeze_features) else "freeze", v)
+      lambda _, k=k: "train" if (k == HEAD or not freeze_features) else "freeze", v)
           for k, v in params.items()}
 
 

@@ -52,15 +52,9 @@ class InceptionBlock(nn.Module):
 
 
 class InceptionSmall(ZooModel):
-  num_classes: int = 10
-  pool: str = "max"
-  act: str = "relu"
   norm: str = "batch"
   dropout: float = 0.4
-  width: float = 1.0
   depth: int = 9  # number of Inception blocks used, in GoogLeNet's order (1..9)
-  dtype: Any = jnp.float32
-  head: str = "dense"  # or "conv": the classifier as a 1×1 convolution (class score maps)
 
   def check(self):
     if not 1 <= self.depth <= 9:

@@ -97,15 +97,12 @@ class SparseC3(nn.Module):
 
 
 class LeNet5(ZooModel):
+  UNUSED_FIELDS = ('norm',)  # shared fields it has no layer for
   POOL_LAYER = "S2"
 
-  num_classes: int = 10
   pool: str = "avg"
   act: str = "lecun_tanh"
   sparse_c3: bool = True
-  width: float = 1.0
-  dtype: Any = jnp.float32
-  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   def check(self):
     if self.sparse_c3 and self.width != 1.0:

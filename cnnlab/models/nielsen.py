@@ -46,18 +46,14 @@ class ConvPool(nn.Module):
 
 
 class NielsenNet(ZooModel):
+  UNUSED_FIELDS = ('norm',)  # shared fields it has no layer for
   POOL_LAYER = "ConvPool_0/pool"
   POOL_AFTER = None  # act(pool(conv(x)) + b): the pools see raw conv outputs
 
-  num_classes: int = 10
   conv_maps: Sequence[int] = (20, 40)
   fc_layers: Sequence[int] = (100,)
   dropout: float = 0.0
   act: str = "sigmoid"
-  pool: str = "max"
-  width: float = 1.0
-  dtype: Any = jnp.float32
-  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   @property
   def depth(self) -> int:
@@ -77,8 +73,8 @@ class NielsenNet(ZooModel):
              bias_init=nn.initializers.normal(1.0))
       x = Act(self.act)(x)
     x = Dropout(self.dropout, mode="scale_at_test")(x, train)
-    return Head(self.num_classes, self.dtype, kind=self.head, kernel_init=nn.initializers.zeros_init(),
-                name="head")(x)
+    return Head(self.num_classes, self.dtype, kind=self.head,
+                kernel_init=nn.initializers.zeros_init(), name="head")(x)
 
   def geometry(self):
     out = []

@@ -9,19 +9,16 @@ batch 1, each step is the perceptron rule: on a mistake ``w ← w + η·s·x``,
 
 from __future__ import annotations
 
-from typing import Any
 
 import flax.linen as nn
-import jax.numpy as jnp
 
 from cnnlab.models.common import Head, ZooModel
 from cnnlab.models.registry import register_model
 
 
 class Perceptron(ZooModel):
+  UNUSED_FIELDS = ('pool', 'act', 'norm', 'width')  # shared fields it has no layer for
   num_classes: int = 1
-  dtype: Any = jnp.float32
-  head: str = "dense"
 
   @nn.compact
   def __call__(self, x, train: bool = False):

@@ -20,7 +20,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import jax
 import jax.numpy as jnp
 
-from cnnlab.registry import Registry, _EXTRA_REGISTRIES
+from cnnlab.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +49,6 @@ class ModelSpec:
 
 
 MODELS: Registry[ModelSpec] = Registry("model")
-_EXTRA_REGISTRIES.append(lambda: {"model": MODELS})
 
 
 def register_model(name: str, cls: type, *, input_shape: Tuple[int, ...], dataset: str,
@@ -63,7 +62,10 @@ def register_model(name: str, cls: type, *, input_shape: Tuple[int, ...], datase
 
 
 def model_fields(cls: type) -> Tuple[str, ...]:
-  return tuple(f.name for f in dataclasses.fields(cls) if f.name not in ("parent", "name"))
+  """The fields a config may set: the module's own, less the shared ones it has no layer
+  for (``UNUSED_FIELDS``)."""
+  unused = set(getattr(cls, "UNUSED_FIELDS", ())) | {"parent", "name"}
+  return tuple(f.name for f in dataclasses.fields(cls) if f.name not in unused)
 
 
 def create_model(name: str, input_shape: Optional[Tuple[int, ...]] = None,

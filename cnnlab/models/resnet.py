@@ -117,8 +117,10 @@ def run_stage(x, block, count, features, stride, kwargs, train, name, block_loop
   """One stage: the first block (may change shape) then count−1 identical blocks, scanned.
 
   ``block_loop`` "unroll" unrolls the scan fully: the parameters keep their stacked
-  layout, but XLA sees straight-line code. "auto" unrolls on CPU up to
-  ``AUTO_UNROLL_MAX`` scanned blocks a stage (ResNet-56; compile time grows with the
+  layout, but XLA sees straight-line code. (``unroll=count`` exceeds the scan's length
+  ``count − 1`` on purpose: at ``unroll == length == 1`` JAX still emits a one-trip
+  while loop, and two-block stages — ResNet-14, ResNet-18 — ran 14× slower a step.)
+  "auto" unrolls on CPU up to ``AUTO_UNROLL_MAX`` scanned blocks a stage (ResNet-56; compile time grows with the
   unrolled length: ResNet-110 29 s, ResNet-1202 over 5 min) and scans elsewhere.
   """
   x = block(features, stride, **kwargs, name=f"{name}_block0")(x, train)
@@ -128,7 +130,7 @@ def run_stage(x, block, count, features, stride, kwargs, train, name, block_loop
     scanned = nn.scan(_ScanBlock, variable_axes={"params": 0, "batch_stats": 0},
                       split_rngs={"params": True, "dropout": True, "pool": True},
                       in_axes=nn.broadcast, length=count - 1,
-                      unroll=count - 1 if unroll else 1)
+                      unroll=count if unroll else 1)
     x, _ = scanned(block, dict(features=features, stride=1, **kwargs),
                    name=f"{name}_blocks")(x, train)
   return x
@@ -138,16 +140,11 @@ class ResNetCifar(ZooModel):
   POOL_LAYER = "global_pool"
   POOL_KINDS = ("global",)
 
-  num_classes: int = 10
   depth: int = 20
   shortcut: str = "A"
   pool: str = "global_avg"
-  act: str = "relu"
   norm: str = "batch"
-  width: float = 1.0
   zero_init_residual: bool = False  # Goyal et al. 2017: last norm of each block starts at 0
-  dtype: Any = jnp.float32
-  head: str = "dense"  # or "conv": the classifier as a 1×1 convolution (class score maps)
   block_loop: str = "auto"  # "scan" | "unroll" | "auto" (unrolled on CPU): see run_stage
 
   def check(self):
@@ -184,15 +181,10 @@ class ResNet(ZooModel):
   num_classes: int = 1000
   depth: int = 18
   stem: str = "imagenet"
-  pool: str = "max"
   head_pool: str = "global_avg"
   shortcut: str = "B"
-  act: str = "relu"
   norm: str = "batch"
-  width: float = 1.0
   zero_init_residual: bool = False
-  dtype: Any = jnp.float32
-  head: str = "dense"  # or "conv": the classifier as a 1×1 convolution (class score maps)
   block_loop: str = "auto"  # "scan" | "unroll" | "auto" (unrolled on CPU): see run_stage
 
   LAYOUTS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)),

@@ -9,10 +9,8 @@ use ``fc_width=512``; ``norm="batch"`` gives the BN variants.
 
 from __future__ import annotations
 
-from typing import Any
 
 import flax.linen as nn
-import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Dropout, Norm, Pool
 from cnnlab.models.common import fc, Head, ModelConfigError, ZooModel, norm_has_shift, scaled
@@ -32,15 +30,9 @@ CONFIGS = {
 class VGG(ZooModel):
   num_classes: int = 1000
   config: str = "D"
-  pool: str = "max"
-  act: str = "relu"
-  norm: str = "none"
   fc_width: int = 4096
   fc_layers: int = 2
   dropout: float = 0.5
-  width: float = 1.0
-  dtype: Any = jnp.float32
-  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   def check(self):
     if self.config not in CONFIGS:

@@ -6,10 +6,8 @@ softmax layer. ``pool`` picks the pooling (the paper compares avg, max, stochast
 
 from __future__ import annotations
 
-from typing import Any
 
 import flax.linen as nn
-import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Norm, Pool
 from cnnlab.models.common import Head, ZooModel, scaled
@@ -17,14 +15,8 @@ from cnnlab.models.registry import register_model
 
 
 class ZeilerFergusNet(ZooModel):
-  num_classes: int = 10
-  pool: str = "max"
-  act: str = "relu"
   norm: str = "lrn"
   depth: int = 3
-  width: float = 1.0
-  dtype: Any = jnp.float32
-  head: str = "dense"  # or "conv": the classifier as a convolution (score maps)
 
   @nn.compact
   def __call__(self, x, train: bool = False):

@@ -21,8 +21,8 @@ def check_pool_after(pool: str, previous_activation: Optional[str],
   """Rejects a pooling whose input range requirement the activation before it breaks.
 
   Args:
-    pool: registered pooling name.
-    previous_activation: registered activation applied just before the pool, or
+    pool: registered pooling name (with options, ``"lp_sum(p=4)"``).
+    previous_activation: registered activation (with options) applied just before the pool, or
       ``None`` when the pool's input is unconstrained (e.g. raw conv outputs).
     layer: the pooling layer's name, for the message.
   """

@@ -16,14 +16,15 @@ models pick them by name (``norm="batch"``).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from cnnlab.registry import Registry, call_accepting, doc_summary
+from cnnlab.registry import (Option, Registry, check_signature, doc_summary, format_call,
+                             parse_call, resolve_options)
 
 
 def _f32(x):
@@ -140,54 +141,80 @@ class NormSpec:
   """A registered normalization.
 
   Attributes:
-    fn: ``fn(x, **params, **stats, **options, train=..., axis_name=...)``; only
-      the arguments it accepts are passed. Norms with running statistics return
-      ``(y, new_stats_tuple)``, the others ``y``.
+    fn: ``fn(x, **params, **options)``; a norm with running statistics is called as
+      ``fn(x, **params, **stats, **options, train=..., axis_name=...)`` and returns
+      ``(y, new_stats_tuple)``, the others return ``y``.
     init: ``init(num_channels) -> {param: array}`` (learnable affine parameters).
     init_stats: ``init_stats(num_channels) -> {stat: array}`` for running statistics.
     stat_names: the order of the statistics ``fn`` returns.
+    options: the declared options (:class:`cnnlab.registry.Option`); ``values`` the
+      ones bound to this entry (``get_norm("lrn(size=3)")``).
   """
   name: str
   fn: Callable
   init: Optional[Callable[[int], Dict[str, jax.Array]]] = None
   init_stats: Optional[Callable[[int], Dict[str, jax.Array]]] = None
   stat_names: Tuple[str, ...] = ()
-  options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  options: Tuple[Option, ...] = ()
   description: str = ""
+  values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
   @property
   def has_stats(self) -> bool:
     return self.init_stats is not None
 
+  @property
+  def label(self) -> str:
+    return format_call(self.name, self.values)
+
   def describe(self) -> str:
     flags = " [running stats]" if self.has_stats else ""
     return f"{self.description}{flags}"
 
+  def resolve(self, options: Optional[Mapping[str, Any]] = None,
+              defaults: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """Every option's value: ``defaults`` (e.g. a model's), then the bound values, then
+    ``options``; each checked against its declaration."""
+    given = {**(defaults or {}), **self.values, **(options or {})}
+    return resolve_options(self.options, given, f"normalization {self.name!r}")
+
+  def bind(self, **options) -> "NormSpec":
+    resolve_options(self.options, {**self.values, **options}, f"normalization {self.name!r}")
+    return dataclasses.replace(self, values={**self.values, **options})
+
   def __call__(self, x, *, params=None, stats=None, train: bool = False,
-               axis_name: Optional[str] = None, **options):
-    kwargs = {**self.options, **options, **(params or {}), **(stats or {}),
-              "train": train, "axis_name": axis_name}
-    return call_accepting(self.fn, x, kwargs)
+               axis_name: Optional[str] = None, defaults: Optional[Mapping[str, Any]] = None,
+               **options):
+    opts = self.resolve(options, defaults)
+    if not self.has_stats:
+      return self.fn(x, **(params or {}), **opts)
+    return self.fn(x, **(params or {}), **(stats or {}), **opts, train=train,
+                   axis_name=axis_name)
 
 
 NORMS: Registry[NormSpec] = Registry("normalization")
 
 
 def register_norm(name: str, fn: Optional[Callable] = None, *, init=None, init_stats=None,
-                  stat_names: Tuple[str, ...] = (), description: Optional[str] = None,
-                  overwrite: bool = False, **options):
-  """Registers a normalization; usable as a call or a decorator."""
+                  stat_names: Tuple[str, ...] = (), options: Sequence[Option] = (),
+                  description: Optional[str] = None, overwrite: bool = False):
+  """Registers a normalization; usable as a call or a decorator. Options are declared
+  (``options=[Option("eps", float, 1e-5, low=0.0)]``) and ``fn`` takes each by keyword."""
 
   def add(f):
-    NORMS.add(name, NormSpec(name, f, init, init_stats, tuple(stat_names), dict(options),
+    check_signature(f, [o.name for o in options], f"normalization {name!r}")
+    NORMS.add(name, NormSpec(name, f, init, init_stats, tuple(stat_names), tuple(options),
                              description or doc_summary(f)), overwrite=overwrite)
     return f
 
   return add if fn is None else add(fn)
 
 
-def get_norm(name: str) -> NormSpec:
-  return NORMS.get(name)
+def get_norm(spec: str) -> NormSpec:
+  """The normalization ``spec`` names: ``"batch"``, or ``"lrn(size=3)"`` with options bound."""
+  name, options = parse_call(spec)
+  entry = NORMS.get(name)
+  return entry.bind(**options) if options else entry
 
 
 def _affine(c):
@@ -203,13 +230,23 @@ def _no_norm(x):
   return x
 
 
+EPS = Option("eps", float, 1e-5, low=0.0, low_open=True, doc="added to the variance")
+
 register_norm("none", _no_norm)
 register_norm("batch", batch_norm, init=_affine, init_stats=_running,
-              stat_names=("mean", "var"), momentum=0.9, eps=1e-5,
+              stat_names=("mean", "var"),
+              options=[Option("momentum", float, 0.9, low=0.0, high=1.0, high_open=True,
+                              doc="running = momentum·running + (1 − momentum)·batch"), EPS],
               description="Batch normalization (options momentum, eps)")
-register_norm("lrn", local_response_norm, size=5, k=2.0, alpha=1e-4, beta=0.75,
+register_norm("lrn", local_response_norm,
+              options=[Option("size", int, 5, low=1, doc="channels summed over"),
+                       Option("k", float, 2.0, low=0.0), Option("alpha", float, 1e-4, low=0.0),
+                       Option("beta", float, 0.75, low=0.0),
+                       Option("alpha_over_size", bool, False,
+                              doc="divide alpha by size (PyTorch's and Caffe's layers)")],
               description="Local response normalization, AlexNet (options size, k, alpha, beta)")
-register_norm("group", group_norm, init=_affine, num_groups=8, eps=1e-5,
+register_norm("group", group_norm, init=_affine,
+              options=[Option("num_groups", int, 8, low=1, example=2), EPS],
               description="Group normalization (option num_groups, default 8)")
-register_norm("layer", layer_norm, init=_affine, eps=1e-5,
+register_norm("layer", layer_norm, init=_affine, options=[EPS],
               description="Layer normalization over all non-batch axes")

@@ -65,7 +65,8 @@ def main(argv=None) -> int:
     print("--plots needs a config axis as --cols, not 'metric'; tables only", file=sys.stderr)
   elif a.plots:
     written.append(plots.heatmap(t, os.path.join(out, "heatmap.png")))
-    written.append(plots.metric_vs_axis(t, os.path.join(out, f"metric_vs_{a.rows.split('.')[-1]}.png")))
+    axis = a.rows.split(".")[-1]
+    written.append(plots.metric_vs_axis(t, os.path.join(out, f"metric_vs_{axis}.png")))
     written.append(plots.learning_curves(records, a.rows, a.cols, os.path.join(out, "curves.png")))
     done = [r for r in records if r["status"] == "done"
             and tables.record_value(r, a.metric) is not None]

@@ -1,19 +1,23 @@
 """Paper tables from a sweep: mean ± std over seeds per (row, column), best per column marked.
 
 Records come from the sweep's index or, without one, from the run directories'
-``config.json`` and ``result.json`` (:func:`collect`). A metric is a dotted path
-into ``result.json`` (``best.test.accuracy``), a name in its ``final`` section
-(``test_accuracy``) or ``last.<split>.<metric>``, the last value logged in the run's
-``metrics.jsonl`` (``last.train_epoch.accuracy``). A run that trained seeds side by
-side gives one record per seed, and for ``ensemble_*`` metrics (its seeds as one
-ensemble, e.g. ``last.test.ensemble_vote_accuracy``) one value. Diverged and invalid runs are counted in their cell, not
-averaged; a cell whose runs all diverged reads "diverged".
+``config.json`` and ``result.json`` (:func:`collect`), read through the typed result
+schema (:mod:`cnnlab.train.result`, which also reads the files of older runs). A
+metric is a path into the result (``best.test.accuracy``, ``final.test.accuracy``,
+``target.reached_at_epoch``), a final name (``test_accuracy``) or
+``last.<split>.<metric>``, the last value logged in the run's ``metrics.jsonl``
+(``last.train_epoch.accuracy``). A run that trained seeds side by side gives one
+record per seed; a metric that scores its seeds as one ensemble
+(``last.test.ensemble_vote_accuracy``) gives one value per run. Diverged and invalid
+runs are counted in their cell, not averaged; a cell whose runs all diverged reads
+"diverged".
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import difflib
 import io
 import json
 import math
@@ -22,10 +26,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from cnnlab.train.losses import ENSEMBLE
-from cnnlab.train.metrics import read_metrics
+from cnnlab.train.metrics import METRICS_FILE
+from cnnlab.train.result import Result, SplitMetrics, last_split_metrics, read_rows
 
 MISSING = object()
+LAST = "last."
 
 
 def get(tree: Any, path: str, default: Any = MISSING) -> Any:
@@ -40,97 +45,81 @@ def get(tree: Any, path: str, default: Any = MISSING) -> Any:
   return node
 
 
+def _result(raw: Optional[Dict]) -> Optional[Result]:
+  return Result.from_json(raw) if raw else None
+
+
 def collect(sweep_dir: str) -> List[Dict[str, Any]]:
-  """Every run of a sweep: ``{run_id, status, config, result, workdir}``."""
-  from cnnlab.sweep.index import Index
-  from cnnlab.sweep.worker import INDEX_FILE
+  """Every run of a sweep: ``{run_id, status, config, result (a Result), workdir}``, one
+  record per seed for runs that trained seeds side by side."""
+  from cnnlab.sweep.index import INDEX_FILE, Index
   runs_dir = os.path.join(sweep_dir, "runs")
   path = os.path.join(sweep_dir, INDEX_FILE)
+  rows = []
   if os.path.exists(path):
     index = Index(path)
     rows = [{"run_id": r["run_id"], "status": r["status"], "config": r["config"],
-             "result": r["result"], "workdir": os.path.join(runs_dir, r["run_id"])}
+             "result": _result(r["result"]), "workdir": os.path.join(runs_dir, r["run_id"])}
             for r in index.rows()]
     index.close()
-    return [one for r in rows for one in unpack_replicas(r)]
-  rows = []
-  for run_id in sorted(os.listdir(runs_dir)) if os.path.isdir(runs_dir) else []:
-    workdir = os.path.join(runs_dir, run_id)
-    loaded = {}
-    for name in ("config", "result"):
-      f = os.path.join(workdir, f"{name}.json")
-      if os.path.exists(f):
-        with open(f) as fh:
-          loaded[name] = json.load(fh)
-    if "config" not in loaded:
-      continue
-    result = loaded.get("result")
-    status = result["status"] if result else "pending"
-    rows.append({"run_id": run_id, "status": status, "config": loaded["config"],
-                 "result": result, "workdir": workdir})
+  else:
+    for run_id in sorted(os.listdir(runs_dir)) if os.path.isdir(runs_dir) else []:
+      rows.extend(_run_dir_record(runs_dir, run_id))
   return [one for r in rows for one in unpack_replicas(r)]
 
 
+def _run_dir_record(runs_dir: str, run_id: str) -> List[Dict[str, Any]]:
+  workdir = os.path.join(runs_dir, run_id)
+  loaded = {}
+  for name in ("config", "result"):
+    f = os.path.join(workdir, f"{name}.json")
+    if os.path.exists(f):
+      with open(f) as fh:
+        loaded[name] = json.load(fh)
+  if "config" not in loaded:
+    return []
+  result = _result(loaded.get("result"))
+  return [{"run_id": run_id, "status": result.status if result else "pending",
+           "config": loaded["config"], "result": result, "workdir": workdir}]
+
+
 def unpack_replicas(record: Dict[str, Any]) -> List[Dict[str, Any]]:
-  """A run that trained seeds side by side (``train.num_replicas``) as one record per seed.
-
-  Each replica's final metrics come from ``final.per_replica`` and its best from
-  ``best.<split>_per_replica``, as the separate run with that seed would report them.
-  """
-  config, result = record["config"], record["result"]
-  n = get(config, "train.num_replicas", 0) or 0
+  """A run that trained seeds side by side (``train.num_replicas``) as one record per seed:
+  replica ``i`` reads its own values from the shared result (``record["replica"]``)."""
+  n = get(record["config"], "train.num_replicas", 0) or 0
   if n <= 1:
-    return [record]
-  out = []
-  for i in range(n):
-    seed = config["seed"] + i
-    r = None
-    if result:
-      r = {k: v for k, v in result.items() if k not in ("final", "best")}
-      per = get(result, "final.per_replica", None)
-      if per:
-        r["final"] = {k: v for k, v in per[i].items() if k != "seed"}
-      r["best"] = {k[:-len("_per_replica")]: v[i] for k, v in result.get("best", {}).items()
-                   if k.endswith("_per_replica")}
-    out.append({**record, "run_id": f"{record['run_id']}/r{i}", "result": r,
-                "packed_result": result, "config": {**config, "seed": seed, "replica": i}})
-  return out
+    return [{**record, "replica": None}]
+  config = record["config"]
+  return [{**record, "run_id": f"{record['run_id']}/r{i}", "replica": i,
+           "config": {**config, "seed": config["seed"] + i, "replica": i}} for i in range(n)]
 
 
-def metric_value(result: Optional[Dict], metric: str) -> Optional[float]:
-  if not result:
-    return None
-  value = get(result, metric, None) if "." in metric else get(result, f"final.{metric}", None)
-  return float(value) if isinstance(value, (int, float)) else None
-
-
-LAST = "last."
-
-
-def is_ensemble_metric(metric: str) -> bool:
-  """Whether ``metric`` scores a packed run's replicas as one ensemble
-  (``last.test.ensemble_vote_accuracy``, ``final.test_ensemble_vote_accuracy``)."""
-  return f"{ENSEMBLE}_" in metric.rpartition(".")[2]
+def _last(record: Dict[str, Any], split: str) -> Optional[SplitMetrics]:
+  return last_split_metrics(read_rows(os.path.join(record["workdir"], METRICS_FILE)), split)
 
 
 def record_value(record: Dict[str, Any], metric: str) -> Optional[float]:
-  """A run's ``metric``: a result.json path (see :func:`metric_value`), or
-  ``last.<split>.<name>``, the last value logged in its ``metrics.jsonl`` (e.g.
-  ``last.train_epoch.accuracy``: the mean over the final epoch's training batches).
-  A replica of a packed run reads its own ``<name>_r<i>`` column; an ensemble metric
-  is the packed run's own, one value for all its replicas.
-  """
-  replica = record["config"].get("replica")
-  ensemble = is_ensemble_metric(metric)
-  if not metric.startswith(LAST):
-    result = record.get("packed_result") if ensemble and replica is not None else None
-    return metric_value(result or record["result"], metric)
-  split, _, name = metric[len(LAST):].partition(".")
-  key = name if replica is None or ensemble else f"{name}_r{replica}"
-  for row in reversed(read_metrics(record["workdir"])):
-    if row.get("split") == split and isinstance(row.get(key), (int, float)):
-      return float(row[key])
-  return None
+  """A run's ``metric`` (replica ``record["replica"]``'s own for packed seeds): a result
+  path (:meth:`Result.value`) or ``last.<split>.<name>`` from its ``metrics.jsonl``."""
+  replica = record.get("replica")
+  if metric.startswith(LAST):
+    split, _, name = metric[len(LAST):].partition(".")
+    last = _last(record, split)
+    return None if last is None else last.value(name, replica)
+  result = record["result"]
+  return None if result is None else result.value(metric, replica)
+
+
+def run_level(record: Dict[str, Any], metric: str) -> bool:
+  """Whether ``metric`` is one value for all seeds of a packed run (an ensemble metric):
+  the report counts it once per run, not once per seed."""
+  if record.get("replica") is None:
+    return False
+  if metric.startswith(LAST):
+    split, _, name = metric[len(LAST):].partition(".")
+    last = _last(record, split)
+    return last is not None and last.run_level(name)
+  return record["result"] is not None and record["result"].run_level(metric)
 
 
 @dataclasses.dataclass
@@ -187,7 +176,8 @@ class Table:
       return "—"
     if not cell.values:
       return ", ".join(f"{k} ({n})" for k, n in cell.problems()) or "—"
-    s = f"{cell.mean * self.scale:.{_digits(self.scale)}f} ± {cell.std * self.scale:.{_digits(self.scale)}f} ({len(cell.values)})"
+    d = _digits(self.scale)
+    s = f"{cell.mean * self.scale:.{d}f} ± {cell.std * self.scale:.{d}f} ({len(cell.values)})"
     if self.best_of_seeds:
       s += f", best {cell.best_seed(self.lower_is_better) * self.scale:.{_digits(self.scale)}f}"
     if cell.problems():
@@ -226,10 +216,14 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
   done = [r for r in records if r["status"] == "done" and r["result"]]
   for m in metrics:
     if done and all(record_value(r, m) is None for r in done):
-      finals = sorted({k for r in done for k in (r["result"].get("final") or {})})
-      raise ReportError(f"metric {m!r} is in no finished run's result.json or metrics.jsonl; "
-                        f"final metrics: {', '.join(finals)} (or a path such as "
-                        f"best.test.accuracy, or last.<split>.<metric> from metrics.jsonl)")
+      finals = sorted({k for r in done for k in r["result"].final_names()})
+      flat = [f.split(".", 1)[1].replace(".", "_") for f in finals]
+      close = difflib.get_close_matches(m, finals + flat, n=2)
+      maybe = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+      raise ReportError(f"metric {m!r} is in no finished run's result.json or metrics.jsonl."
+                        f"{maybe} Final metrics: {', '.join(finals)} (or written "
+                        f"{', '.join(flat)}); or a path such as best.test.accuracy, or "
+                        f"last.<split>.<metric> from metrics.jsonl")
   cells: Dict[Tuple[Any, Any], Cell] = {}
   rows, cols = [], []
   for rec in records:
@@ -237,7 +231,7 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
     if r not in rows:
       rows.append(r)
     for m in metrics:
-      if is_ensemble_metric(m) and rec["config"].get("replica", 0) != 0:
+      if rec.get("replica") and run_level(rec, m):
         continue  # a packed run's ensemble is one value, counted once (with replica 0)
       c = m if col_key == METRIC_AXIS else _axis_value(rec["config"], col_key)
       if c not in cols:

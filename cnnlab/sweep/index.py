@@ -24,7 +24,10 @@ import sqlite3
 import time
 from typing import Any, Dict, Iterable, List, Optional
 
+from cnnlab.train.result import dumps
+
 TERMINAL = ("done", "diverged", "invalid")
+INDEX_FILE = "index.sqlite"  # in the sweep directory
 
 
 def finished(counts: Dict[str, int]) -> int:
@@ -160,7 +163,7 @@ class Index:
     self._db.execute(
         "UPDATE runs SET status = ?, result = COALESCE(?, result), error = ?, updated = ?, "
         "failures = failures + ?, pid = NULL WHERE run_id = ?",
-        (status, json.dumps(result, default=str) if result is not None else None, error,
+        (status, dumps(result, default=str) if result is not None else None, error,
          time.time(), int(status == "failed"), run_id))
 
   # -- reading ---------------------------------------------------------------

@@ -24,8 +24,8 @@ import os
 from typing import Dict, Optional
 
 from cnnlab.sweep import runner
-from cnnlab.sweep.index import TERMINAL, Index, finished, format_counts
-from cnnlab.sweep.worker import INDEX_FILE, execute, runs_of
+from cnnlab.sweep.index import INDEX_FILE, TERMINAL, Index, finished, format_counts
+from cnnlab.sweep.worker import execute, runs_of
 from cnnlab.train.progress import Progress
 
 

@@ -25,9 +25,9 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-from cnnlab.sweep.index import Index, finished, format_counts
+from cnnlab.signals import StopSignal
+from cnnlab.sweep.index import INDEX_FILE, Index, finished, format_counts
 from cnnlab.sweep.spec import expand, run_id, sweep_of
-from cnnlab.sweep.worker import INDEX_FILE
 from cnnlab.train.config import ConfigError
 from cnnlab.train.progress import Progress
 
@@ -108,12 +108,58 @@ def describe(config_spec: str, packed: bool = False) -> List[str]:
   return [f"{r.run_id}  {json.dumps(r.overrides, default=str)}" for r in expand(base, points)]
 
 
-class _Stop:
-  def __init__(self):
-    self.signal = None
+class _Workers:
+  """The runner's worker processes, each logging to ``<sweep_dir>/logs/worker-<k>.log``."""
 
-  def __call__(self, signum, frame):
-    self.signal = signal.Signals(signum).name
+  def __init__(self, sweep_dir: str, workers: int, runs_per_device: int, devices: int,
+               max_attempts: int, stale_after_s: float):
+    self.sweep_dir, self.workers, self.runs_per_device = sweep_dir, workers, runs_per_device
+    self.devices, self.max_attempts, self.stale_after_s = devices, max_attempts, stale_after_s
+    self.logs = os.path.join(sweep_dir, "logs")
+    os.makedirs(self.logs, exist_ok=True)
+    self.procs: List[subprocess.Popen] = []
+
+  def start(self) -> None:
+    self.procs = []
+    for k in range(self.workers):
+      env = dict(os.environ)
+      if self.devices:
+        env["CUDA_VISIBLE_DEVICES"] = str((k // self.runs_per_device) % self.devices)
+        if self.runs_per_device > 1:  # several runs share a GPU: no up-front allocation
+          env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+      with open(os.path.join(self.logs, f"worker-{k}.log"), "a") as out:
+        self.procs.append(subprocess.Popen(
+            [sys.executable, "-m", "cnnlab.sweep.worker", f"--sweep_dir={self.sweep_dir}",
+             f"--max_attempts={self.max_attempts}", f"--stale_after_s={self.stale_after_s}"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
+
+  def alive(self) -> bool:
+    return any(p.poll() is None for p in self.procs)
+
+  def stop(self) -> None:
+    """SIGTERM to every live worker: each checkpoints its run and exits."""
+    for p in self.procs:
+      if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+
+
+def _keep_watching(pool: _Workers, index: Index, stopping: bool, respawns: List[int]) -> bool:
+  """Whether to keep watching: a worker of ours runs, or (another runner sharing this
+  sweep) someone holds a run, which our workers take over should its holder die."""
+  if pool.alive():
+    return True
+  if stopping:
+    return False
+  left = index.outstanding(pool.max_attempts, pool.stale_after_s)
+  if left["orphaned"]:  # a holder died (another runner's worker, or ours): take over
+    done = finished(index.counts())
+    # Respawning workers that make no progress (e.g. crash on start) is capped at 3.
+    respawns[0] = 0 if done > respawns[1] else respawns[0] + 1
+    respawns[1] = done
+    if respawns[0] <= 3:
+      pool.start()
+      return True
+  return left["held"] > 0 and not left["runnable"]
 
 
 def launch(config_spec: str, sweep_dir: str, workers: int = 1, runs_per_device: int = 1,
@@ -123,61 +169,21 @@ def launch(config_spec: str, sweep_dir: str, workers: int = 1, runs_per_device: 
   index = prepare(config_spec, sweep_dir, packed)
   total = index.count()
   devices = count_accelerators() if devices is None else devices
-  logs = os.path.join(sweep_dir, "logs")
-  os.makedirs(logs, exist_ok=True)
-  stop = _Stop()
-  old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-  procs: List[subprocess.Popen] = []
-  idle = [0, -1]  # respawns without progress, finished count at the last respawn
-
-  def start_workers():
-    for k in range(workers):
-      env = dict(os.environ)
-      if devices:
-        env["CUDA_VISIBLE_DEVICES"] = str((k // runs_per_device) % devices)
-        if runs_per_device > 1:  # several runs share a GPU: no up-front allocation
-          env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
-      out = open(os.path.join(logs, f"worker-{k}.log"), "a")
-      procs.append(subprocess.Popen(
-          [sys.executable, "-m", "cnnlab.sweep.worker", f"--sweep_dir={sweep_dir}",
-           f"--max_attempts={max_attempts}", f"--stale_after_s={stale_after_s}"],
-          env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
-      out.close()
-
-  def working() -> bool:
-    """Whether to keep watching: a worker of ours runs, or (another runner sharing this
-    sweep) someone holds a run, which our workers take over should its holder die."""
-    if any(p.poll() is None for p in procs):
-      return True
-    if stop.signal:
-      return False
-    left = index.outstanding(max_attempts, stale_after_s)
-    if left["orphaned"]:  # a holder died (another runner's worker, or ours): take over
-      done = finished(index.counts())
-      # Respawning workers that make no progress (e.g. crash on start) is capped.
-      idle[0] = 0 if done > idle[1] else idle[0] + 1
-      idle[1] = done
-      if idle[0] <= 3:
-        procs.clear()
-        start_workers()
-        return True
-    return left["held"] > 0 and not left["runnable"]
-
-  try:
-    start_workers()
+  pool = _Workers(sweep_dir, workers, runs_per_device, devices, max_attempts, stale_after_s)
+  respawns = [0, -1]  # respawns without progress, finished count at the last respawn
+  with StopSignal() as stop:
+    pool.start()
     done_at_start = finished(index.counts())
     log(f"sweep {sweep_dir}: {total} runs, {done_at_start} already finished; "
         f"{workers} worker(s){f' over {devices} accelerator(s)' if devices else ''}; "
-        f"logs in {logs}/")
+        f"logs in {pool.logs}/")
     progress = Progress(total, start=done_at_start)
     forwarded, last = False, None
-    while working():
+    while _keep_watching(pool, index, bool(stop.received), respawns):
       time.sleep(poll_s)
-      if stop.signal and not forwarded:
-        log(f"{stop.signal}: stopping the workers (each checkpoints its run)")
-        for p in procs:
-          if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
+      if stop.received and not forwarded:
+        log(f"{stop.received}: stopping the workers (each checkpoints its run)")
+        pool.stop()
         forwarded = True
       counts = index.counts()
       progress.update(finished(counts))
@@ -186,9 +192,6 @@ def launch(config_spec: str, sweep_dir: str, workers: int = 1, runs_per_device: 
         log(f"[{finished(counts)}/{total}] {line}")
         last = line
     progress.close()
-  finally:
-    for s, h in old.items():
-      signal.signal(s, h)
   counts = index.counts()
   log(f"sweep {sweep_dir}: {format_counts(counts)}")
   index.close()

@@ -15,17 +15,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import threading
 import traceback
 from typing import Dict, Optional
 
-from cnnlab.sweep.index import Index
+from cnnlab.signals import StopSignal
+from cnnlab.sweep.index import INDEX_FILE, Index
 from cnnlab.sweep.spec import expand
 from cnnlab.train.config import invalid_config_errors
 
-INDEX_FILE = "index.sqlite"
+__all__ = ["INDEX_FILE", "execute", "runs_of", "work"]
 
 
 def runs_of(sweep_dir: str, index: Index) -> Dict[str, object]:
@@ -61,15 +61,15 @@ def execute(index: Index, run, sweep_dir: str, heartbeat_s: float = 30.0, log=pr
   log(f"[{run_id}] start")
   try:
     result = train(run.config, workdir, log=lambda m: log(f"[{run_id}] {m}"))
-    status = "done" if result["status"] == "done" else "preempted"
-    index.finish(run_id, status, result)
+    status = "done" if result.status == "done" else "preempted"
+    index.finish(run_id, status, result.to_json())
   except Diverged as e:
     status = "diverged"
     index.finish(run_id, status, _read_result(workdir), str(e))
   except invalid_config_errors() as e:
     status = "invalid"
     index.finish(run_id, status, None, f"{type(e).__name__}: {e}")
-  except Exception as e:  # a crash: recorded, retried up to max_attempts
+  except Exception as e:  # noqa: BLE001 -- a crash: recorded, retried up to max_attempts
     status = "failed"
     index.finish(run_id, status, _read_result(workdir),
                  "".join(traceback.format_exception_only(type(e), e)).strip()[-2000:])
@@ -85,21 +85,15 @@ def work(sweep_dir: str, max_attempts: int = 2, stale_after_s: float = 900.0,
   """Runs claimed runs until none are left or a stop signal arrives; returns runs finished."""
   index = Index(os.path.join(sweep_dir, INDEX_FILE))
   runs = runs_of(sweep_dir, index)
-  stopping = {"signal": None}
-
-  def on_signal(signum, frame):  # between runs; train() installs its own handler in a run
-    stopping["signal"] = signal.Signals(signum).name
-  for sig in (signal.SIGTERM, signal.SIGINT):
-    signal.signal(sig, on_signal)
-
   finished = 0
-  while not stopping["signal"]:
-    run_id = index.claim(max_attempts, stale_after_s, only=runs.keys())
-    if run_id is None:
-      break
-    if execute(index, runs[run_id], sweep_dir, heartbeat_s, log) == "preempted":
-      break
-    finished += 1
+  with StopSignal() as stop:  # between runs; train() takes the signals over inside a run
+    while not stop.received:
+      run_id = index.claim(max_attempts, stale_after_s, only=runs.keys())
+      if run_id is None:
+        break
+      if execute(index, runs[run_id], sweep_dir, heartbeat_s, log) == "preempted":
+        break
+      finished += 1
   index.close()
   return finished
 

@@ -1,6 +1,22 @@
-"""Training: configs, pure steps, the resumable loop, checkpoints and metric writers."""
+"""Training: configs, pure steps, the resumable loop, checkpoints, records and results.
 
-from cnnlab.train.config import ConfigError, base_config, model_config, validate
-from cnnlab.train.loop import Diverged, train
+The names below are imported on first use, so that ``cnnlab.train.result`` (the result
+schema the reports read) loads without JAX's model zoo, orbax or the data sets.
+"""
 
-__all__ = ["ConfigError", "Diverged", "base_config", "model_config", "train", "validate"]
+import importlib
+
+_EXPORTS = {
+    "ConfigError": "cnnlab.errors", "base_config": "cnnlab.train.config",
+    "model_config": "cnnlab.train.config", "validate": "cnnlab.train.config",
+    "Diverged": "cnnlab.train.loop", "train": "cnnlab.train.loop",
+    "Result": "cnnlab.train.result", "load_result": "cnnlab.train.result",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+  if name in _EXPORTS:
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+  raise AttributeError(f"module 'cnnlab.train' has no attribute {name!r}")

@@ -1,48 +1,106 @@
-"""Checkpoints: the whole train state with orbax, saved in the background, committed atomically.
+"""Checkpoints: the train state and the run record, with orbax, committed atomically together.
 
-A checkpoint is ``checkpoints/<step>/``. Orbax writes it under a temporary name and
-renames it once complete, so a run killed mid-write (even by SIGKILL) leaves the
-previous checkpoint intact, and the half-written one is removed on the next start.
-Saves are asynchronous: training goes on while the arrays are written; the
-trainer waits for the last save before it exits. The newest ``keep`` checkpoints
-are kept. Restoring needs a template state (built from the same config), whose
-structure, dtypes and shardings the stored arrays are loaded into.
+A checkpoint is ``checkpoints/<step>/`` holding two items, ``state`` (the train state's
+arrays) and ``record`` (the run record as JSON: bests, targets, timing; see
+:mod:`cnnlab.train.record`). Orbax writes the directory under a temporary name and
+renames it once both items are complete, so a run killed mid-write (even by SIGKILL)
+leaves the previous checkpoint intact, and the half-written one is removed on the next
+start. Saves are asynchronous: training goes on while the arrays are written; the
+trainer waits for the last save before it exits. The newest ``keep`` are kept.
+
+A checkpoint that cannot be read (files truncated by a full disk or a dying node) is
+skipped with a warning: :meth:`Checkpointer.restore_latest` falls back to the newest
+readable one and moves the unreadable ones to ``<workdir>/unreadable_checkpoints/``.
+Checkpoints written before the run record existed (one item, ``default``) restore their
+state with no record.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+import shutil
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jax
 import orbax.checkpoint as ocp
 
+from cnnlab.errors import CheckpointError
+
+STATE, RECORD, LEGACY = "state", "record", "default"
+
 
 class Checkpointer:
-  """Saves and restores train states in one directory (a thin layer over orbax)."""
+  """Saves and restores (train state, run record) pairs in one directory (over orbax)."""
 
   def __init__(self, directory: str, keep: int = 2, async_save: bool = True):
     self.directory = os.path.abspath(directory)
-    options = ocp.CheckpointManagerOptions(
+    self._options = ocp.CheckpointManagerOptions(
         max_to_keep=keep, create=True, cleanup_tmp_directories=True,
         enable_async_checkpointing=async_save)
-    self._manager = ocp.CheckpointManager(self.directory, options=options)
+    self._manager = ocp.CheckpointManager(self.directory, options=self._options)
 
   def latest_step(self) -> Optional[int]:
     return self._manager.latest_step()
 
-  def save(self, step: int, state: Any) -> None:
-    """Starts saving ``state`` as ``step`` (returns before the write completes)."""
+  def all_steps(self) -> List[int]:
+    return sorted(self._manager.all_steps())
+
+  def save(self, step: int, state: Any, record: Dict[str, Any]) -> None:
+    """Starts saving ``state`` and the JSON ``record`` as ``step`` (returns before the
+    write completes); a step already saved is left as it is."""
     if step in self._manager.all_steps():
       return
-    self._manager.save(step, args=ocp.args.StandardSave(state), force=True)
+    self._manager.save(step, args=ocp.args.Composite(
+        **{STATE: ocp.args.StandardSave(state), RECORD: ocp.args.JsonSave(record)}), force=True)
 
-  def restore(self, template: Any, step: Optional[int] = None) -> Any:
+  def restore(self, template: Any, step: Optional[int] = None
+              ) -> Tuple[Any, Optional[Dict[str, Any]]]:
+    """``(state, record)`` of ``step`` (default: the latest); record None for a checkpoint
+    from before run records. ``template`` gives the state's structure, dtypes and shardings."""
     step = self.latest_step() if step is None else step
     if step is None:
       raise FileNotFoundError(f"no checkpoint in {self.directory}")
     abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, template)
-    return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    if os.path.isdir(os.path.join(self.directory, str(step), LEGACY)):
+      return self._manager.restore(step, args=ocp.args.Composite(
+          **{LEGACY: ocp.args.StandardRestore(abstract)}))[LEGACY], None
+    got = self._manager.restore(step, args=ocp.args.Composite(
+        **{STATE: ocp.args.StandardRestore(abstract), RECORD: ocp.args.JsonRestore()}))
+    return got[STATE], got[RECORD]
+
+  def restore_latest(self, template: Any, log: Callable[[str], None] = print
+                     ) -> Tuple[Optional[int], Any, Optional[Dict[str, Any]]]:
+    """``(step, state, record)`` of the newest readable checkpoint; ``(None, template, None)``
+    when there is none. Unreadable newer ones are moved aside with a one-line warning; when
+    none is readable, :class:`CheckpointError` says which directory to remove."""
+    steps = self.all_steps()
+    for i, step in enumerate(reversed(steps)):
+      try:
+        state, record = self.restore(template, step)
+      except Exception as e:  # noqa: BLE001 -- any read failure: try the previous one
+        log(f"warning: checkpoint {os.path.join(self.directory, str(step))} is unreadable "
+            f"({type(e).__name__}: {_first_line(e)}); "
+            + ("falling back to the previous one" if i + 1 < len(steps) else "none left"))
+        continue
+      self._move_aside([s for s in steps if s > step])
+      return step, state, record
+    if steps:
+      raise CheckpointError(
+          f"no checkpoint in {self.directory} can be read (steps {steps}); remove that "
+          f"directory to start the run again from step 0")
+    return None, template, None
+
+  def _move_aside(self, steps: List[int]) -> None:
+    """Moves unreadable step directories out of orbax's sight (kept for inspection)."""
+    if not steps:
+      return
+    aside = os.path.join(os.path.dirname(self.directory), "unreadable_checkpoints")
+    os.makedirs(aside, exist_ok=True)
+    for step in steps:
+      shutil.move(os.path.join(self.directory, str(step)),
+                  os.path.join(aside, f"{step}-{int(time.time())}"))
+    self._manager.reload()
 
   def wait(self) -> None:
     self._manager.wait_until_finished()
@@ -61,6 +119,11 @@ class Checkpointer:
     self.close()
 
 
+def _first_line(e: BaseException) -> str:
+  text = str(e).strip().splitlines()
+  return text[0][:200] if text else ""
+
+
 def latest_step(directory: str) -> Optional[int]:
   """The newest complete checkpoint's step in ``directory`` (None if there is none)."""
   if not os.path.isdir(directory):
@@ -71,10 +134,24 @@ def latest_step(directory: str) -> Optional[int]:
 
 
 def load_raw(directory: str, step: Optional[int] = None) -> Any:
-  """A checkpoint as nested dicts of NumPy arrays, with no template (for inspection)."""
+  """A checkpoint's train state as nested dicts of NumPy arrays, with no template."""
   step = latest_step(directory) if step is None else step
   if step is None:
     raise FileNotFoundError(f"no checkpoint in {directory}")
+  base = os.path.join(os.path.abspath(directory), str(step))
+  item = STATE if os.path.isdir(os.path.join(base, STATE)) else LEGACY
   with ocp.StandardCheckpointer() as ckpt:
-    tree = ckpt.restore(os.path.join(os.path.abspath(directory), str(step), "default"))
+    tree = ckpt.restore(os.path.join(base, item))
   return jax.tree_util.tree_map(lambda a: jax.device_get(a), tree)
+
+
+def load_record(directory: str, step: Optional[int] = None) -> Optional[Dict[str, Any]]:
+  """A checkpoint's run record (JSON), None for one from before run records."""
+  import json
+  step = latest_step(directory) if step is None else step
+  path = os.path.join(os.path.abspath(directory), str(step), RECORD)
+  if step is None or not os.path.isdir(path):
+    return None
+  files = [f for f in os.listdir(path) if not f.startswith("_")]
+  with open(os.path.join(path, files[0])) as f:
+    return json.load(f)

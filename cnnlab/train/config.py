@@ -14,6 +14,7 @@ import dataclasses
 import ml_collections
 
 from cnnlab.data import DATASETS
+from cnnlab.errors import ConfigError  # noqa: F401  (re-exported: cnnlab.train.config.ConfigError)
 from cnnlab.data.augment import AUGMENTATIONS
 from cnnlab.models import MODELS
 from cnnlab.models.registry import model_fields
@@ -24,10 +25,6 @@ from cnnlab.train.optim import OPTIMIZERS, SCHEDULES
 LOOP_FORMS = ("auto", "step", "scan")
 
 
-class ConfigError(ValueError):
-  """A config value that is invalid; the message names the field."""
-
-
 def invalid_config_errors() -> tuple:
   """The lab's exceptions for a config that cannot run (bad value, unknown name,
   impossible layer combination, missing or corrupt data): reported as a message,
@@ -35,9 +32,9 @@ def invalid_config_errors() -> tuple:
   from cnnlab.data import DataFormatError, DataNotFoundError
   from cnnlab.models import ModelConfigError
   from cnnlab.ops import IncompatibleLayersError, ShapeError
-  from cnnlab.registry import UnknownNameError
-  return (ConfigError, UnknownNameError, ModelConfigError, ShapeError, IncompatibleLayersError,
-          DataNotFoundError, DataFormatError)
+  from cnnlab.registry import OptionError, UnknownNameError
+  return (ConfigError, UnknownNameError, OptionError, ModelConfigError, ShapeError,
+          IncompatibleLayersError, DataNotFoundError, DataFormatError)
 
 
 def config_arg(config_file: str, arg, valid, default: str, what: str = "model") -> str:
@@ -56,14 +53,17 @@ def model_config(name: str, **overrides) -> ml_collections.ConfigDict:
   """``{"name": name, <every field of the model with its default>}``.
 
   Listing every field makes each one overridable from the command line
-  (``--config.model.pool=avg``). ``num_classes`` defaults to None: the data set's.
-  ``dtype`` is left out: ``train.dtype`` chooses the compute precision.
+  (``--config.model.pool=avg``, ``--config.model.pool='lp_sum(p=4)'``). ``num_classes``
+  defaults to None, the data set's (an int-typed reference, so that
+  ``--config.model.num_classes=10`` works). ``dtype`` is left out: ``train.dtype``
+  chooses the compute precision.
   """
   spec = MODELS.get(name)
+  names = set(model_fields(spec.cls)) - {"dtype"}
   fields = {f.name: f.default for f in dataclasses.fields(spec.cls)
-            if f.name not in ("parent", "name", "dtype") and f.default is not dataclasses.MISSING}
+            if f.name in names and f.default is not dataclasses.MISSING}
   fields.update(spec.kwargs)
-  fields["num_classes"] = None
+  fields["num_classes"] = ml_collections.FieldReference(None, field_type=int)
   fields.update(overrides)
   return ml_collections.ConfigDict({"name": name, **fields})
 
@@ -88,7 +88,8 @@ def base_config(model: str = "fashionnet") -> ml_collections.ConfigDict:
   c.optim = ml_collections.ConfigDict({
       "name": "adam", "lr": 1e-3, "momentum": 0.9, "b1": 0.9, "b2": 0.999, "eps": 1e-8,
       "weight_decay": 0.0, "schedule": "constant", "warmup_steps": 0, "decay_steps": 0,
-      "decay_factor": 0.1, "boundaries": (0.5, 0.75), "clip_norm": 0.0, "l2": 0.0, "l2_form": "plain"})
+      "decay_factor": 0.1, "boundaries": (0.5, 0.75), "clip_norm": 0.0, "l2": 0.0,
+      "l2_form": "plain"})
   c.train = ml_collections.ConfigDict({
       "batch_size": 100, "num_epochs": 5, "num_steps": 0, "shuffle": True,
       "eval_batch_size": 1000, "eval_every_steps": 0, "label_smoothing": 0.0,

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from cnnlab.registry import _EXTRA_REGISTRIES, Registry
+from cnnlab.registry import Registry
 
 TARGETS = ("class", "multilabel", "regression")
 
@@ -69,7 +69,6 @@ class LossSpec:
 ENSEMBLE = "ensemble"  # the eval sums' key, and the metrics' prefix, of replica ensembles
 
 LOSSES: Registry[LossSpec] = Registry("loss")
-_EXTRA_REGISTRIES.append(lambda: {"loss": LOSSES})
 
 
 def register_loss(name: str, spec: LossSpec, overwrite: bool = False) -> LossSpec:

@@ -20,7 +20,8 @@ computation as single-device training.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence, Tuple
+import dataclasses
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import flax
 import jax
@@ -65,13 +66,40 @@ def create_state(model, tx, rng, example_shape, num_replicas: int = 0,
   return jax.jit(jax.vmap(init) if num_replicas else init, out_shardings=sharding)(rng)
 
 
-def make_steps(model, tx, *, mean: Sequence[float], std: Sequence[float],
-               num_classes: int, loss: str = "softmax_cross_entropy",
-               label_smoothing: float = 0.0, l2: float = 0.0,
-               l2_form: str = "plain", num_batches: int = 1, augment: Sequence[str] = (),
-               augment_options=None, ema_decay: float = 0.0, pad_to: Sequence[int] = (),
-               replicas: bool = False, jit: bool = True) -> Tuple[Callable, Callable]:
-  """Builds ``train_step`` and ``eval_step`` for a model and optimizer.
+@dataclasses.dataclass(frozen=True)
+class StepSpec:
+  """What a train and eval step compute besides the model and the optimizer.
+
+  ``mean``/``std`` normalise the raw images (after zero-padding them to ``pad_to``,
+  e.g. MNIST to 32×32 for LeNet-5); ``loss`` names a registered loss (``num_classes``
+  its targets' classes); ``l2`` adds ``l2_penalty(params, l2, num_batches, l2_form)``;
+  ``augment`` names on-device augmentations (options ``crop_padding``, ``max_shift``,
+  ``cutout_size``); ``ema_decay > 0`` keeps ``state.ema_params``, updated after each
+  step as ``d·ema + (1 - d)·params``.
+  """
+  mean: Tuple[float, ...]
+  std: Tuple[float, ...]
+  num_classes: int
+  loss: str = "softmax_cross_entropy"
+  label_smoothing: float = 0.0
+  l2: float = 0.0
+  l2_form: str = "plain"
+  num_batches: int = 1
+  augment: Tuple[str, ...] = ()
+  crop_padding: int = 4
+  max_shift: int = 2
+  cutout_size: int = 8
+  ema_decay: float = 0.0
+  pad_to: Tuple[int, ...] = ()
+
+  def augment_options(self) -> Dict[str, int]:
+    return {"crop_padding": self.crop_padding, "max_shift": self.max_shift,
+            "cutout_size": self.cutout_size}
+
+
+def make_steps(model, tx, spec: StepSpec, *, replicas: bool = False,
+               jit: bool = True) -> Tuple[Callable, Callable]:
+  """Builds ``train_step`` and ``eval_step`` for a model, an optimizer and a :class:`StepSpec`.
 
   With ``replicas=True`` both are vmapped over a leading replica axis: the state,
   the training batch and ``rng`` carry it (each replica trains on its own data
@@ -79,17 +107,15 @@ def make_steps(model, tx, *, mean: Sequence[float], std: Sequence[float],
   define ``ensemble_sums`` (softmax cross-entropy) the sums also hold, under
   ``"ensemble"``, those of the replicas as one ensemble. ``jit=False`` returns
   the pure functions (to compose into a larger program, see
-  :func:`make_train_loop`). ``ema_decay > 0`` keeps ``state.ema_params``, updated
-  after each step as ``d·ema + (1 - d)·params``; evaluate it with
-  ``eval_step(ema_view(state), batch)``. ``pad_to`` zero-pads the raw images'
-  spatial dims (e.g. MNIST to 32×32 for LeNet-5) before normalisation.
+  :func:`make_train_loop`). Evaluate EMA parameters with
+  ``eval_step(ema_view(state), batch)``.
   """
-  augment_options = dict(augment_options or {})
-  spec = LOSSES.get(loss)
-  per_example = make_loss(loss, num_classes, label_smoothing)
+  loss_spec = LOSSES.get(spec.loss)
+  per_example = make_loss(spec.loss, spec.num_classes, spec.label_smoothing)
+  augment, pad_to, ema_decay = tuple(spec.augment), tuple(spec.pad_to), spec.ema_decay
 
   def prepare(images):
-    return aug.normalize(aug.pad_to(images, pad_to) if pad_to else images, mean, std)
+    return aug.normalize(aug.pad_to(images, pad_to) if pad_to else images, spec.mean, spec.std)
 
   def loss_fn(params, state, x, y, key):
     k_drop, k_pool = jax.random.split(key)
@@ -98,15 +124,15 @@ def make_steps(model, tx, *, mean: Sequence[float], std: Sequence[float],
                                mutable=["batch_stats"])
     out = out.astype(jnp.float32)  # the loss in fp32 also when the model computes in bf16
     data_loss = per_example(out, y).mean()
-    total = data_loss + l2_penalty(params, l2, num_batches, l2_form)
-    return total, (updates.get("batch_stats", {}), data_loss, spec.train_metrics(out, y))
+    total = data_loss + l2_penalty(params, spec.l2, spec.num_batches, spec.l2_form)
+    return total, (updates.get("batch_stats", {}), data_loss, loss_spec.train_metrics(out, y))
 
   def train_step(state: TrainState, batch, rng=None):
     key = jax.random.fold_in(state.rng, state.step) if rng is None else rng
     k_aug, k_model = jax.random.split(key)
     x, labels = prepare(batch["image"]), batch["label"]
     if augment:
-      x = aug.apply_augmentations(k_aug, x, augment, **augment_options)
+      x = aug.apply_augmentations(k_aug, x, augment, **spec.augment_options())
     grads, (stats, data_loss, metrics) = jax.grad(loss_fn, has_aux=True)(
         state.params, state, x, labels, k_model)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
@@ -127,8 +153,8 @@ def make_steps(model, tx, *, mean: Sequence[float], std: Sequence[float],
     return batch["mask"] if "mask" in batch else jnp.ones(batch["label"].shape[:1], bool)
 
   def sums_of(out, batch):
-    sums = spec.eval_sums(out, batch["label"], batch_mask(batch))
-    if spec.needs_outputs:  # ranking metrics (mAP) need every example's outputs
+    sums = loss_spec.eval_sums(out, batch["label"], batch_mask(batch))
+    if loss_spec.needs_outputs:  # ranking metrics (mAP) need every example's outputs
       sums["outputs"] = out
     return sums
 
@@ -138,9 +164,9 @@ def make_steps(model, tx, *, mean: Sequence[float], std: Sequence[float],
   def replicas_eval_step(state: TrainState, batch):
     outs = jax.vmap(forward, in_axes=(0, None))(state, batch["image"])  # (R, B, K)
     sums = jax.vmap(sums_of, in_axes=(0, None))(outs, batch)
-    if spec.ensemble_sums is not None and outs.shape[0] > 1:
+    if loss_spec.ensemble_sums is not None and outs.shape[0] > 1:
       # The replicas as one ensemble (e.g. Nielsen's vote of five nets); not per replica.
-      sums[ENSEMBLE] = spec.ensemble_sums(outs, batch["label"], batch_mask(batch))
+      sums[ENSEMBLE] = loss_spec.ensemble_sums(outs, batch["label"], batch_mask(batch))
     return sums
 
   if replicas:

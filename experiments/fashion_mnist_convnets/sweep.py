@@ -3,7 +3,8 @@
     python -m cnnlab.sweep --config=experiments/fashion_mnist_convnets/sweep.py --workers=2 \
         --sweep_dir=sweeps/fashion_mnist_convnets
     python -m cnnlab.report --sweep_dir=sweeps/fashion_mnist_convnets --rows=model.name \
-        --cols=data.name --metric=test_accuracy --published=experiments/fashion_mnist_convnets/published.json \
+        --cols=data.name --metric=test_accuracy \
+        --published=experiments/fashion_mnist_convnets/published.json \
         --out_dir=experiments/fashion_mnist_convnets
 
 Both nets with FashionNet's recipe (``configs/fashionnet.py``): Adam 1e-3 with cosine

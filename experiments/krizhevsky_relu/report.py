@@ -22,10 +22,10 @@ def _epochs(record):
   """Epochs to the target, ``inf`` when not reached, None when the run gave no result."""
   if record["status"] == "diverged":
     return "diverged"
-  result = record["result"] or {}
-  if record["status"] != "done" or "target" not in result:
+  result = record["result"]
+  if record["status"] != "done" or result is None or result.target is None:
     return None
-  hit = result["target"].get("reached_at_epoch")
+  hit = result.target.reached_at_epoch
   return float(hit) if hit is not None else math.inf
 
 

@@ -19,7 +19,6 @@ Expected: tanh several times slower than ReLU (≈ 6× on CIFAR-10); sigmoid slo
 still. Run time: about 30 minutes with 2 workers on a 2-core CPU (18 runs).
 """
 
-import os
 
 from cnnlab.sweep import fixed, product, sweep
 from cnnlab.train.config import base_config

@@ -1,4 +1,4 @@
-"""MNIST-1D pooling benchmark (Greydanus & Kobak 2020), extended: 10 poolings × 6 training sizes × 3 seeds.
+"""MNIST-1D pooling benchmark (Greydanus & Kobak 2020), extended: 10 poolings × 6 sizes × 3 seeds.
 
     python -m cnnlab.sweep --config=experiments/mnist1d_pooling/sweep.py --workers=2 \
         --sweep_dir=sweeps/mnist1d_pooling

@@ -10,7 +10,8 @@ softmax; SGD momentum 0.9, no weight decay or dropout) on Fashion-MNIST, trained
 its first 2,000 training images for 40 epochs (800 steps) at lr 0.05 with a cosine
 decay, then the whole 2,000-image training set and the 10,000 test images evaluated
 (train and test error, 3 seeds). The paper's lr 0.01 is too slow for this budget (a
-pilot: 84% running training accuracy after 300 steps against 94% at 0.05). The reduced training set is the paper's own reduced-data
+pilot: 84% running training accuracy after 300 steps against 94% at 0.05). The reduced
+training set is the paper's own reduced-data
 regime (its Fig. 5, MNIST subsets), where pooling acts as a regulariser, and fits a
 2-core CPU. Expected (the paper's pattern on MNIST and CIFAR-10): max pooling has
 the lowest training error, stochastic pooling the highest training error and the

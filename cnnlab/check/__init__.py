@@ -1,0 +1,1 @@
+"""Conformance batteries for registered ops and models (``python -m cnnlab.check``)."""

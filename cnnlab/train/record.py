@@ -1,0 +1,184 @@
+"""The run record: everything a run reports that is not in its train state.
+
+Bests per split and per replica, the test metric at the best validation step, target
+hits, the running sums of the current epoch's training metrics, each split's latest
+evaluation, timing counters and the last logged step. The trainer saves it with every
+checkpoint, in the same atomically committed directory as the train state, and restores
+it with that state: a run killed anywhere and rerun reports exactly what an uninterrupted
+run reports (only the times differ). :meth:`RunRecord.result_fields` turns it into the
+measured part of :class:`cnnlab.train.result.Result`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from cnnlab.train.result import Best, Point, SplitMetrics, Target
+
+RECORD_VERSION = 1
+TEST_AT_BEST_VALIDATION = "test_at_best_validation"
+_LOWER_IS_BETTER = ("rmse", "mse", "mae", "error")
+
+
+def lower_is_better(metric: str) -> bool:
+  """Whether a target on ``metric`` is met from above (losses, errors)."""
+  return "loss" in metric or metric in _LOWER_IS_BETTER
+
+
+@dataclasses.dataclass
+class Timing:
+  """Time spent so far, over every process that ran this run (up to its last checkpoint).
+
+  ``images`` / ``images_s`` time the chunks that count for throughput: each process's
+  first chunk (warm-up) is left out.
+  """
+  wall_s: float = 0.0
+  compile_s: float = 0.0
+  train_s: float = 0.0
+  images: int = 0
+  images_s: float = 0.0
+
+  @property
+  def images_per_s(self) -> Optional[float]:
+    return self.images / self.images_s if self.images_s else None
+
+
+@dataclasses.dataclass
+class EpochSums:
+  """The current epoch's training metrics summed over its steps (per replica when packed)."""
+  sums: Dict[str, Any] = dataclasses.field(default_factory=dict)  # name -> float or [R floats]
+  steps: int = 0
+
+  def add(self, step_sums: Dict[str, np.ndarray], steps: int) -> None:
+    for k, v in step_sums.items():
+      old = self.sums.get(k)
+      v = np.asarray(v, np.float64)
+      self.sums[k] = (v if old is None else np.asarray(old, np.float64) + v).tolist()
+    self.steps += steps
+
+  def close(self, step: int) -> SplitMetrics:
+    """The epoch's means, and a fresh start for the next epoch."""
+    means = {k: np.asarray(v, np.float64) / self.steps for k, v in self.sums.items()}
+    self.sums, self.steps = {}, 0
+    return split_metrics(step, means)
+
+
+def split_metrics(step: int, metrics: Dict[str, Any], count: Optional[int] = None,
+                  run_level: Optional[Dict[str, float]] = None) -> SplitMetrics:
+  """SplitMetrics from arrays: scalars are the run's; ``(R,)`` arrays are per replica
+  (the run's value is their mean); ``run_level`` values (ensembles) are the run's only."""
+  values, per = {}, None
+  for k, v in metrics.items():
+    v = np.asarray(v, np.float64)
+    values[k] = float(v.mean())
+    if v.ndim:
+      per = per or [{} for _ in range(v.shape[0])]
+      for r, x in enumerate(v):
+        per[r][k] = float(x)
+  values.update({k: float(v) for k, v in (run_level or {}).items()})
+  return SplitMetrics(step, values, per, count)
+
+
+@dataclasses.dataclass
+class RunRecord:
+  step: int = 0
+  best: Dict[str, Best] = dataclasses.field(default_factory=dict)
+  last: Dict[str, SplitMetrics] = dataclasses.field(default_factory=dict)
+  target: Optional[Target] = None
+  epoch: EpochSums = dataclasses.field(default_factory=EpochSums)
+  timing: Timing = dataclasses.field(default_factory=Timing)
+  last_logged_step: int = 0
+  version: int = RECORD_VERSION
+
+  @classmethod
+  def new(cls, target_metric: str = "", target_value: float = 0.0, replicas: int = 1
+          ) -> "RunRecord":
+    target = Target(target_metric, float(target_value), [None] * replicas) \
+        if target_metric else None
+    return cls(target=target)
+
+  # -- evaluations --------------------------------------------------------------------
+
+  def observe(self, evals: Dict[str, SplitMetrics], primary: str, higher: bool) -> None:
+    """Takes one evaluation of every split: latest values, bests, test at best validation."""
+    better = (lambda a, b: a > b) if higher else (lambda a, b: a < b)
+    for split, m in evals.items():
+      self.last[split] = m
+      if not math.isfinite(m.values.get(primary, math.nan)):
+        continue  # no best from a missing or non-finite metric
+      self.best[split] = self._improved(self.best.get(split), m, primary, better)
+    if "validation" in evals and "test" in evals:
+      self._test_at_best_validation(evals, primary)
+
+  @staticmethod
+  def _improved(old: Optional[Best], m: SplitMetrics, primary: str, better) -> Best:
+    now = Point(m.values[primary], m.step)
+    if old is None:
+      per = [Point(r[primary], m.step) for r in m.per_replica] if m.per_replica else None
+      return Best(primary, now, per)
+    point = now if better(now.value, old.point.value) else old.point
+    per = old.per_replica
+    if m.per_replica and per:
+      per = [Point(r[primary], m.step) if better(r[primary], p.value) else p
+             for r, p in zip(m.per_replica, per)]
+    return Best(primary, point, per)
+
+  def _test_at_best_validation(self, evals: Dict[str, SplitMetrics], primary: str) -> None:
+    """Nielsen's report: the test metric at the step of the best validation metric."""
+    val, test, step = self.best["validation"], evals["test"], evals["test"].step
+    old = self.best.get(TEST_AT_BEST_VALIDATION)
+    point = Point(test.values[primary], step) if val.point.step == step or old is None \
+        else old.point
+    per = None
+    if val.per_replica and test.per_replica:
+      olds = old.per_replica if old and old.per_replica else [None] * len(val.per_replica)
+      per = [Point(test.per_replica[r][primary], step) if v.step == step or o is None else o
+             for r, (v, o) in enumerate(zip(val.per_replica, olds))]
+    self.best[TEST_AT_BEST_VALIDATION] = Best(primary, point, per)
+
+  # -- targets ------------------------------------------------------------------------
+
+  def check_target(self, m: SplitMetrics, name: str, epoch: float, train_s: float) -> bool:
+    """Records the first evaluation at which each replica met the target; True once all have."""
+    t = self.target
+    lower = lower_is_better(name)
+    for r, hit in enumerate(t.reached_at_step):
+      v = m.value(name, r if len(t.reached_at_step) > 1 else None)
+      if hit is None and v is not None and (v <= t.value if lower else v >= t.value):
+        t.reached_at_step[r] = m.step
+        if r == 0:
+          t.reached_at_epoch, t.train_time_s = epoch, train_s
+    return t.met()
+
+  # -- JSON (saved with each checkpoint) ---------------------------------------------------
+
+  def to_json(self) -> Dict[str, Any]:
+    return {"version": self.version, "step": self.step,
+            "best": {k: v.to_json() for k, v in self.best.items()},
+            "last": {k: v.to_json() for k, v in self.last.items()},
+            "target": self.target.to_json() if self.target else None,
+            "epoch": dataclasses.asdict(self.epoch), "timing": dataclasses.asdict(self.timing),
+            "last_logged_step": self.last_logged_step}
+
+  @classmethod
+  def from_json(cls, d: Dict[str, Any], primary: str) -> "RunRecord":
+    if d.get("version", 0) > RECORD_VERSION:
+      raise ValueError(f"run record version {d['version']} is newer than this cnnlab's")
+    return cls(step=int(d["step"]),
+               best={k: Best.from_json(v, primary) for k, v in d["best"].items()},
+               last={k: SplitMetrics.from_json(v) for k, v in d["last"].items()},
+               target=Target.from_json(d["target"]) if d.get("target") else None,
+               epoch=EpochSums(**d["epoch"]), timing=Timing(**d["timing"]),
+               last_logged_step=int(d.get("last_logged_step", 0)))
+
+  def result_fields(self) -> Dict[str, Any]:
+    """The measured fields of a :class:`~cnnlab.train.result.Result`."""
+    t = self.timing
+    return {"best": dict(self.best), "final": dict(self.last), "target": self.target,
+            "wall_time_s": t.wall_s, "compile_time_s": t.compile_s, "train_time_s": t.train_s,
+            "train_images_per_s": t.images_per_s}
+

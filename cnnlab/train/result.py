@@ -1,0 +1,442 @@
+"""The typed, versioned schema of what a run reports: ``result.json`` and ``metrics.jsonl`` rows.
+
+The trainer writes these types and :mod:`cnnlab.report` reads them; nothing else
+knows how the files are laid out. Schema 2 (``"schema": 2`` in ``result.json``)::
+
+    {"schema": 2, "status": "done", "step": 6000, "primary_metric": "accuracy",
+     "best":  {"test": {"accuracy": 0.95, "step": 3500,
+                        "per_replica": [{"accuracy": 0.95, "step": 3500}, ...]}, ...},
+     "final": {"test": {"step": 6000, "count": 1000, "accuracy": 0.93, "loss": 0.21,
+                        "per_replica": [{"accuracy": 0.93, "loss": 0.21}, ...]}, ...},
+     "target": {"metric": "test.accuracy", "value": 0.9, "reached_at_step": [2500], ...},
+     "wall_time_s": ..., "params": ..., ...}
+
+``per_replica`` appears for runs that trained seeds side by side (``train.num_replicas``):
+replica ``i`` is the run with seed ``seeds[i]``. A metric in a split's values but not in
+its replicas' (``ensemble_vote_accuracy``) scores the replicas as one ensemble: one value
+per run. A ``metrics.jsonl`` row is ``{"step", "split", "count", <metric>: value, ...,
+"per_replica": [...]}`` in the same layout.
+
+Non-finite numbers are written as the strings ``"nan"``, ``"inf"`` and ``"-inf"`` (so both
+files are standard JSON) and read back as floats.
+
+Schema 1 (``result.json`` without ``"schema"``, written before 2026-11-30: flat ``final``
+names such as ``test_accuracy``, ``best.<split>_per_replica`` lists and ``<metric>_r<i>``
+columns in ``metrics.jsonl``) is read by the same functions, so sweeps made then report
+the same tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+SCHEMA_VERSION = 2
+# What differs between an uninterrupted run and one killed and resumed: times, and
+# where it resumed from. Everything else a run reports is equal (tested).
+TIMING_FIELDS = ("wall_time_s", "compile_time_s", "train_time_s", "train_images_per_s",
+                 "resumed_from")
+_RESERVED = ("step", "split", "count", "per_replica")
+
+
+# -- JSON with non-finite numbers --------------------------------------------------
+
+
+def encode(value: Any) -> Any:
+  """``value`` with non-finite floats as ``"nan"``/``"inf"``/``"-inf"`` (recursively)."""
+  if isinstance(value, float) and not math.isfinite(value):
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+  if isinstance(value, dict):
+    return {k: encode(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [encode(v) for v in value]
+  return value
+
+
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf,
+               "NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def number(value: Any) -> Optional[float]:
+  """A metric value as a float: numbers, and the non-finite strings; None otherwise."""
+  if isinstance(value, bool):
+    return None
+  if isinstance(value, (int, float)):
+    return float(value)
+  if isinstance(value, str) and value in _NON_FINITE:
+    return _NON_FINITE[value]
+  return None
+
+
+def dumps(obj: Any, **kwargs) -> str:
+  """Standard JSON (no ``NaN``/``Infinity`` tokens): non-finite floats as strings."""
+  return json.dumps(encode(obj), allow_nan=False, **kwargs)
+
+
+def write_json_atomic(path: str, obj: Any) -> None:
+  """Writes ``obj`` to ``path`` through a temporary file and a rename: never half-written."""
+  tmp = f"{path}.tmp{os.getpid()}"
+  with open(tmp, "w") as f:
+    f.write(dumps(obj, indent=1, default=str))
+    f.flush()
+    os.fsync(f.fileno())
+  os.replace(tmp, path)
+
+
+def _floats(d: Dict[str, Any]) -> Dict[str, float]:
+  return {k: x for k, x in ((k, number(v)) for k, v in d.items()) if x is not None}
+
+
+# -- one split's metrics ---------------------------------------------------------
+
+
+@dataclasses.dataclass
+class SplitMetrics:
+  """One split's metrics at one step.
+
+  ``values``: the run's metrics (for packed seeds the mean over replicas, plus the
+  run-level ``ensemble_*`` metrics); ``per_replica``: each replica's own, or None.
+  """
+  step: int
+  values: Dict[str, float]
+  per_replica: Optional[List[Dict[str, float]]] = None
+  count: Optional[int] = None
+
+  def value(self, name: str, replica: Optional[int] = None) -> Optional[float]:
+    """Replica ``replica``'s ``name``, or the run's when it has no per-replica value."""
+    if replica is not None and self.per_replica and name in self.per_replica[replica]:
+      return self.per_replica[replica][name]
+    return self.values.get(name)
+
+  def run_level(self, name: str) -> bool:
+    """Whether ``name`` is one value for all replicas (an ensemble metric)."""
+    return bool(self.per_replica) and name in self.values and name not in self.per_replica[0]
+
+  def names(self) -> List[str]:
+    return list(self.values)
+
+  def to_json(self) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"step": self.step}
+    if self.count is not None:
+      out["count"] = self.count
+    out.update(self.values)
+    if self.per_replica is not None:
+      out["per_replica"] = [dict(r) for r in self.per_replica]
+    return out
+
+  @classmethod
+  def from_json(cls, d: Dict[str, Any], step: Optional[int] = None) -> "SplitMetrics":
+    per = d.get("per_replica")
+    values = _floats({k: v for k, v in d.items() if k not in _RESERVED})
+    count = number(d.get("count"))
+    return cls(int(d.get("step", step or 0)), values,
+               [_floats(r) for r in per] if per is not None else None,
+               None if count is None else int(count))
+
+  def row(self, split: str) -> Dict[str, Any]:
+    """The ``metrics.jsonl`` row."""
+    return {"split": split, **self.to_json()}
+
+
+_LEGACY_REPLICA = re.compile(r"(.+)_r(\d+)$")
+
+
+def split_metrics_of_row(row: Dict[str, Any]) -> Tuple[str, SplitMetrics]:
+  """A ``metrics.jsonl`` row as ``(split, SplitMetrics)``; schema-1 ``<name>_r<i>`` columns
+  become ``per_replica``."""
+  row = dict(row)
+  split = row.pop("split", "")
+  if "per_replica" in row:
+    return split, SplitMetrics.from_json(row)
+  per: Dict[int, Dict[str, float]] = {}
+  plain: Dict[str, Any] = {}
+  for k, v in row.items():
+    m = _LEGACY_REPLICA.fullmatch(k)
+    if m and number(v) is not None:
+      per.setdefault(int(m.group(2)), {})[m.group(1)] = number(v)
+    else:
+      plain[k] = v
+  metrics = SplitMetrics.from_json(plain)
+  if per:
+    metrics.per_replica = [per[i] for i in sorted(per)]
+  return split, metrics
+
+
+def read_rows(path: str) -> List[Dict[str, Any]]:
+  """The rows of a ``metrics.jsonl`` file, decoded (non-finite strings as floats); a
+  partly written last line (a run killed mid-write) is skipped."""
+  if not os.path.exists(path):
+    return []
+  rows = []
+  with open(path) as f:
+    for line in f:
+      try:
+        row = json.loads(line)
+      except json.JSONDecodeError:
+        continue
+      rows.append({k: (number(v) if isinstance(v, str) and v in _NON_FINITE else v)
+                   for k, v in row.items()})
+  return rows
+
+
+def last_split_metrics(rows: Iterable[Dict[str, Any]], split: str) -> Optional[SplitMetrics]:
+  """The last row of ``split`` among ``rows`` (see :func:`read_rows`)."""
+  found = None
+  for row in rows:
+    if row.get("split") == split:
+      found = row
+  return split_metrics_of_row(found)[1] if found is not None else None
+
+
+# -- bests and targets -----------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Point:
+  value: Optional[float]
+  step: Optional[int]
+
+
+def _int(x: Any) -> Optional[int]:
+  return None if x is None else int(x)
+
+
+@dataclasses.dataclass
+class Best:
+  """The best value of a split's primary ``metric``: the run's, and each replica's own."""
+  metric: str
+  point: Point
+  per_replica: Optional[List[Point]] = None
+
+  def value(self, replica: Optional[int] = None) -> Point:
+    return self.per_replica[replica] if replica is not None and self.per_replica else self.point
+
+  def to_json(self) -> Dict[str, Any]:
+    out: Dict[str, Any] = {self.metric: self.point.value, "step": self.point.step}
+    if self.per_replica is not None:
+      out["per_replica"] = [{self.metric: p.value, "step": p.step} for p in self.per_replica]
+    return out
+
+  @classmethod
+  def from_json(cls, d: Dict[str, Any], metric: str,
+                legacy_per_replica: Optional[List[Dict]] = None) -> "Best":
+    name = next((k for k in d if k not in ("step", "per_replica")), metric)
+    point = lambda e: Point(number(e.get(name)), _int(e.get("step")))  # noqa: E731
+    per = d.get("per_replica", legacy_per_replica)
+    return cls(name, point(d), [point(e) for e in per] if per is not None else None)
+
+
+@dataclasses.dataclass
+class Target:
+  """A time-to-accuracy target and when each replica first met it."""
+  metric: str
+  value: float
+  reached_at_step: List[Optional[int]]
+  reached_at_epoch: Optional[float] = None  # replica 0's (the run's without replicas)
+  train_time_s: Optional[float] = None      # training time until then (a timing field)
+
+  def met(self) -> bool:
+    return all(s is not None for s in self.reached_at_step)
+
+  def to_json(self) -> Dict[str, Any]:
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_json(cls, d: Dict[str, Any]) -> "Target":
+    return cls(d["metric"], float(d["value"]), list(d["reached_at_step"]),
+               d.get("reached_at_epoch"), d.get("train_time_s"))
+
+
+# -- the result of a run ----------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Result:
+  """What ``result.json`` holds: outcome, bests, final metrics, timing and provenance."""
+  status: str                      # done, preempted, diverged
+  step: int
+  total_steps: int
+  epochs: float
+  primary_metric: str
+  best: Dict[str, Best]
+  final: Dict[str, SplitMetrics] = dataclasses.field(default_factory=dict)
+  target: Optional[Target] = None
+  seeds: List[int] = dataclasses.field(default_factory=list)
+  wall_time_s: float = 0.0
+  compile_time_s: float = 0.0
+  train_time_s: float = 0.0
+  train_images_per_s: Optional[float] = None
+  resumed_from: Optional[int] = None
+  stopped_by: Optional[str] = None
+  diverged_at_step: Optional[int] = None
+  # Provenance: what trained, where, with which code.
+  model: str = ""
+  params: int = 0
+  flops_per_example: Optional[float] = None
+  flops_note: str = "forward pass, XLA cost analysis"
+  loss: str = ""
+  loop: str = ""
+  num_devices: int = 1
+  device: str = ""
+  backend: str = ""
+  data: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  jax: str = ""
+  flax: str = ""
+  python: str = ""
+  git_commit: Optional[str] = None
+  git_dirty: Optional[bool] = None
+  deterministic: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  runtime: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  schema: int = SCHEMA_VERSION
+
+  # -- reading values ---------------------------------------------------------------
+
+  @property
+  def replicas(self) -> int:
+    """How many seeds trained side by side (1 for a plain run)."""
+    return max(len(self.seeds), 1)
+
+  def final_split(self, name: str) -> Optional[Tuple[str, str]]:
+    """``(split, metric)`` of a flat final name such as ``test_ema_accuracy`` (the longest
+    split that prefixes it), or None."""
+    for split in sorted(self.final, key=len, reverse=True):
+      if name.startswith(split + "_") and name[len(split) + 1:] in self.final[split].values:
+        return split, name[len(split) + 1:]
+    return None
+
+  def _split_metric(self, metric: str) -> Optional[Tuple[str, str]]:
+    """``final.<split>.<m>``, ``final.<split>_<m>`` or bare ``<split>_<m>`` → (split, m)."""
+    path = metric[len("final."):] if metric.startswith("final.") else metric
+    split, dot, name = path.partition(".")
+    if dot and split in self.final:
+      return split, name
+    return None if dot else self.final_split(path)
+
+  def value(self, metric: str, replica: Optional[int] = None) -> Optional[float]:
+    """A metric of this run (replica ``replica``'s own for packed seeds):
+
+    ``best.<split>.<primary>`` (``best.<split>.step`` its step), ``final.<split>.<name>``,
+    a final name ``<split>_<name>`` (``test_accuracy``), or any other path into the
+    JSON (``target.reached_at_epoch``, ``params``; a per-replica list gives its element).
+    """
+    head, _, rest = metric.partition(".")
+    if head == "best" and rest:
+      split, _, name = rest.partition(".")
+      best = self.best.get(split)
+      if best is None:
+        return None
+      point = best.value(replica)
+      return float(point.step) if name == "step" else (
+          point.value if name in (best.metric, "") else None)
+    found = self._split_metric(metric)
+    if found:
+      return self.final[found[0]].value(found[1], replica)
+    node: Any = self.to_json()
+    for part in metric.split("."):
+      node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, list) and replica is not None and replica < len(node):
+      node = node[replica]
+    return number(node)
+
+  def run_level(self, metric: str) -> bool:
+    """Whether ``metric`` is one value for all replicas of a packed run (an ensemble)."""
+    found = self._split_metric(metric)
+    return bool(found) and self.final[found[0]].run_level(found[1])
+
+  def final_names(self) -> List[str]:
+    return [f"final.{s}.{m}" for s, v in self.final.items() for m in v.names()]
+
+  def comparable(self) -> Dict[str, Any]:
+    """The JSON without the fields that differ between an uninterrupted and a resumed run."""
+    d = self.to_json()
+    for k in TIMING_FIELDS:
+      d.pop(k, None)
+    if d.get("target"):
+      d["target"].pop("train_time_s", None)
+    return d
+
+  # -- JSON -------------------------------------------------------------------------
+
+  def to_json(self) -> Dict[str, Any]:
+    d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+    d["best"] = {k: v.to_json() for k, v in self.best.items()}
+    d["final"] = {k: v.to_json() for k, v in self.final.items()}
+    d["target"] = self.target.to_json() if self.target else None
+    d = {k: v for k, v in d.items() if v is not None or k in ("resumed_from",)}
+    return json.loads(dumps(d, default=str))  # JSON's own types: what the file reads back
+
+  @classmethod
+  def from_json(cls, d: Dict[str, Any]) -> "Result":
+    """Reads schema 2 and schema 1 (before 2026-11-30) ``result.json`` dicts."""
+    if "schema" not in d:
+      d = _upgrade_schema1(d)
+    if d["schema"] > SCHEMA_VERSION:
+      raise ValueError(f"result schema {d['schema']} is newer than this cnnlab's "
+                       f"({SCHEMA_VERSION}); update cnnlab")
+    primary = d.get("primary_metric", "accuracy")
+    kw = {f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d}
+    kw["best"] = {k: Best.from_json(v, primary) for k, v in d.get("best", {}).items()}
+    kw["final"] = {k: SplitMetrics.from_json(v, d.get("step"))
+                   for k, v in (d.get("final") or {}).items()}
+    kw["target"] = Target.from_json(d["target"]) if d.get("target") else None
+    kw.setdefault("primary_metric", primary)
+    for k in ("step", "total_steps"):
+      kw.setdefault(k, 0)
+    kw.setdefault("epochs", 0.0)
+    return cls(**kw)
+
+  def write(self, workdir: str) -> str:
+    path = os.path.join(workdir, "result.json")
+    write_json_atomic(path, self.to_json())
+    return path
+
+
+def load_result(path: str) -> Optional[Result]:
+  """``result.json`` of a run directory (or the file itself); None when there is none."""
+  if os.path.isdir(path):
+    path = os.path.join(path, "result.json")
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return Result.from_json(json.load(f))
+
+
+def _upgrade_schema1(d: Dict[str, Any]) -> Dict[str, Any]:
+  """A schema-1 dict in schema 2's layout (nothing measured is recomputed)."""
+  d = dict(d)
+  primary = d.get("primary_metric", "accuracy")
+  old_best = d.get("best") or {}
+  best = {}
+  for k, v in old_best.items():
+    if not k.endswith("_per_replica"):
+      per = old_best.get(f"{k}_per_replica")
+      best[k] = Best.from_json(v, primary, per).to_json()
+  splits = sorted((k for k in best if k != "test_at_best_validation"), key=len, reverse=True)
+
+  def split_of(name: str) -> Tuple[str, str]:
+    for s in splits:
+      if name.startswith(s + "_"):
+        return s, name[len(s) + 1:]
+    s, _, m = name.partition("_")
+    return s, m
+
+  final: Dict[str, Dict[str, Any]] = {}
+  old_final = d.get("final") or {}
+  for name, v in old_final.items():
+    if name != "per_replica":
+      s, m = split_of(name)
+      final.setdefault(s, {"step": d.get("step", 0)})[m] = v
+  for i, rep in enumerate(old_final.get("per_replica") or []):
+    for name, v in rep.items():
+      if name != "seed":
+        s, m = split_of(name)
+        per = final.setdefault(s, {"step": d.get("step", 0)}).setdefault("per_replica", [])
+        while len(per) <= i:
+          per.append({})
+        per[i][m] = v
+  d.update(schema=SCHEMA_VERSION, best=best, final=final)
+  return d

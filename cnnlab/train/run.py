@@ -1,0 +1,259 @@
+"""A run's set-up: a config turned into data, model, loss, optimizer, compiled steps and schedule.
+
+    run = Run.build(config)        # validated; raises before anything is compiled or written
+    state = run.init_state()
+    for chunk in run.chunks(start=0):
+      state, metrics = run.train(state, chunk)
+
+Everything a config can get wrong fails in :meth:`Run.build` with the field named, so a
+rejected config leaves its work directory untouched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import subprocess
+import time
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from cnnlab.data import DeviceSplit, load_dataset
+from cnnlab.data.catalog import Dataset, DatasetInfo
+from cnnlab.data.pipeline import epoch_batch_indices
+from cnnlab.data.prepare import input_shape as prepared_shape, prepare
+from cnnlab.errors import ConfigError
+from cnnlab.models import create_model
+from cnnlab.train import runtime
+from cnnlab.train.config import validate
+from cnnlab.train.losses import LOSSES, LossSpec, check_fit, default_loss
+from cnnlab.train.optim import make_optimizer
+from cnnlab.train.schedule import Chunk, Events, chunks
+from cnnlab.train.steps import StepSpec, create_state, make_steps, make_train_loop
+
+
+class Compiled:
+  """A jitted function compiled ahead of time once per argument shape, timing each compile."""
+
+  def __init__(self, fn: Callable):
+    self.fn, self.cache, self.compile_s, self.last_compile_s = fn, {}, 0.0, 0.0
+
+  def __call__(self, state, *args):
+    key = tuple((a.shape, str(a.dtype)) for a in args)
+    compiled = self.cache.get(key)
+    self.last_compile_s = 0.0
+    if compiled is None:
+      t0 = time.time()
+      compiled = self.cache[key] = self.fn.lower(state, *args).compile()
+      self.last_compile_s = time.time() - t0
+      self.compile_s += self.last_compile_s
+    return compiled(state, *args)
+
+
+class Feeder:
+  """Hands a compiled loop its data: the device-resident split, or host-gathered rows.
+
+  A split on the device is passed whole with the batch indices; a host-streamed
+  split has the chunk's rows gathered on the host and passed with indices into
+  that gathered block. Either way the loop gathers batches by index.
+  """
+
+  def __init__(self, split: DeviceSplit, sharding):
+    self.split, self.sharding = split, sharding
+
+  def __len__(self) -> int:
+    return len(self.split)
+
+  def __call__(self, idx: np.ndarray):
+    if self.split.on_device:
+      return self.split.images, self.split.labels, idx
+    rows = idx.reshape(-1)
+    put = (lambda a: jax.device_put(a, self.sharding)) if self.sharding else jnp.asarray
+    return (put(self.split.images[rows]), put(self.split.labels[rows]),
+            np.arange(rows.size, dtype=np.int32).reshape(idx.shape))
+
+
+def build_model(config, info: DatasetInfo) -> Tuple[Any, Tuple[int, ...], str]:
+  """``(model, input_shape, loss name)`` for ``config`` on data described by ``info``
+  (after the class subset): the model is validated on that shape without compiling."""
+  t = config.train
+  shape = prepared_shape(info, config.data.pad_to)
+  loss_name = default_loss(info.target) if t.loss == "auto" else t.loss
+  unfit = check_fit(loss_name, config.data.name, info.target, info.num_classes)
+  if unfit:
+    raise ConfigError(f"config.train.loss: {unfit}")
+  if t.label_smoothing and loss_name != "softmax_cross_entropy":
+    raise ConfigError(f"config.train.label_smoothing applies to softmax_cross_entropy only, "
+                      f"not to {loss_name!r}")
+  kwargs = {k: v for k, v in config.model.items() if k != "name" and v is not None}
+  kwargs.setdefault("num_classes", LOSSES.get(loss_name).num_outputs(info.num_classes))
+  if t.dtype == "bfloat16":
+    kwargs["dtype"] = jnp.bfloat16
+  return create_model(config.model.name, input_shape=shape, **kwargs), shape, loss_name
+
+
+def load_run_data(config) -> Dataset:
+  """The data set of ``config``: loaded, then subset, reduced and expanded as it asks."""
+  d = config.data
+  ds = load_dataset(d.name, path=d.path or None, validation_size=d.validation_size,
+                    validation_from=d.validation_from, **dict(d.options))
+  return prepare(ds, classes=tuple(d.classes), train_size=d.train_size, expand=d.expand)
+
+
+def step_spec(config, ds: Dataset, loss_name: str, steps_per_epoch: int) -> StepSpec:
+  d, t, o = config.data, config.train, config.optim
+  return StepSpec(mean=tuple(ds.info.mean), std=tuple(ds.info.std),
+                  num_classes=ds.info.num_classes, loss=loss_name,
+                  label_smoothing=t.label_smoothing, l2=o.l2, l2_form=o.l2_form,
+                  num_batches=steps_per_epoch, augment=tuple(d.augment),
+                  crop_padding=d.crop_padding, max_shift=d.max_shift,
+                  cutout_size=d.cutout_size, ema_decay=t.ema_decay, pad_to=tuple(d.pad_to))
+
+
+def _git(*args: str) -> Optional[str]:
+  try:
+    out = subprocess.run(["git", *args], cwd=os.path.dirname(__file__), capture_output=True,
+                         text=True, timeout=5)
+  except (OSError, subprocess.SubprocessError):
+    return None
+  return out.stdout if out.returncode == 0 else None
+
+
+def git_state() -> Dict[str, Any]:
+  """The commit of the code that ran, and whether its tree had uncommitted changes."""
+  commit = _git("rev-parse", "HEAD")
+  status = _git("status", "--porcelain", "--untracked-files=no")
+  return {"git_commit": commit.strip() or None if commit else None,
+          "git_dirty": None if status is None else bool(status.strip())}
+
+
+def _check_batch(config, n: int, num_devices: int) -> int:
+  """Steps per epoch; a batch the devices cannot split or the data cannot fill fails here."""
+  bs = config.train.batch_size
+  if bs % num_devices:
+    raise ConfigError(f"config.train.batch_size: {bs} is not divisible by the {num_devices} "
+                      f"devices it is sharded over (or set config.train.data_parallel=False)")
+  if bs > n:
+    raise ConfigError(f"config.train.batch_size: {bs} exceeds the {n} training examples")
+  return n // bs
+
+
+@dataclasses.dataclass
+class Run:
+  """Everything one run needs, built and validated from its config."""
+  config: Any
+  data: Dataset
+  input_shape: Tuple[int, ...]
+  model: Any
+  loss_name: str
+  loss: LossSpec
+  tx: Any
+  spec: StepSpec
+  mesh: Any
+  loop_form: str
+  events: Events
+  seeds: np.ndarray           # replica r trains with seed seeds[r] (one entry without replicas)
+  replicated: bool
+  train_loop: Compiled
+  eval_step: Callable
+  feeds: Dict[str, Feeder]    # "train", "test" and, when carved out, "validation"
+  deterministic: bool
+  _order: Any = dataclasses.field(default=None, init=False, repr=False)  # the epoch's order
+  _order_epoch: Optional[int] = dataclasses.field(default=None, init=False, repr=False)
+
+  @classmethod
+  def build(cls, config, log: Callable[[str], None] = print) -> "Run":
+    validate(config)
+    t = config.train
+    mesh = runtime.make_mesh(t.data_parallel)
+    num_devices = 1 if mesh is None else mesh.size
+    ds = load_run_data(config)
+    model, shape, loss_name = build_model(config, ds.info)
+    steps_per_epoch = _check_batch(config, len(ds.train), num_devices)
+    total = t.num_steps or t.num_epochs * steps_per_epoch
+    tx = make_optimizer(config.optim, total)
+    spec = step_spec(config, ds, loss_name, steps_per_epoch)
+    replicated = t.num_replicas > 1
+    train_step, eval_step = make_steps(model, tx, spec, replicas=replicated, jit=False)
+    sharding = None if mesh is None else NamedSharding(mesh, P())
+    place = lambda split: Feeder(DeviceSplit.place(split, sharding=sharding), sharding)  # noqa: E731
+    feeds = {"train": place(ds.train), "test": place(ds.test)}
+    if ds.validation is not None:
+      feeds["validation"] = place(ds.validation)
+    events = Events(total, steps_per_epoch, t.log_every_steps, t.eval_every_steps,
+                    t.checkpoint_every_steps, t.scan_chunk_steps, t.stop_after_steps)
+    loop_form = t.loop if t.loop != "auto" else (
+        "step" if jax.default_backend() == "cpu" else "scan")
+    return cls(config, ds, shape, model, loss_name, LOSSES.get(loss_name), tx, spec, mesh,
+               loop_form, events, config.seed + np.arange(max(t.num_replicas, 1)), replicated,
+               Compiled(make_train_loop(train_step, mesh=mesh, replicas=replicated)),
+               eval_step, feeds, _deterministic(config, log))
+
+  @property
+  def num_devices(self) -> int:
+    return 1 if self.mesh is None else self.mesh.size
+
+  @property
+  def sharding(self):
+    return None if self.mesh is None else NamedSharding(self.mesh, P())
+
+  def init_state(self):
+    """The initial train state (replica r from key ``PRNGKey(seeds[r])``)."""
+    t = self.config.train
+    keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(self.seeds)) if self.replicated else \
+        jax.random.PRNGKey(self.config.seed)
+    return create_state(self.model, self.tx, keys, self.input_shape,
+                        t.num_replicas if self.replicated else 0, ema=t.ema_decay > 0,
+                        sharding=self.sharding)
+
+  def chunks(self, start: int) -> Iterator[Chunk]:
+    return chunks(self.events, start, one_step=self.loop_form == "step")
+
+  def batch_indices(self, chunk: Chunk) -> np.ndarray:
+    """The data-set rows of the chunk's batches: ``(L, B)``, or ``(L, R, B)`` with replicas."""
+    epoch, pos = divmod(chunk.start, self.events.steps_per_epoch)
+    if self._order_epoch != epoch:  # one order per epoch, a function of (seed, epoch)
+      seed = jnp.asarray(self.seeds) if self.replicated else self.config.seed
+      self._order = np.asarray(epoch_batch_indices(
+          seed, epoch, len(self.data.train), self.config.train.batch_size,
+          self.config.train.shuffle))
+      self._order_epoch = epoch
+    if self.replicated:
+      return self._order[:, pos:pos + chunk.length].swapaxes(0, 1)
+    return self._order[pos:pos + chunk.length]
+
+  def train(self, state, chunk: Chunk):
+    """Runs the chunk's steps: ``(state, metrics)``, metrics stacked ``(L,)`` or ``(L, R)``."""
+    return self.train_loop(state, *self.feeds["train"](self.batch_indices(chunk)))
+
+  def provenance(self, params: Any) -> Dict[str, Any]:
+    """The result fields that say what trained, where and with which code."""
+    from cnnlab.models.summary import forward_flops
+    from cnnlab.ops.shapes import param_count
+    return {"model": self.config.model.name, "loss": self.loss_name, "loop": self.loop_form,
+            "params": param_count(params) // len(self.seeds),
+            "flops_per_example": forward_flops(self.model, self.input_shape),
+            "seeds": [int(s) for s in self.seeds], "num_devices": self.num_devices,
+            "primary_metric": self.loss.primary, "total_steps": self.events.total,
+            "data": self.data.source | {"summary": self.data.summary()},
+            "device": str(jax.devices()[0]), "backend": jax.default_backend(),
+            "jax": jax.__version__, "flax": __import__("flax").__version__,
+            "python": platform.python_version(), **git_state(),
+            "deterministic": {"requested": bool(self.config.deterministic),
+                              "xla_flags_applied": self.deterministic},
+            "runtime": runtime.describe()}
+
+
+def _deterministic(config, log) -> bool:
+  """Whether XLA's determinism flags are in effect, as ``config.deterministic`` asks."""
+  applied = bool(config.deterministic) and (
+      runtime.describe()["deterministic_xla_flags"] or runtime.set_deterministic())
+  if config.deterministic and not applied:
+    log("warning: config.deterministic is set but JAX had started before the XLA flags "
+        "could be set; run through `python -m cnnlab.main` to apply them")
+  return applied

@@ -1,0 +1,135 @@
+"""The result schema: typed, versioned, standard JSON; old sweeps report the same tables."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from cnnlab.report import tables
+from cnnlab.train.metrics import MetricWriter, read_metrics, truncate_after
+from cnnlab.train.result import (Best, Point, Result, SplitMetrics, Target, load_result,
+                                 split_metrics_of_row)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OLD = os.path.join(REPO, "tests", "data", "schema1")
+
+
+@pytest.fixture
+def old(tmp_path):
+  """A copy of the schema-1 sweeps (opening an index may convert its journal)."""
+  import shutil
+  shutil.copytree(OLD, tmp_path / "schema1")
+  return str(tmp_path / "schema1")
+
+
+def _expected(name):
+  with open(os.path.join(OLD, "expected", name)) as f:
+    return f.read()
+
+
+def test_the_mnist1d_table1_sweep_of_schema_1_reports_the_same_table(old):
+  t = tables.build(tables.collect(os.path.join(old, "mnist1d_table1")), "model.name",
+                   "data.options.shuffle_seq", "best.test.accuracy",
+                   published=json.load(open(os.path.join(
+                       REPO, "experiments", "mnist1d_table1", "published.json"))))
+  assert tables.markdown(t) == _expected("mnist1d_table1.md")
+
+
+@pytest.mark.parametrize("metric", ["best.test.accuracy", "best.test_at_best_validation.accuracy",
+                                    "final.test_accuracy", "last.test.ensemble_vote_accuracy",
+                                    "last.validation_ema.accuracy"])
+def test_packed_runs_of_schema_1_report_the_same_tables(old, metric):
+  t = tables.build(tables.collect(os.path.join(old, "packed")), "model.name", "seed", metric)
+  assert tables.markdown(t) == _expected(f"packed_{metric}.md")
+
+
+def test_a_schema_1_result_reads_as_schema_2():
+  path = next(os.path.join(OLD, "packed", "runs", r) for r in
+              sorted(os.listdir(os.path.join(OLD, "packed", "runs"))))
+  r = load_result(path)
+  assert r.schema == 2 and r.seeds == [0, 1, 2] and r.best["test"].per_replica is not None
+  assert r.value("test_accuracy", replica=1) == r.value("final.test.accuracy", replica=1)
+  assert r.run_level("test_ensemble_vote_accuracy") and not r.run_level("test_accuracy")
+  assert set(r.final) == {"test", "test_ema", "validation", "validation_ema"}
+  assert Result.from_json(r.to_json()) == r
+
+
+def _result():
+  return Result(status="done", step=20, total_steps=20, epochs=2.0, primary_metric="accuracy",
+                best={"test": Best("accuracy", Point(0.9, 10), [Point(0.9, 10), Point(0.8, 20)])},
+                final={"test": SplitMetrics(20, {"accuracy": 0.85, "loss": math.inf,
+                                                 "ensemble_vote_accuracy": 0.9},
+                                            [{"accuracy": 0.9, "loss": math.inf},
+                                             {"accuracy": 0.8, "loss": 0.5}], 30)},
+                target=Target("test.accuracy", 0.85, [10, None], 1.0, 3.5),
+                seeds=[0, 1], wall_time_s=3.0, resumed_from=10)
+
+
+def test_a_result_round_trips_through_standard_json(tmp_path):
+  r = _result()
+  path = r.write(str(tmp_path))
+  text = open(path).read()
+  json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON token {c}"))
+  assert '"loss": "inf"' in text
+  back = load_result(str(tmp_path))
+  assert back == r and back.final["test"].values["loss"] == math.inf
+
+
+def test_values_by_path_replica_and_legacy_name():
+  r = _result()
+  assert r.value("best.test.accuracy") == 0.9 and r.value("best.test.step") == 10
+  assert r.value("best.test.accuracy", replica=1) == 0.8
+  assert r.value("best.test.step", replica=1) == 20
+  assert r.value("final.test.accuracy", replica=0) == 0.9
+  assert r.value("test_accuracy") == r.value("final.test_accuracy") == 0.85
+  assert r.value("test_ensemble_vote_accuracy", replica=1) == 0.9
+  assert r.run_level("final.test.ensemble_vote_accuracy")
+  assert r.value("target.reached_at_step", replica=0) == 10
+  assert r.value("target.reached_at_step", replica=1) is None
+  assert r.value("wall_time_s") == 3.0 and r.value("test_nothing") is None
+  assert "wall_time_s" not in r.comparable() and "train_time_s" not in r.comparable()["target"]
+
+
+def test_a_newer_schema_is_refused_with_a_message():
+  d = _result().to_json()
+  d["schema"] = 99
+  with pytest.raises(ValueError, match="result schema 99 is newer"):
+    Result.from_json(d)
+
+
+def test_metric_rows_are_standard_json_and_legacy_columns_read_per_replica(tmp_path):
+  w = MetricWriter(str(tmp_path), tensorboard=False)
+  w.write("train", SplitMetrics(3, {"loss": 1.0, "grad_norm": math.inf}))
+  w.close()
+  line = open(tmp_path / "metrics.jsonl").read()
+  json.loads(line, parse_constant=lambda c: pytest.fail(f"non-standard JSON token {c}"))
+  assert read_metrics(str(tmp_path))[0]["grad_norm"] == math.inf
+  split, m = split_metrics_of_row({"step": 4, "split": "test", "accuracy": 0.5,
+                                   "accuracy_r0": 0.4, "accuracy_r1": 0.6,
+                                   "ensemble_vote_accuracy": 0.7})
+  assert split == "test" and m.per_replica == [{"accuracy": 0.4}, {"accuracy": 0.6}]
+  assert m.value("accuracy", 1) == 0.6 and m.run_level("ensemble_vote_accuracy")
+
+
+def test_a_resumed_writer_drops_rows_after_its_checkpoint_and_a_torn_last_line(tmp_path):
+  path = tmp_path / "metrics.jsonl"
+  rows = [{"step": s, "split": "test", "accuracy": 0.1 * s} for s in (2, 4, 6)]
+  path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 8, "spl')
+  assert truncate_after(str(path), 4) == 2
+  assert [r["step"] for r in read_metrics(str(tmp_path))] == [2, 4]
+  w = MetricWriter(str(tmp_path), tensorboard=False, resume_step=2)
+  w.write("test", SplitMetrics(4, {"accuracy": 0.4}))
+  w.close()
+  assert [r["step"] for r in read_metrics(str(tmp_path))] == [2, 4]
+
+
+def test_reading_results_and_reports_does_not_load_orbax_or_the_model_zoo():
+  code = ("import sys, cnnlab.report.tables, cnnlab.train.result; "
+          "heavy = [m for m in sys.modules if m.startswith(('orbax', 'cnnlab.models', "
+          "'cnnlab.ops', 'flax', 'optax', 'cnnlab.data'))]; print(heavy)")
+  out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": REPO}, check=True).stdout
+  assert out.strip() == "[]"
