@@ -120,8 +120,9 @@ def run_stage(x, block, count, features, stride, kwargs, train, name, block_loop
   layout, but XLA sees straight-line code. (``unroll=count`` exceeds the scan's length
   ``count − 1`` on purpose: at ``unroll == length == 1`` JAX still emits a one-trip
   while loop, and two-block stages — ResNet-14, ResNet-18 — ran 14× slower a step.)
-  "auto" unrolls on CPU up to ``AUTO_UNROLL_MAX`` scanned blocks a stage (ResNet-56; compile time grows with the
-  unrolled length: ResNet-110 29 s, ResNet-1202 over 5 min) and scans elsewhere.
+  "auto" unrolls on CPU up to ``AUTO_UNROLL_MAX`` scanned blocks a stage (ResNet-56;
+  compile time grows with the unrolled length: ResNet-110 29 s, ResNet-1202 over 5 min)
+  and scans elsewhere.
   """
   x = block(features, stride, **kwargs, name=f"{name}_block0")(x, train)
   if count > 1:
