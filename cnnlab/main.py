@@ -1,36 +1,53 @@
 """cnnlab's command-line entry point (kept thin: the logic lives in importable modules).
 
-    python -m cnnlab.main --config=configs/<name>.py[:<model>] [--workdir=runs/<name>] \
-        [--config.model.pool=avg ...]
+    python -m cnnlab.main --config=configs/<name>.py[:<model>] [--workdir=runs/<name>] \\
+        [--config.model.pool=avg ...] [--config.model.pool='lp_sum(p=4)' ...]
 
 Rerunning the same command on the same workdir resumes the run. With no --config,
 the main job trains the offline default, configs/mnist1d.py (ConvBase). Compiled
 programs are cached in ~/.cache/cnnlab/xla (--compilation_cache_dir='' turns it
 off); multi-host runs take --coordinator_address/--num_processes/--process_id or
 --distributed (see cnnlab/train/runtime.py).
+
+Exit codes: 0 done or preempted (rerun to resume), 2 a bad command line or config
+(one line on stderr: the field, the valid values, the closest match; never a
+traceback), 3 the run diverged.
 """
 
-import os
-import sys
+from __future__ import annotations
 
-from absl import app, flags, logging
+import os
+import re
+import sys
+from typing import List, Optional
+
+from absl import flags, logging
 from ml_collections import config_flags
+
+from cnnlab import errors
+from cnnlab.registry import did_you_mean
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                "configs", "mnist1d.py")
-config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG,
-                                "Path to a config file (configs/*.py), optionally :arg.",
-                                lock_config=True)
-flags.DEFINE_string("workdir", None, "Run directory (default: runs/<config file name>).")
-flags.DEFINE_string("compilation_cache_dir", None,
-                    "Persistent XLA compilation cache (default: $CNNLAB_COMPILATION_CACHE or "
-                    "~/.cache/cnnlab/xla); '' turns it off.")
-flags.DEFINE_string("coordinator_address", "",
-                    "Multi-host: host:port of process 0 for jax.distributed.initialize().")
-flags.DEFINE_integer("num_processes", 0, "Multi-host: the number of processes.")
-flags.DEFINE_integer("process_id", -1, "Multi-host: this process's index.")
-flags.DEFINE_bool("distributed", False,
-                  "Multi-host with the cluster auto-detected by JAX (Cloud TPU, SLURM, Open MPI).")
+
+
+def _define(fv: flags.FlagValues) -> None:
+  config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG,
+                                  "Path to a config file (configs/*.py), optionally :arg.",
+                                  flag_values=fv, lock_config=True)
+  flags.DEFINE_string("workdir", None, "Run directory (default: runs/<config file name>).",
+                      flag_values=fv)
+  flags.DEFINE_string("compilation_cache_dir", None,
+                      "Persistent XLA compilation cache (default: $CNNLAB_COMPILATION_CACHE "
+                      "or ~/.cache/cnnlab/xla); '' turns it off.", flag_values=fv)
+  flags.DEFINE_string("coordinator_address", "",
+                      "Multi-host: host:port of process 0 for jax.distributed.initialize().",
+                      flag_values=fv)
+  flags.DEFINE_integer("num_processes", 0, "Multi-host: the number of processes.",
+                       flag_values=fv)
+  flags.DEFINE_integer("process_id", -1, "Multi-host: this process's index.", flag_values=fv)
+  flags.DEFINE_bool("distributed", False, "Multi-host with the cluster auto-detected by JAX "
+                    "(Cloud TPU, SLURM, Open MPI).", flag_values=fv)
 
 
 def default_workdir(config_file: str, config) -> str:
@@ -44,41 +61,114 @@ def default_workdir(config_file: str, config) -> str:
   return os.path.join("runs", stem if stem == model else f"{stem}_{model}")
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  from cnnlab.errors import CheckpointError
+_OVERRIDE = re.compile(r"--config\.([\w.]+)=")
+
+
+def _explain_override(argv: List[str], config) -> Optional[str]:
+  """For an override of a config field that does not exist: which one, and what is there."""
+  for arg in argv:
+    m = _OVERRIDE.match(arg)
+    if not m:
+      continue
+    node, path = config, m.group(1).split(".")
+    for i, part in enumerate(path):
+      keys = list(node.keys()) if hasattr(node, "keys") else []
+      if part not in keys:
+        where = ".".join(["config"] + path[:i]) or "config"
+        fields = (f" Its fields: {', '.join(keys)}" if keys else
+                  " It holds none: add the field in the config file to override it")
+        return f"config.{m.group(1)}: {where} has no field {part!r}.{did_you_mean(part, keys)}" \
+            + fields
+      node = node[part]
+  return None
+
+
+def _config_spec(argv: List[str]) -> str:
+  return next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), _DEFAULT_CONFIG)
+
+
+def _last_line(e: BaseException) -> str:
+  """A flag error's own message: the last line of the traceback text absl may wrap it in,
+  without the exception's class name."""
+  lines = [line for line in str(e).splitlines() if line.strip()]
+  last = lines[-1].strip() if lines else type(e).__name__
+  return re.sub(r"^[\w.]+(Error|Exception): ", "", last) if "Traceback" in str(e) else \
+      errors.one_line(e)
+
+
+def parse(argv: List[str]) -> flags.FlagValues:
+  """The parsed flags with the config loaded and every override applied; a bad flag,
+  config file or override raises ConfigError (one line: the field, what is valid)."""
+  path = _config_spec(argv).partition(":")[0]
+  if not os.path.isfile(path):
+    raise errors.ConfigError(f"--config: no config file {path!r} (configs/ has one per data "
+                             f"set or experiment)")
+  fv = flags.FlagValues()
+  saved, sys.argv = sys.argv, list(argv)  # config_flags finds the overrides in sys.argv
+  try:
+    _define(fv)  # (the config flag loads its default and reads overrides already here)
+    rest = fv(argv)
+    fv.config.get("model")  # applies the --config.* overrides now, inside this try
+  except errors.USER_ERRORS as e:
+    raise errors.ConfigError(errors.one_line(e)) from None
+  except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:
+    try:  # which override failed, with what the config has instead
+      from cnnlab.sweep.spec import load_config_file
+      module, arg = load_config_file(_config_spec(argv))
+      why = _explain_override(argv, module.get_config(arg) if arg else module.get_config())
+    except Exception:  # noqa: BLE001 -- the config file itself is the problem
+      why = None
+    raise errors.ConfigError(why or _last_line(e)) from None
+  finally:
+    sys.argv = saved
+  if len(rest) > 1:
+    raise errors.ConfigError(f"unexpected arguments {rest[1:]}; flags are --name=value")
+  return fv
+
+
+def cli(argv: List[str]) -> int:
+  """Runs the command line ``argv`` in this process; returns the exit code."""
+  if any(a in ("--help", "-h", "--helpfull") for a in argv[1:]):
+    fv = flags.FlagValues()
+    _define(fv)
+    print(__doc__ + "\n" + fv.get_help())
+    return 0
+  try:
+    fv = parse(argv)
+  except errors.ConfigError as e:
+    return errors.report("config", e)
+  return _run(fv)
+
+
+def _run(fv: flags.FlagValues) -> int:
   from cnnlab.train import Diverged, runtime, train
-  from cnnlab.train.config import invalid_config_errors
-  invalid = invalid_config_errors()  # a bad config or missing data: a message, no traceback
-  FLAGS = flags.FLAGS
-  config = FLAGS.config
-  if not FLAGS["verbosity"].present:
-    logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+  config = fv.config
+  logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   # Process-wide settings, before JAX starts its backends (XLA reads its flags then).
   if config.get("deterministic"):
     runtime.set_deterministic()
-  runtime.initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes,
-                                 FLAGS.process_id, FLAGS.distributed)
+  runtime.initialize_distributed(fv.coordinator_address, fv.num_processes, fv.process_id,
+                                 fv.distributed)
   runtime.enable_compilation_cache(runtime.default_cache_dir()
-                                   if FLAGS.compilation_cache_dir is None
-                                   else FLAGS.compilation_cache_dir)
-  workdir = FLAGS.workdir or default_workdir(FLAGS["config"].config_filename, config)
+                                   if fv.compilation_cache_dir is None
+                                   else fv.compilation_cache_dir)
+  workdir = fv.workdir or default_workdir(fv["config"].config_filename, config)
   try:
     train(config, workdir)
-  except invalid as e:
-    print(f"invalid config: {e}", file=sys.stderr)
-    sys.exit(2)
-  except CheckpointError as e:
-    print(f"unreadable checkpoints: {e}", file=sys.stderr)
-    sys.exit(2)
+  except errors.CheckpointError as e:
+    print(f"unreadable checkpoints: {errors.one_line(e)}", file=sys.stderr)
+    return 2
+  except errors.INVALID_CONFIG as e:
+    return errors.report("config", e)
   except Diverged as e:
-    print(f"diverged: {e}", file=sys.stderr)
-    sys.exit(3)
+    print(f"diverged: {errors.one_line(e)}", file=sys.stderr)
+    return 3
+  return 0
 
 
-def run():
-  app.run(main)
+def run() -> None:
+  """Console-script entry point (``cnnlab``)."""
+  sys.exit(cli(sys.argv))
 
 
 if __name__ == "__main__":

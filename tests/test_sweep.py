@@ -517,7 +517,8 @@ def test_report_and_sweep_reject_what_the_runs_do_not_have(tmp_path):
   _fake_run(root, "a", "max", "relu", 0, "done", 0.5)
   records = tables.collect(root)
   with pytest.raises(tables.ReportError, match="axis 'model.pol' is not a config field of any "
-                                               "run; under 'model': act, pool"):
+                                               "run. Did you mean 'pool'.* Under 'model': "
+                                               "act, pool"):
     tables.build(records, "model.pol", "model.act", "test_accuracy")
   with pytest.raises(tables.ReportError, match="metric 'test_acc' is in no finished run's "
                                                "result.json or metrics.jsonl. Did you mean "

@@ -23,18 +23,16 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
 from cnnlab.data import formats
 from cnnlab.registry import Registry
+from cnnlab.errors import DataNotFoundError  # noqa: F401  (raised here; defined with the others)
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
-
-
-class DataNotFoundError(FileNotFoundError):
-  """No source could provide the data set; the message lists what was tried."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +127,13 @@ def register_dataset(info: DatasetInfo, loader, *, defaults: Optional[Mapping] =
 
 
 def data_dir() -> Optional[str]:
-  return os.environ.get("CNNLAB_DATA_DIR") or None
+  """``$CNNLAB_DATA_DIR`` (None when unset); a path that is not a directory is an error,
+  not a source silently skipped."""
+  root = os.environ.get("CNNLAB_DATA_DIR") or None
+  if root and os.path.exists(root) and not os.path.isdir(root):
+    raise DataNotFoundError(f"CNNLAB_DATA_DIR={root!r} is a file, not a directory: point it "
+                            f"at a directory (one folder per data set) or unset it")
+  return root
 
 
 def cache_dir() -> str:
@@ -246,11 +250,12 @@ def try_cache(log: SourceLog, name: str, options: Mapping[str, Any]):
 
 
 def write_cache(name: str, options: Mapping[str, Any], arrays, source: Mapping) -> None:
+  path = cache_path(name, options)
   try:
-    formats.save_cache(cache_path(name, options), arrays,
-                       {"origin": dict(source), "options": dict(options)})
-  except OSError:  # a read-only home is no reason to fail a run
-    pass
+    formats.save_cache(path, arrays, {"origin": dict(source), "options": dict(options)})
+  except OSError as e:  # a read-only home is no reason to fail a run, but it is said
+    print(f"warning: could not write the data cache {path} ({e.strerror or e}); the data "
+          f"will be converted again next time", file=sys.stderr)
 
 
 def candidate_dirs(name: str, path: Optional[str]) -> List[Tuple[str, str]]:

@@ -21,10 +21,7 @@ import zlib
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
-
-
-class DataFormatError(ValueError):
-  """A data file that is truncated, corrupted or not in the expected format."""
+from cnnlab.errors import DataFormatError  # noqa: F401  (raised here; defined with the others)
 
 
 # IDX type codes (http://yann.lecun.com/exdb/mnist/, "THE IDX FILE FORMAT").

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -13,10 +13,7 @@ from cnnlab.ops import conv as conv_ops
 from cnnlab.ops.activations import get_activation
 from cnnlab.ops.normalization import get_norm
 from cnnlab.ops.pooling import POOLS, get_pool
-
-
-class ModelConfigError(ValueError):
-  """A model field that cannot work (bad depth, wrong kind of pooling, ...)."""
+from cnnlab.errors import ModelConfigError  # noqa: F401  (raised here; defined with the others)
 
 
 def check_names(model: nn.Module, pool_kinds: Sequence[str] = ("window", "identity"),
@@ -82,7 +79,7 @@ class ZooModel(nn.Module):
   POOL_LAYER = "pool1"
   POOL_AFTER = "act"
   POOL_KINDS = ("window", "identity")
-  UNUSED_FIELDS: Tuple[str, ...] = ()
+  UNUSED_FIELDS = ()  # shared fields a model has no layer for (a tuple of names)
 
   def check(self) -> None:
     """Model-specific validation; raise :class:`ModelConfigError` naming the field."""

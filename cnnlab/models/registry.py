@@ -20,7 +20,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import jax
 import jax.numpy as jnp
 
-from cnnlab.registry import Registry
+from cnnlab.errors import ModelConfigError
+from cnnlab.registry import Registry, did_you_mean
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,10 +83,10 @@ def create_model(name: str, input_shape: Optional[Tuple[int, ...]] = None,
   """
   spec = MODELS.get(name)
   fields = model_fields(spec.cls)
-  unknown = set(overrides) - set(fields)
+  unknown = sorted(set(overrides) - set(fields))
   if unknown:
-    raise TypeError(f"model {name!r} has no field(s) {sorted(unknown)}; its fields are "
-                    f"{', '.join(fields)}")
+    raise ModelConfigError(f"model {name!r} has no field {unknown[0]!r}."
+                           f"{did_you_mean(unknown[0], fields)} Its fields: {', '.join(fields)}")
   model = spec.cls(**{**spec.kwargs, **overrides})
   if check:
     shape = tuple(input_shape or spec.input_shape)

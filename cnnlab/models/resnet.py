@@ -235,16 +235,21 @@ for _d in (20, 32, 44, 56, 110, 1202):
   # residual additions overflow float32; zero-init residuals keep the tiny test finite.
   register_model(f"resnet{_d}", ResNetCifar, input_shape=(32, 32, 3), dataset="cifar10",
                  depth=_d, description=f"ResNet-{_d} (He et al. 2016, CIFAR, option A)",
-                 test_kwargs={"width": 0.25, "zero_init_residual": _d > 200},
+                 # (scanned blocks in the tiny variant: deep unrolled nets compile slowly;
+                 # the unrolled form is tested against the scan in test_model_zoo.py)
+                 test_kwargs={"width": 0.25, "zero_init_residual": _d > 200,
+                              **({"block_loop": "scan"} if _d > 32 else {})},
                  test_input_shape=(8, 8, 3))
 for _d in (20, 56):
   register_model(f"plain{_d}", ResNetCifar, input_shape=(32, 32, 3), dataset="cifar10",
                  depth=_d, shortcut="none", description=f"plain {_d}-layer net (no shortcuts)",
-                 test_kwargs={"width": 0.25}, test_input_shape=(8, 8, 3))
+                 test_kwargs={"width": 0.25, **({"block_loop": "scan"} if _d > 32 else {})},
+                 test_input_shape=(8, 8, 3))
 for _d in (18, 34, 50):
   register_model(f"resnet{_d}", ResNet, input_shape=(224, 224, 3), dataset="imagenet", depth=_d,
                  description=f"ResNet-{_d} (He et al. 2016, ImageNet)",
-                 test_kwargs={"width": 0.125}, test_input_shape=(32, 32, 3))
+                 test_kwargs={"width": 0.125, **({"block_loop": "scan"} if _d > 18 else {})},
+                 test_input_shape=(32, 32, 3))
 register_model("resnet18_cifar", ResNet, input_shape=(32, 32, 3), dataset="cifar10", depth=18,
                stem="cifar", num_classes=10, description="ResNet-18 with a 3×3 stem for 32×32",
                test_kwargs={"width": 0.125}, test_input_shape=(16, 16, 3))

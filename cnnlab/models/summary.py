@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnnlab.errors import USER_ERRORS, ModelConfigError, report
 from cnnlab.models.registry import MODELS, abstract_init, create_model
 from cnnlab.ops import shapes
 
@@ -115,17 +116,24 @@ def summarize(name: str, input_shape: Optional[Tuple[int, ...]] = None, flops: b
   return ModelSummary(name, shape, rows, total, flop, rf)
 
 
+USAGE = "python -m cnnlab.models.summary MODEL [--input_shape=H,W,C] [--field=value ...]"
+
+
 def _parse(argv: List[str]):
   if not argv or argv[0].startswith("-"):
-    raise SystemExit("usage: python -m cnnlab.models.summary MODEL [--input_shape=H,W,C] "
-                     "[--field=value ...]\nmodels: " + ", ".join(MODELS.names()))
+    raise ModelConfigError(f"usage: {USAGE}; models: {', '.join(MODELS.names())}")
   name, overrides, input_shape = argv[0], {}, None
+  MODELS.get(name)  # an unknown model fails here, with the closest names
   for arg in argv[1:]:
     if not arg.startswith("--") or "=" not in arg:
-      raise SystemExit(f"expected --field=value, got {arg!r}")
+      raise ModelConfigError(f"expected --field=value, got {arg!r} (usage: {USAGE})")
     key, value = arg[2:].split("=", 1)
     if key == "input_shape":
-      input_shape = tuple(int(v) for v in value.split(","))
+      try:
+        input_shape = tuple(int(v) for v in value.split(","))
+      except ValueError:
+        raise ModelConfigError(f"--input_shape must be integers such as 32,32,3, got "
+                               f"{value!r}") from None
       continue
     try:
       overrides[key] = ast.literal_eval(value)
@@ -135,8 +143,11 @@ def _parse(argv: List[str]):
 
 
 def main(argv: List[str]) -> int:
-  name, input_shape, overrides = _parse(argv[1:])
-  print(summarize(name, input_shape, **overrides).format())
+  try:
+    name, input_shape, overrides = _parse(argv[1:])
+    print(summarize(name, input_shape, **overrides).format())
+  except USER_ERRORS as e:
+    return report("model", e)
   return 0
 
 

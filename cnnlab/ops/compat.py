@@ -10,10 +10,7 @@ from typing import Optional
 
 from cnnlab.ops.activations import get_activation
 from cnnlab.ops.pooling import get_pool
-
-
-class IncompatibleLayersError(ValueError):
-  """Two layers that cannot follow each other (e.g. stochastic pooling after tanh)."""
+from cnnlab.errors import IncompatibleLayersError  # noqa: F401  (raised here; defined with the others)
 
 
 def check_pool_after(pool: str, previous_activation: Optional[str],

@@ -20,13 +20,10 @@ import math
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from cnnlab.errors import ShapeError  # noqa: F401  (raised here; defined with the others)
 
 Padding = Union[str, int, Sequence[Union[int, Tuple[int, int]]]]
 PadPairs = Tuple[Tuple[int, int], ...]
-
-
-class ShapeError(ValueError):
-  """A window that does not fit its input, or an inconsistent shape."""
 
 
 def _where(name: Optional[str]) -> str:

@@ -10,16 +10,17 @@ Markdown table. ``--published=file.json`` (``{"row": {"col": value}}``) adds the
 published numbers to the cells.
 """
 
-import argparse
 import json
 import os
 import sys
 
+from cnnlab.errors import USER_ERRORS, ArgumentParser, ReportError, report
 from cnnlab.report import plots, tables
 
 
 def main(argv=None) -> int:
-  p = argparse.ArgumentParser(prog="python -m cnnlab.report", description=__doc__.splitlines()[0])
+  p = ArgumentParser(prog="python -m cnnlab.report", description=__doc__.splitlines()[0],
+                     what="report")
   p.add_argument("--sweep_dir", required=True)
   p.add_argument("--rows", required=True, help="config path for the rows, e.g. model.pool")
   p.add_argument("--cols", required=True,
@@ -37,21 +38,10 @@ def main(argv=None) -> int:
   p.add_argument("--out_dir", default=None)
   p.add_argument("--plots", action="store_true")
   a = p.parse_args(argv)
-  records = tables.collect(a.sweep_dir)
-  if not records:
-    print(f"no runs in {a.sweep_dir}", file=sys.stderr)
-    return 2
-  published = None
-  if a.published:
-    with open(a.published) as f:
-      published = json.load(f)
   try:
-    t = tables.build(records, a.rows, a.cols, a.metric, lower_is_better=a.lower_is_better,
-                     published=published, as_error=a.as_error,
-                     best_of_seeds=a.best_of_seeds)
-  except tables.ReportError as e:
-    print(f"invalid report: {e}", file=sys.stderr)
-    return 2
+    records, t = _table(a)
+  except USER_ERRORS as e:
+    return report("report", e)
   out = a.out_dir or os.path.join(a.sweep_dir, "report")
   os.makedirs(out, exist_ok=True)
   md = tables.markdown(t)
@@ -76,6 +66,25 @@ def main(argv=None) -> int:
       written.append(plots.first_layer_filters(pick["workdir"], os.path.join(out, "filters.png")))
   print("wrote " + ", ".join(w for w in written if w))
   return 0
+
+
+def _table(a):
+  """The sweep's records and the table the arguments ask for (ReportError when they can't)."""
+  if not os.path.isdir(a.sweep_dir):
+    raise ReportError(f"--sweep_dir {a.sweep_dir!r} is not a directory")
+  records = tables.collect(a.sweep_dir)
+  if not records:
+    raise ReportError(f"no runs in {a.sweep_dir} (neither an index.sqlite nor runs/*/config.json)")
+  published = None
+  if a.published:
+    try:
+      with open(a.published) as f:
+        published = json.load(f)
+    except (OSError, ValueError) as e:
+      raise ReportError(f"--published {a.published!r}: {e}") from None
+  return records, tables.build(records, a.rows, a.cols, a.metric,
+                               lower_is_better=a.lower_is_better, published=published,
+                               as_error=a.as_error, best_of_seeds=a.best_of_seeds)
 
 
 if __name__ == "__main__":

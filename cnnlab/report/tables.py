@@ -26,8 +26,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from cnnlab.registry import did_you_mean
 from cnnlab.train.metrics import METRICS_FILE
 from cnnlab.train.result import Result, SplitMetrics, last_split_metrics, read_rows
+from cnnlab.errors import ReportError  # noqa: F401  (raised here; defined with the others)
 
 MISSING = object()
 LAST = "last."
@@ -262,10 +264,6 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
                lower_is_better, pub, best_of_seeds)
 
 
-class ReportError(ValueError):
-  """A report asked for a field or metric the runs do not have."""
-
-
 def _check_path(trees: Sequence[Dict], path: str, what: str, kind: str) -> None:
   absent = object()
   if any(get(t, path, absent) is not absent for t in trees):
@@ -273,8 +271,9 @@ def _check_path(trees: Sequence[Dict], path: str, what: str, kind: str) -> None:
   *parents, _ = path.split(".")
   parent = ".".join(parents)
   here = sorted({k for t in trees for k in (get(t, parent, {}) if parent else t) or {}})
-  raise ReportError(f"{what} {path!r} is not a {kind} of any run; "
-                    f"{'under ' + repr(parent) if parent else 'at the top'}: {', '.join(here)}")
+  leaf = path.split(".")[-1]
+  raise ReportError(f"{what} {path!r} is not a {kind} of any run.{did_you_mean(leaf, here)} "
+                    f"{'Under ' + repr(parent) if parent else 'At the top'}: {', '.join(here)}")
 
 
 def _hashable(v):

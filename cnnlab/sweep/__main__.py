@@ -1,14 +1,17 @@
 """``python -m cnnlab.sweep``: launch, resume or list a sweep (see cnnlab/sweep/runner.py)."""
 
-import argparse
 import sys
 
+from argparse import RawDescriptionHelpFormatter
+
+from cnnlab.errors import USER_ERRORS, ArgumentParser, report
 from cnnlab.sweep import runner
 from cnnlab.sweep.index import finished
 
 
 def main(argv=None) -> int:
-  p = argparse.ArgumentParser(prog="python -m cnnlab.sweep", description=runner.__doc__)
+  p = ArgumentParser(prog="python -m cnnlab.sweep", description=runner.__doc__, what="sweep",
+                     formatter_class=RawDescriptionHelpFormatter)
   p.add_argument("--config", required=True, help="config file with get_sweep(), [:arg]")
   p.add_argument("--sweep_dir", default=None, help="default: sweeps/<config name>")
   p.add_argument("--workers", type=int, default=None,
@@ -31,7 +34,6 @@ def main(argv=None) -> int:
     value = getattr(a, name)
     if value is not None and value < (0 if name == "devices" else 1):
       p.error(f"--{name} must be {'>= 0' if name == 'devices' else '>= 1'}, got {value}")
-  from cnnlab.train.config import invalid_config_errors
   try:
     if a.dry_run:
       lines = runner.describe(a.config, a.pack_seeds)
@@ -50,9 +52,8 @@ def main(argv=None) -> int:
                              runs_per_device=a.runs_per_device, devices=devices,
                              max_attempts=a.max_attempts, stale_after_s=a.stale_after_s,
                              packed=a.pack_seeds)
-  except invalid_config_errors() as e:
-    print(f"invalid sweep: {e}", file=sys.stderr)
-    return 2
+  except USER_ERRORS as e:
+    return report("sweep", e)
   unfinished = sum(counts.values()) - finished(counts)
   return 0 if unfinished == 0 else 1
 

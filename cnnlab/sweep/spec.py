@@ -27,6 +27,7 @@ import json
 import re
 from typing import Any, Dict, Iterable, List, Sequence
 
+from cnnlab.registry import did_you_mean
 from cnnlab.train.config import ConfigError, validate
 
 Point = Dict[str, Any]
@@ -36,7 +37,7 @@ def sweep(path: str, values: Iterable[Any]) -> List[Point]:
   """One point per value of ``path`` (e.g. ``sweep("model.pool", ["max", "avg"])``)."""
   values = list(values)
   if not values:
-    raise ValueError(f"sweep({path!r}) has no values")
+    raise ConfigError(f"sweep({path!r}) has no values")
   return [{path: v} for v in values]
 
 
@@ -48,7 +49,7 @@ def fixed(path: str, value: Any) -> List[Point]:
 def seeds(n: int, start: int = 0) -> List[Point]:
   """``n`` seeds, ``start … start+n-1``."""
   if n < 1:
-    raise ValueError(f"seeds(n) needs n >= 1, got {n}")
+    raise ConfigError(f"seeds(n) needs n >= 1, got {n}")
   return sweep("seed", range(start, start + n))
 
 
@@ -57,7 +58,7 @@ def _merge(points: Sequence[Point]) -> Point:
   for p in points:
     for k, v in p.items():
       if k in out and out[k] != v:
-        raise ValueError(f"sweep sets {k!r} twice in one point ({out[k]!r} and {v!r})")
+        raise ConfigError(f"sweep sets {k!r} twice in one point ({out[k]!r} and {v!r})")
       out[k] = v
   return out
 
@@ -71,7 +72,7 @@ def zip(*sweeps: List[Point]) -> List[Point]:  # noqa: A001 - big_vision's name
   """Points paired element by element; the sweeps must have equal lengths."""
   lengths = {len(s) for s in sweeps}
   if len(lengths) > 1:
-    raise ValueError(f"zip of sweeps with different lengths {sorted(lengths)}")
+    raise ConfigError(f"zip of sweeps with different lengths {sorted(lengths)}")
   return [_merge(c) for c in builtins.zip(*sweeps)]
 
 
@@ -85,6 +86,9 @@ class Run:
 
 def _slug_value(v: Any) -> str:
   s = json.dumps(v) if not isinstance(v, str) else v
+  if isinstance(v, str) and "(" in v:  # an op with options: lp_sum(p=4) -> lp_sum-p4
+    s = re.sub(r"[(,]\s*", "-", s)
+    return re.sub(r"[^A-Za-z0-9._-]+", "", s).strip("-")[:32] or "x"
   return re.sub(r"[^A-Za-z0-9._]+", "", s)[:24] or "x"
 
 
@@ -118,11 +122,14 @@ def apply_overrides(config, overrides: Point):
     node = c
     for p in parents:
       if p not in node:
-        raise ConfigError(f"sweep path {path!r}: the config has no section {p!r}")
+        raise ConfigError(f"sweep path {path!r}: the config has no section {p!r}."
+                          f"{did_you_mean(p, list(node.keys()))} Sections there: "
+                          f"{', '.join(node.keys())}")
       node = node[p]
     if leaf not in node:
-      raise ConfigError(f"sweep path {path!r}: the config has no field {leaf!r}; "
-                        f"fields there: {', '.join(node.keys())}")
+      raise ConfigError(f"sweep path {path!r}: the config has no field {leaf!r}."
+                        f"{did_you_mean(leaf, list(node.keys()))} Fields there: "
+                        f"{', '.join(node.keys())}")
     with node.ignore_type():
       node[leaf] = tuple(value) if isinstance(value, list) else value
   return c
@@ -137,7 +144,7 @@ def expand(base_config, points: Sequence[Point], check: bool = True) -> List[Run
   for p in points:
     rid = run_id(p)
     if rid in seen:
-      raise ValueError(f"sweep has the same point twice: {p}")
+      raise ConfigError(f"sweep has the same point twice: {p}")
     seen[rid] = p
     config = apply_overrides(base_config, p)
     if check:

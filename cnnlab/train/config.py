@@ -18,6 +18,7 @@ from cnnlab.errors import ConfigError  # noqa: F401  (re-exported: cnnlab.train.
 from cnnlab.data.augment import AUGMENTATIONS
 from cnnlab.models import MODELS
 from cnnlab.models.registry import model_fields
+from cnnlab.registry import did_you_mean
 from cnnlab.train.losses import LOSSES
 from cnnlab.train.optim import OPTIMIZERS, SCHEDULES
 
@@ -29,12 +30,8 @@ def invalid_config_errors() -> tuple:
   """The lab's exceptions for a config that cannot run (bad value, unknown name,
   impossible layer combination, missing or corrupt data): reported as a message,
   not a traceback, by ``cnnlab.main`` and recorded as ``invalid`` by sweeps."""
-  from cnnlab.data import DataFormatError, DataNotFoundError
-  from cnnlab.models import ModelConfigError
-  from cnnlab.ops import IncompatibleLayersError, ShapeError
-  from cnnlab.registry import OptionError, UnknownNameError
-  return (ConfigError, UnknownNameError, OptionError, ModelConfigError, ShapeError,
-          IncompatibleLayersError, DataNotFoundError, DataFormatError)
+  from cnnlab.errors import INVALID_CONFIG
+  return INVALID_CONFIG
 
 
 def config_arg(config_file: str, arg, valid, default: str, what: str = "model") -> str:
@@ -45,7 +42,7 @@ def config_arg(config_file: str, arg, valid, default: str, what: str = "model") 
   """
   arg = arg or default
   if arg not in valid:
-    raise ConfigError(f"{config_file}: unknown {what} {arg!r}; valid: {', '.join(valid)}")
+    raise ConfigError(f"{config_file}: {_unknown(what, arg, list(valid))}")
   return arg
 
 
@@ -107,6 +104,11 @@ def base_config(model: str = "fashionnet") -> ml_collections.ConfigDict:
   return c
 
 
+def _unknown(what: str, value, valid) -> str:
+  """``unknown model 'x'. Did you mean 'y'? Valid: a, b`` (the lab's one form)."""
+  return f"unknown {what} {value!r}.{did_you_mean(value, valid)} Valid: {', '.join(valid)}"
+
+
 def _need(cond: bool, field: str, message: str) -> None:
   if not cond:
     raise ConfigError(f"config.{field}: {message}")
@@ -116,13 +118,14 @@ def validate(c: ml_collections.ConfigDict) -> None:
   """Checks every field; raises :class:`ConfigError` naming the first bad one."""
   _need(isinstance(c.seed, int) and c.seed >= 0, "seed", f"must be an int >= 0, got {c.seed!r}")
   _need(c.model.name in MODELS, "model.name",
-        f"unknown model {c.model.name!r}; valid: {', '.join(MODELS.names())}")
+        _unknown("model", c.model.name, MODELS.names()))
   fields = model_fields(MODELS.get(c.model.name).cls)
   for key in c.model:
     _need(key == "name" or key in fields, f"model.{key}",
-          f"model {c.model.name!r} has no field {key!r}; its fields: {', '.join(fields)}")
+          f"model {c.model.name!r} has no field {key!r}.{did_you_mean(key, fields)} "
+          f"Its fields: {', '.join(fields)}")
   _need(c.data.name in DATASETS, "data.name",
-        f"unknown data set {c.data.name!r}; valid: {', '.join(DATASETS.names())}")
+        _unknown("data set", c.data.name, DATASETS.names()))
   v = c.data.validation_size
   _need(isinstance(v, (int, float)) and v >= 0, "data.validation_size",
         f"must be a count or a fraction >= 0, got {v!r}")
@@ -130,7 +133,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
         f"must be 'end' or 'random', got {c.data.validation_from!r}")
   for a in c.data.augment:
     _need(a in AUGMENTATIONS, "data.augment",
-          f"unknown augmentation {a!r}; valid: {', '.join(AUGMENTATIONS)}")
+          _unknown("augmentation", a, list(AUGMENTATIONS)))
   _need(c.data.expand in ("", "nielsen_shift"), "data.expand",
         f"must be '' or 'nielsen_shift', got {c.data.expand!r}")
   _need(all(isinstance(x, int) and x > 0 for x in c.data.pad_to), "data.pad_to",
@@ -143,9 +146,9 @@ def validate(c: ml_collections.ConfigDict) -> None:
         f"must be () or at least two distinct class indices, got {k!r}")
   o = c.optim
   _need(o.name in OPTIMIZERS, "optim.name",
-        f"unknown optimizer {o.name!r}; valid: {', '.join(OPTIMIZERS)}")
+        _unknown("optimizer", o.name, list(OPTIMIZERS)))
   _need(o.schedule in SCHEDULES, "optim.schedule",
-        f"unknown schedule {o.schedule!r}; valid: {', '.join(SCHEDULES)}")
+        _unknown("schedule", o.schedule, list(SCHEDULES)))
   _need(isinstance(o.lr, (int, float)) and o.lr > 0, "optim.lr", f"must be > 0, got {o.lr!r}")
   _need(0 <= o.momentum < 1, "optim.momentum", f"must be in [0, 1), got {o.momentum}")
   for f in ("weight_decay", "clip_norm", "l2", "warmup_steps", "decay_steps"):
@@ -157,23 +160,23 @@ def validate(c: ml_collections.ConfigDict) -> None:
   t = c.train
   for f in ("batch_size", "eval_batch_size"):
     _need(isinstance(t[f], int) and t[f] >= 1, f"train.{f}", f"must be an int >= 1, got {t[f]!r}")
-  _need(t.num_epochs > 0 or t.num_steps > 0, "train.num_epochs",
-        "set train.num_epochs or train.num_steps to a positive number")
   for f in ("num_epochs", "num_steps", "eval_every_steps", "log_every_steps",
             "checkpoint_every_steps", "stop_after_steps", "num_replicas"):
     _need(isinstance(t[f], int) and t[f] >= 0, f"train.{f}", f"must be an int >= 0, got {t[f]!r}")
+  _need(t.num_epochs > 0 or t.num_steps > 0, "train.num_epochs",
+        "set train.num_epochs or train.num_steps to a positive number (both are 0)")
   _need(0 <= t.label_smoothing < 1, "train.label_smoothing",
         f"must be in [0, 1), got {t.label_smoothing}")
   _need(t.dtype in ("float32", "bfloat16"), "train.dtype",
         f"must be 'float32' or 'bfloat16', got {t.dtype!r}")
   _need(t.loss == "auto" or t.loss in LOSSES, "train.loss",
-        f"unknown loss {t.loss!r}; valid: auto, {', '.join(LOSSES.names())}")
+        _unknown("loss", t.loss, ["auto"] + LOSSES.names()))
   _need(0 <= t.ema_decay < 1, "train.ema_decay",
         f"must be in [0, 1) (0 turns EMA off), got {t.ema_decay}")
   _need(isinstance(t.keep_checkpoints, int) and t.keep_checkpoints >= 1,
         "train.keep_checkpoints", f"must be an int >= 1, got {t.keep_checkpoints!r}")
   _need(t.loop in LOOP_FORMS, "train.loop",
-        f"unknown loop form {t.loop!r}; valid: {', '.join(LOOP_FORMS)}")
+        _unknown("loop form", t.loop, list(LOOP_FORMS)))
   _need(isinstance(t.scan_chunk_steps, int) and t.scan_chunk_steps >= 0,
         "train.scan_chunk_steps", f"must be an int >= 0, got {t.scan_chunk_steps!r}")
   for f in ("data_parallel", "eval_train_set"):

@@ -1,0 +1,243 @@
+"""One error path for every command line: exit 2, one line, the field, the valid values,
+the closest match — never a traceback — and the corrected command then succeeds in the
+same work directory.
+
+The commands run in this process (each CLI's ``main``/``cli`` function, exactly what
+its entry point calls); a few run as real processes too, to check what a user sees.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from cnnlab import main as train_cli
+from cnnlab.models import summary
+from cnnlab.report import __main__ as report_cli
+from cnnlab.sweep import __main__ as sweep_cli
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.timeout(600)
+
+CONFIG = """
+from cnnlab.train.config import base_config
+def get_config():
+  c = base_config("fashionnet")
+  c.model.width = 0.25
+  c.data.name = "synthetic"
+  c.data.options = {"shape": (8, 8, 1), "num_train": 96, "num_test": 30}
+  c.train.update(batch_size=16, num_steps=4, eval_every_steps=4, log_every_steps=4,
+                 checkpoint_every_steps=4)
+  return c
+"""
+
+SWEEP = CONFIG + """
+from cnnlab.sweep import product, seeds, sweep
+def get_sweep():
+  return product(sweep(%r, ["max", "avg"]), seeds(1))
+"""
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+  root = tmp_path_factory.mktemp("cli")
+  (root / "cfg.py").write_text(CONFIG)
+  (root / "sweep.py").write_text(SWEEP % "model.pool")
+  (root / "sweep_typo.py").write_text(SWEEP % "model.pol")
+  (root / "no_sweep.py").write_text(CONFIG)
+  return root
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path, monkeypatch):
+  monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path / "data"))
+
+
+def _call(fn, argv):
+  try:
+    return fn(argv)
+  except SystemExit as e:  # argparse's errors exit from inside
+    return e.code
+
+
+def _main(argv):
+  return train_cli.cli(["cnnlab.main", "--compilation_cache_dir=", *argv])
+
+
+def _sweep(argv):
+  return sweep_cli.main(argv)
+
+
+def _report(argv):
+  return report_cli.main(argv)
+
+
+def _summary(argv):
+  return summary.main(["summary", *argv])
+
+
+CLIS = {"main": _main, "sweep": _sweep, "report": _report, "summary": _summary}
+
+# (cli, bad arguments, what the one line says, the corrected arguments)
+# {cfg}, {sweep}, {dir}: the config file, the sweep config and the work/sweep directory.
+CASES = [
+    ("main", ["--config={cfg}", "--config.model.poool=max"],
+     "config.model has no field 'poool'. Did you mean 'pool'?", ["--config={cfg}"]),
+    ("main", ["--config={cfg}", "--config.trai.batch_size=8"],
+     "config has no field 'trai'. Did you mean 'train'?", ["--config={cfg}",
+                                                           "--config.train.batch_size=8"]),
+    ("main", ["--config={cfg}", "--config.model.name=fashionnnet"],
+     "unknown model 'fashionnnet'. Did you mean 'fashionnet'", ["--config={cfg}"]),
+    ("main", ["--config={cfg}", "--config.model.pool=maxx"],
+     "unknown pooling 'maxx'. Did you mean 'max'", ["--config={cfg}",
+                                                    "--config.model.pool=max"]),
+    ("main", ["--config={cfg}", "--config.model.pool=lp_sum(pp=4)"],
+     "pooling 'lp_sum' has no option 'pp'. Did you mean 'p'? Its options: p",
+     ["--config={cfg}", "--config.model.pool=lp_sum(p=4)"]),
+    ("main", ["--config={cfg}", "--config.model.pool=lp_sum(p=0.5)"],
+     "option 'p' is 0.5, outside its range 1 <= p", ["--config={cfg}",
+                                                      "--config.model.pool=lp_sum(p=1)"]),
+    ("main", ["--config={cfg}", "--config.model.pool=lp_sum(p=4"],
+     "is not of the form name(key=value, ...)", ["--config={cfg}"]),
+    ("main", ["--config={cfg}", "--config.model.act=tanhh"],
+     "unknown activation 'tanhh'. Did you mean 'tanh'", ["--config={cfg}",
+                                                          "--config.model.act=tanh"]),
+    ("main", ["--config={cfg}", "--config.model.pool=stochastic", "--config.model.act=tanh"],
+     "layer 'pool1': pooling 'stochastic' needs non-negative inputs",
+     ["--config={cfg}", "--config.model.pool=stochastic"]),
+    ("main", ["--config={cfg}", "--config.model.norm=lrn(size=0)"],
+     "option 'size' is 0, outside its range 1 <= size", ["--config={cfg}",
+                                                          "--config.model.norm=lrn(size=3)"]),
+    ("main", ["--config={cfg}", "--config.model.act=leaky_relu(slope=0.2)"],
+     "no option 'slope'.* Its options: negative_slope",
+     ["--config={cfg}", "--config.model.act=leaky_relu(negative_slope=0.2)"]),
+    ("main", ["--config={cfg}", "--config.train.num_steps=-5"],
+     "config.train.num_steps: must be an int >= 0, got -5", ["--config={cfg}"]),
+    ("main", ["--config={cfg}", "--config.train.batch_size=1000"],
+     "config.train.batch_size: 1000 exceeds the 96 training examples", ["--config={cfg}"]),
+    ("main", ["--config={cfg}", "--config.optim.name=adamm"],
+     "unknown optimizer 'adamm'. Did you mean 'adam'", ["--config={cfg}"]),
+    ("main", ["--config={cfg}", "--config.data.name=synthetik"],
+     "unknown data set 'synthetik'. Did you mean 'synthetic'", ["--config={cfg}"]),
+    ("main", ["--config={cfg}", "--config.data.validation_from=start"],
+     "config.data.validation_from: must be 'end' or 'random'", ["--config={cfg}"]),
+    ("main", ["--config={cfg}", "--workdirr=x"],
+     "Unknown command line flag 'workdirr'. Did you mean: workdir", ["--config={cfg}"]),
+    ("main", ["--config={root}/nonexistent.py"], "no config file", ["--config={cfg}"]),
+    ("main", ["--config={cfg}", "--config.train.batch_size=abc"],
+     "invalid literal for int()", ["--config={cfg}"]),
+    ("main", ["--config={cfg}", "extra"], "unexpected arguments ['extra']", ["--config={cfg}"]),
+    ("main", ["--config=configs/mnist1d.py:conv1d_bsae"],
+     "unknown model 'conv1d_bsae'. Did you mean 'conv1d_base'", ["--config={cfg}"]),
+    ("main", ["--config={cfg}", "--config.model.num_classes=0"],
+     "num_classes must be >= 1", ["--config={cfg}", "--config.model.num_classes=10"]),
+    ("summary", ["conv1d_pol"], "unknown model 'conv1d_pol'. Did you mean 'conv1d_pool'",
+     ["conv1d_pool"]),
+    ("summary", ["conv1d_pool", "--pool=gem"], "pool 'gem' is a global pooling",
+     ["conv1d_pool", "--pool=avg"]),
+    ("summary", ["conv1d_pool", "--pol=avg"], "no field 'pol'. Did you mean 'pool'",
+     ["conv1d_pool", "--pool=lp_sum(p=2)"]),
+    ("summary", ["conv1d_pool", "--input_shape=a,b"], "--input_shape must be integers",
+     ["conv1d_pool", "--input_shape=60,1"]),
+    ("summary", [], "usage: python -m cnnlab.models.summary", ["lenet5"]),
+    ("sweep", ["--config={sweep}", "--sweep_dir={dir}", "--workerz=2"],
+     "unrecognized arguments: --workerz=2 Did you mean '--workers'",
+     ["--config={sweep}", "--sweep_dir={dir}", "--dry_run"]),
+    ("sweep", ["--config={sweep}", "--sweep_dir={dir}", "--worker=2"],
+     "unrecognized arguments: --worker=2", ["--config={sweep}", "--sweep_dir={dir}",
+                                           "--dry_run"]),
+    ("sweep", ["--config={root}/sweep_typo.py", "--sweep_dir={dir}", "--dry_run"],
+     "sweep path 'model.pol': the config has no field 'pol'. Did you mean 'pool'",
+     ["--config={sweep}", "--sweep_dir={dir}", "--dry_run"]),
+    ("sweep", ["--config={root}/no_sweep.py", "--sweep_dir={dir}"], "defines no get_sweep()",
+     ["--config={sweep}", "--sweep_dir={dir}", "--dry_run"]),
+    ("sweep", ["--config={root}/nonexistent.py", "--sweep_dir={dir}"], "not found",
+     ["--config={sweep}", "--sweep_dir={dir}", "--dry_run"]),
+    ("sweep", ["--config={sweep}", "--sweep_dir={dir}", "--workers=0"],
+     "--workers must be >= 1", ["--config={sweep}", "--sweep_dir={dir}", "--dry_run"]),
+    ("report", ["--sweep_dir={root}/nonexistent", "--rows=model.pool", "--cols=seed"],
+     "is not a directory", None),
+    ("report", ["--sweep_dir={root}", "--rows=model.pool"],
+     "the following arguments are required: --cols", None),
+]
+
+
+def _fill(args, files, workdir):
+  return [a.format(cfg=files / "cfg.py", sweep=files / "sweep.py", root=files, dir=workdir)
+          for a in args]
+
+
+@pytest.mark.parametrize("cli,bad,says,fixed", CASES,
+                         ids=[f"{c[0]}-{'_'.join(c[1])[-40:]}" for c in CASES])
+def test_bad_input_is_one_line_and_the_corrected_command_succeeds(
+    tmp_path, files, capsys, cli, bad, says, fixed):
+  workdir = tmp_path / "run"
+  extra = ["--workdir=" + str(workdir)] if cli == "main" else []
+  code = _call(CLIS[cli], _fill(bad, files, workdir) + extra)
+  err = capsys.readouterr().err
+  lines = [line for line in err.splitlines() if line.strip()]
+  assert code == 2, err
+  assert len(lines) == 1 and "Traceback" not in err, err
+  assert lines[0].startswith("invalid "), lines[0]
+  import re
+  assert re.search(says if ".*" in says else re.escape(says), lines[0]), lines[0]
+  assert not os.path.exists(workdir / "checkpoints")  # nothing left behind in the workdir
+  if fixed is not None:
+    assert _call(CLIS[cli], _fill(fixed, files, workdir) + extra) == 0, \
+        capsys.readouterr().err[-2000:]
+
+
+def _one_line(capsys, says):
+  err = capsys.readouterr().err
+  lines = [line for line in err.splitlines() if line.strip()]
+  assert len(lines) == 1 and "Traceback" not in err and says in lines[0], err
+  return lines[0]
+
+
+def test_a_workdir_of_another_config_names_the_fields_and_its_own_config_resumes(
+    tmp_path, files, capsys):
+  wd = f"--workdir={tmp_path / 'run'}"
+  assert _main([f"--config={files / 'cfg.py'}", wd, "--config.train.stop_after_steps=2"]) == 0
+  capsys.readouterr()
+  assert _main([f"--config={files / 'cfg.py'}", wd, "--config.optim.lr=0.5"]) == 2
+  _one_line(capsys, "optim.lr: 0.001 there, 0.5 now")
+  assert _main([f"--config={files / 'cfg.py'}", wd]) == 0  # stop_after_steps may change
+
+
+def test_report_and_sweep_errors_on_a_real_sweep_then_the_corrected_commands(
+    tmp_path, files, capsys):
+  sweep_dir = str(tmp_path / "sweep")
+  spec = f"--config={files / 'sweep.py'}"
+  assert _sweep([spec, f"--sweep_dir={sweep_dir}", "--workers=1"]) == 0
+  capsys.readouterr()
+  assert _call(_sweep, [spec, f"--sweep_dir={sweep_dir}", "--pack_seeds"]) == 2
+  _one_line(capsys, "holds this sweep without --pack_seeds")
+  base = [f"--sweep_dir={sweep_dir}", "--cols=seed"]
+  for bad, says in ((["--rows=model.pol"], "Did you mean 'pool'"),
+                    (["--rows=model.pool", "--metric=test_acc"], "Did you mean 'test_accuracy'"),
+                    (["--rows=model.pool", "--metric=last.tets.accuracy"], "last.<split>"),
+                    (["--rows=model.pool", f"--published={tmp_path}/none.json"],
+                     "--published")):
+    assert _call(_report, base + bad) == 2
+    _one_line(capsys, says)
+  assert _report(base + ["--rows=model.pool", "--metric=best.test.accuracy"]) == 0
+  assert "| max |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,says", [
+    (["-m", "cnnlab.main", "--config.model.poool=max", "--workdir=RUN"],
+     "invalid config: config.model.poool: config.model has no field 'poool'"),
+    (["-m", "cnnlab.sweep", "--config=configs/sweeps/mnist1d_pool_act.py", "--workerz=1"],
+     "invalid sweep: unrecognized arguments"),
+    (["-m", "cnnlab.report", "--sweep_dir=RUN", "--rows=a", "--cols=b"],
+     "invalid report: --sweep_dir"),
+    (["-m", "cnnlab.models.summary", "conv1d_pool", "--pool=gem"], "invalid model: ConvPool1D"),
+    (["-m", "cnnlab.registries", "nonsense"], "invalid registry: unknown registry 'nonsense'"),
+])
+def test_the_entry_points_print_one_line_and_exit_2(tmp_path, argv, says):
+  argv = [a.replace("RUN", str(tmp_path / "x")) for a in argv]
+  proc = subprocess.run([sys.executable, *argv], cwd=REPO, capture_output=True, text=True,
+                        env={**os.environ, "PYTHONPATH": REPO}, timeout=300)
+  lines = [line for line in proc.stderr.splitlines() if line.strip()]
+  assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith(says), proc.stderr
