@@ -104,6 +104,9 @@ def main(argv=None) -> int:
   p.add_argument("--max_attempts", type=int, default=2)
   p.add_argument("--stale_after_s", type=float, default=900.0)
   a = p.parse_args(argv)
+  from cnnlab.train import runtime
+  # Runs of the same shapes (the seeds of a point) load their programs instead of compiling.
+  runtime.enable_compilation_cache(runtime.default_cache_dir())
   work(a.sweep_dir, a.max_attempts, a.stale_after_s,
        log=lambda m: print(m, flush=True))
   return 0

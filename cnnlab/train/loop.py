@@ -55,6 +55,11 @@ class Diverged(RuntimeError):
   """The loss became NaN or infinite."""
 
 
+# At most this many chunks run ahead of the host (without an event forcing a wait): the
+# host dispatches while the device computes; divergence is still found at its exact step.
+SYNC_EVERY = 100
+
+
 # Fields a rerun may change without changing what the run computes.
 _RERUN_MAY_CHANGE = ("train.stop_after_steps",)
 
@@ -127,6 +132,7 @@ class _Trainer:
     self.log = self.progress.wrap(log)
     self.base = (self.record.timing.wall_s, self.record.timing.compile_s)
     self.first_chunk = True  # each process's first chunk (warm-up) is not timed
+    self.compile_seen = 0.0
     if self.resumed_from is not None:
       self.log(f"resumed from step {self.resumed_from} ({ckpt.directory})")
 
@@ -143,18 +149,20 @@ class _Trainer:
 
   def fit(self) -> Result:
     record, run = self.record, self.run
+    pending = []  # chunks dispatched since the last sync, with their metrics (on the device)
+    self.last_sync = time.time()
     for chunk in run.chunks(record.step):
       if record.target is not None and record.target.met():
         break  # a time-to-accuracy run stops where its target is met
-      t0 = time.time()
       self.state, metrics = run.train(self.state, chunk)
-      losses = np.asarray(metrics["loss"]).reshape(chunk.length, -1)  # waits for the chunk
-      self._count(chunk, time.time() - t0 - run.train_loop.last_compile_s)
-      if not np.isfinite(losses).all():
-        return self._diverged(chunk, losses)
-      record.step = chunk.end
-      record.epoch.add(_sums(metrics), chunk.length)
-      self.progress.update(chunk.end, float(losses[-1].mean()), record.timing.images_per_s)
+      pending.append((chunk, metrics))
+      if not (chunk.log or chunk.eval or chunk.epoch_end or chunk.checkpoint or chunk.stop
+              or self.stop.received or self.first_chunk or len(pending) >= SYNC_EVERY):
+        continue  # the host runs ahead of the device until something needs the numbers
+      diverged = self._sync(pending)
+      if diverged is not None:
+        return self._diverged(*diverged)
+      pending = []
       if chunk.log:
         self._log_train(chunk, metrics)
       if chunk.eval:
@@ -167,6 +175,7 @@ class _Trainer:
         why = self.stop.received or "stop_after_steps"
         self.log(f"stopped at step {chunk.end} ({why}); rerun the same command to resume")
         return self._finish("preempted", stopped_by=why)
+      self.last_sync = time.time()  # the jobs' time is not training time
     if not any(m.step == record.step for m in record.last.values()):
       self._evaluate(record.step)  # stopped early at a target: the final state evaluated
     self._save()
@@ -176,12 +185,35 @@ class _Trainer:
 
   # -- the periodic jobs ---------------------------------------------------------------
 
-  def _count(self, chunk, seconds: float) -> None:
-    """Counts a chunk's training time (and, but for this process's first, its throughput)."""
+  def _sync(self, pending):
+    """Waits for the pending chunks: the NaN guard (``(step, loss)`` of the first non-finite
+    loss, or None), the epoch's running sums, the step and the time counters."""
+    fetched = jax.device_get([m for _, m in pending])  # waits for the device
+    now = time.time()
+    for (chunk, _), metrics in zip(pending, fetched):
+      losses = np.asarray(metrics["loss"]).reshape(chunk.length, -1)
+      bad = ~np.isfinite(losses).all(axis=1)
+      if bad.any():
+        i = int(np.argmax(bad))
+        return chunk.start + i + 1, float(losses[i].mean())
+      self.record.step = chunk.end
+      self.record.epoch.add(_sums(metrics), chunk.length)
+    steps = sum(chunk.length for chunk, _ in pending)
+    compile_s = self.run.train_loop.compile_s - self.compile_seen
+    self.compile_seen = self.run.train_loop.compile_s
+    self._count(steps, now - self.last_sync - compile_s)
+    self.last_sync = now
+    self.progress.update(self.record.step, float(losses[-1].mean()),
+                         self.record.timing.images_per_s)
+    return None
+
+  def _count(self, steps: int, seconds: float) -> None:
+    """Counts the training time of ``steps`` (and, but for this process's first chunk,
+    their throughput)."""
     timing = self.record.timing
     timing.train_s += seconds
     if not self.first_chunk:
-      timing.images += chunk.length * self.run.config.train.batch_size * len(self.run.seeds)
+      timing.images += steps * self.run.config.train.batch_size * len(self.run.seeds)
       timing.images_s += seconds
     self.first_chunk = False
 
@@ -240,9 +272,7 @@ class _Trainer:
     timing.wall_s = self.base[0] + (time.time() - self.t0)
     timing.compile_s = self.base[1] + self.run.train_loop.compile_s + self.evaluator.compile_s
 
-  def _diverged(self, chunk, losses: np.ndarray) -> Result:
-    bad = int(np.argmax(~np.isfinite(losses).all(axis=1)))
-    at, loss = chunk.start + bad + 1, float(losses[bad].mean())
+  def _diverged(self, at: int, loss: float) -> Result:
     self.log(f"diverged at step {at}: loss {loss}")
     self.writer.write("train", split_metrics(at, {"loss": loss}))
     # The last good checkpoint is kept; the diverged state is not saved.
@@ -266,7 +296,7 @@ class _Trainer:
 
 def _sums(metrics) -> Dict[str, np.ndarray]:
   """A chunk's training metrics summed over its steps (per replica when packed)."""
-  return {k: np.asarray(v, np.float64).sum(axis=0) for k, v in jax.device_get(metrics).items()}
+  return {k: np.asarray(v, np.float64).sum(axis=0) for k, v in metrics.items()}
 
 
 def _summary(result: Result) -> str:

@@ -50,21 +50,27 @@ class Timing:
 @dataclasses.dataclass
 class EpochSums:
   """The current epoch's training metrics summed over its steps (per replica when packed)."""
-  sums: Dict[str, Any] = dataclasses.field(default_factory=dict)  # name -> float or [R floats]
+  sums: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # float64, () or (R,)
   steps: int = 0
 
   def add(self, step_sums: Dict[str, np.ndarray], steps: int) -> None:
     for k, v in step_sums.items():
       old = self.sums.get(k)
-      v = np.asarray(v, np.float64)
-      self.sums[k] = (v if old is None else np.asarray(old, np.float64) + v).tolist()
+      self.sums[k] = np.asarray(v, np.float64) if old is None else old + v
     self.steps += steps
 
   def close(self, step: int) -> SplitMetrics:
     """The epoch's means, and a fresh start for the next epoch."""
-    means = {k: np.asarray(v, np.float64) / self.steps for k, v in self.sums.items()}
+    means = {k: v / self.steps for k, v in self.sums.items()}
     self.sums, self.steps = {}, 0
     return split_metrics(step, means)
+
+  def to_json(self) -> Dict[str, Any]:
+    return {"sums": {k: v.tolist() for k, v in self.sums.items()}, "steps": self.steps}
+
+  @classmethod
+  def from_json(cls, d: Dict[str, Any]) -> "EpochSums":
+    return cls({k: np.asarray(v, np.float64) for k, v in d["sums"].items()}, int(d["steps"]))
 
 
 def split_metrics(step: int, metrics: Dict[str, Any], count: Optional[int] = None,
@@ -161,7 +167,7 @@ class RunRecord:
             "best": {k: v.to_json() for k, v in self.best.items()},
             "last": {k: v.to_json() for k, v in self.last.items()},
             "target": self.target.to_json() if self.target else None,
-            "epoch": dataclasses.asdict(self.epoch), "timing": dataclasses.asdict(self.timing),
+            "epoch": self.epoch.to_json(), "timing": dataclasses.asdict(self.timing),
             "last_logged_step": self.last_logged_step}
 
   @classmethod
@@ -172,7 +178,7 @@ class RunRecord:
                best={k: Best.from_json(v, primary) for k, v in d["best"].items()},
                last={k: SplitMetrics.from_json(v) for k, v in d["last"].items()},
                target=Target.from_json(d["target"]) if d.get("target") else None,
-               epoch=EpochSums(**d["epoch"]), timing=Timing(**d["timing"]),
+               epoch=EpochSums.from_json(d["epoch"]), timing=Timing(**d["timing"]),
                last_logged_step=int(d.get("last_logged_step", 0)))
 
   def result_fields(self) -> Dict[str, Any]:
