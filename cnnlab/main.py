@@ -48,6 +48,9 @@ def _define(fv: flags.FlagValues) -> None:
   flags.DEFINE_integer("process_id", -1, "Multi-host: this process's index.", flag_values=fv)
   flags.DEFINE_bool("distributed", False, "Multi-host with the cluster auto-detected by JAX "
                     "(Cloud TPU, SLURM, Open MPI).", flag_values=fv)
+  flags.DEFINE_string("imports", "", "Comma-separated files of the user's own registrations "
+                      "(a new pooling op, activation, model), imported before training.",
+                      flag_values=fv)
 
 
 def default_workdir(config_file: str, config) -> str:
@@ -55,7 +58,9 @@ def default_workdir(config_file: str, config) -> str:
   ``runs/<file>_<model>`` when the file names another model."""
   path, _, arg = config_file.partition(":")
   stem = os.path.splitext(os.path.basename(path))[0]
-  if arg:
+  if arg:  # model=resnet56,budget=cpu -> resnet56_budget-cpu
+    arg = "_".join(a.partition("=")[2] if a.startswith("model=") else a.replace("=", "-")
+                   for a in arg.split(","))
     return os.path.join("runs", f"{stem}_{arg}")
   model = config.model.name
   return os.path.join("runs", stem if stem == model else f"{stem}_{model}")
@@ -141,8 +146,13 @@ def cli(argv: List[str]) -> int:
 
 
 def _run(fv: flags.FlagValues) -> int:
+  from cnnlab import imports
   from cnnlab.train import Diverged, runtime, train
   config = fv.config
+  try:
+    imports.load(imports.split_paths(fv.imports))
+  except errors.ConfigError as e:
+    return errors.report("config", e)
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   # Process-wide settings, before JAX starts its backends (XLA reads its flags then).
   if config.get("deterministic"):

@@ -175,6 +175,7 @@ class Option:
       return next(c for c in self.choices if c != self.default)
     step = 1 if self.type is int else 0.5 * (abs(self.default) or 1.0)
     for v in (self.default + step, self.default - step):
+      v = v if self.type is int else float(f"{v:.6g}")  # 1.5e-05, not 1.5000000000000002e-05
       try:
         return self.check(v, "")
       except OptionError:

@@ -33,7 +33,7 @@ published ones, not measured here. Run time: these are GPU-scale runs (tens to
 hundreds of epochs of 50,000 images); README "Results" records measured runs.
 """
 
-from cnnlab.train.config import base_config, config_arg
+from cnnlab.train.config import base_config, config_args
 
 RESNETS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet1202",
            "resnet_cifar", "plain20", "plain56")
@@ -42,7 +42,7 @@ ARGS = RESNETS + ("allcnn_a", "allcnn_b", "allcnn_c", "densenet_bc", "resnet18_c
 
 
 def get_config(arg: str = "resnet20"):
-  arg = config_arg("configs/cifar10.py", arg, ARGS, "resnet20")
+  arg = config_args(arg, "configs/cifar10.py", model=ARGS).model
   c = base_config(arg)
   c.data.name = "cifar10"
   c.data.augment = ("crop", "flip")

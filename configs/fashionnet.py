@@ -20,13 +20,13 @@ Data: Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist), fi
 $CNNLAB_DATA_DIR/fashion_mnist/, or TFDS.
 """
 
-from cnnlab.train.config import base_config, config_arg
+from cnnlab.train.config import base_config, config_args
 
 ARGS = ("fashionnet", "fashion_benchmark_convnet")
 
 
 def get_config(arg: str = "fashionnet"):
-  arg = config_arg("configs/fashionnet.py", arg, ARGS, "fashionnet")
+  arg = config_args(arg, "configs/fashionnet.py", model=ARGS).model
   c = base_config(arg)
   c.data.name = "fashion_mnist"
   if arg == "fashion_benchmark_convnet":

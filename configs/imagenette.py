@@ -22,13 +22,14 @@ reproductions). Run time: GPU-scale (90 epochs of 9,469 images at 224×224);
 nothing here was measured on the 2-core CPU, which has no network to fetch the data.
 """
 
-from cnnlab.train.config import base_config, config_arg
+from cnnlab.train.config import base_config, config_args
 
 ARGS = ("alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "resnet18", "resnet34", "resnet50")
 
 
 def get_config(arg: str = "resnet18"):
-  arg = config_arg("configs/imagenette.py", arg, ARGS, "resnet18")
+  choices = ("resnet18",) + tuple(a for a in ARGS if a != "resnet18")  # the default first
+  arg = config_args(arg, "configs/imagenette.py", model=choices).model
   c = base_config(arg)
   c.data.name = "imagenette"
   c.data.options = {"size": 227 if arg == "alexnet" else 224}

@@ -30,7 +30,7 @@ is read from $CNNLAB_DATA_DIR/mnist/ (IDX files) or TFDS (online): it is not
 shipped offline, so these figures are the published ones, not measured here.
 """
 
-from cnnlab.train.config import base_config, config_arg
+from cnnlab.train.config import base_config, config_args
 
 NIELSEN = ("nielsen_fc", "nielsen_conv1", "nielsen_conv2", "nielsen_conv2_fc2",
            "nielsen_dropout")
@@ -38,7 +38,7 @@ ARGS = ("lenet5",) + NIELSEN
 
 
 def get_config(arg: str = "lenet5"):
-  arg = config_arg("configs/mnist.py", arg, ARGS, "lenet5")
+  arg = config_args(arg, "configs/mnist.py", model=ARGS).model
   c = base_config(arg)
   c.data.name = "mnist"
   c.train.log_every_steps = 1000

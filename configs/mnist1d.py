@@ -19,13 +19,13 @@ Expected (paper, Table 1, mean ± std over runs) and measured here, seed 0, 2-co
     gru1d        91 ± 2    90.8% (90.8%)            21 s
 """
 
-from cnnlab.train.config import base_config, config_arg
+from cnnlab.train.config import base_config, config_args
 
 ARGS = ("conv1d_base", "conv1d_pool", "mlp1d", "logistic1d", "gru1d")
 
 
 def get_config(arg: str = "conv1d_base"):
-  arg = config_arg("configs/mnist1d.py", arg, ARGS, "conv1d_base")
+  arg = config_args(arg, "configs/mnist1d.py", model=ARGS).model
   c = base_config(arg)
   c.data.name = "mnist1d"
   c.optim.name = "adam"

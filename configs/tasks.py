@@ -20,13 +20,13 @@ generated offline. Expected (measured, README "Results"): multilabel test mAP 98
 regression test RMSE 0.101 (R² 0.64). Run time about 20 s each on a 2-core CPU.
 """
 
-from cnnlab.train.config import base_config, config_arg
+from cnnlab.train.config import base_config, config_args
 
 ARGS = ("multilabel", "regression")
 
 
 def get_config(arg: str = "multilabel"):
-  arg = config_arg("configs/tasks.py", arg, ARGS, "multilabel")
+  arg = config_args(arg, "configs/tasks.py", task=ARGS).task
   c = base_config("fashionnet")
   c.data.name = f"synthetic_{arg}"
   c.optim.name = "adam"

@@ -258,7 +258,8 @@ def test_dry_run_lists_the_points(tmp_path):
   config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(3))')
   proc = subprocess.run(_runner(config, str(tmp_path / "s"), "--dry_run"), env=_env(), cwd=REPO,
                         capture_output=True, text=True)
-  assert proc.returncode == 0 and proc.stdout.strip().endswith("6 runs")
+  last = proc.stdout.strip().splitlines()[-1]
+  assert proc.returncode == 0 and last.startswith("6 runs; no time estimate"), proc.stdout
   assert "pool-avg_seed-2-" in proc.stdout and not os.path.exists(tmp_path / "s")
 
 
@@ -293,15 +294,15 @@ def test_report_of_fixed_result_files(tmp_path):
       "test_accuracy (%): mean ± std over seeds (runs); best per column in bold\n\n"
       "| model.pool \\ model.act | relu | tanh |\n"
       "|---|---|---|\n"
-      "| max | 91.0 ± 1.4 (2) · paper 91.5 | **80.0 ± 0.0 (1)** |\n"
-      "| avg | **95.0 ± 0.0 (1) [1 diverged]** | diverged (1) |\n")
+      "| max | 91.0 ± 1.4 (2) · paper 91.5 | **80.0 (1)** |\n"
+      "| avg | **95.0 (1) [1 diverged]** | diverged (1) |\n")
   tex = tables.latex(t)
-  assert "\\textbf{95.0 $\\pm$ 0.0 (1) [1 diverged]}" in tex and "model.pool / model.act" in tex
+  assert "\\textbf{95.0 (1) [1 diverged]}" in tex and "model.pool / model.act" in tex
   rows = tables.csv_text(t).splitlines()
   assert rows[0].startswith("model.pool,model.act,mean,std,n,diverged")
   assert rows[1] == "max,relu,91,1.41421,2,0,0,0,0,91.5,92"
   with_best = tables.build(records, "model.pool", "model.act", "test_accuracy", best_of_seeds=True)
-  assert "| max | 91.0 ± 1.4 (2), best 92.0 | **80.0 ± 0.0 (1), best 80.0** |" in \
+  assert "| max | 91.0 ± 1.4 (2), best 92.0 | **80.0 (1), best 80.0** |" in \
       tables.markdown(with_best)
   as_error = tables.build(records, "model.pool", "model.act", "test_accuracy", as_error=True,
                           best_of_seeds=True)
@@ -420,7 +421,7 @@ def test_packed_seeds_train_side_by_side_and_report_one_row_per_seed(tmp_path):
   assert a.rows == b.rows == ["max", "avg"] and a.cols == b.cols == [0, 1, 2]
   for key, cell in b.cells.items():  # each replica reports what its separate run does
     assert a.cells[key].values == pytest.approx(cell.values, rel=1e-4)
-  with pytest.raises(ConfigError, match="pack_seeds"):
+  with pytest.raises(ConfigError, match="packed axes \\(--pack_seeds\\): seed there, none now"):
     runner.prepare(config, packed, packed=False)
 
 
@@ -493,7 +494,7 @@ def test_report_axes_may_combine_config_fields(tmp_path):
   _fake_run(root, "a", "none", "relu", 0, "done", 0.5)
   _fake_run(root, "b", "none", "tanh", 0, "done", 0.7)
   t = tables.build(tables.collect(root), "seed", "model.pool,model.act", "test_accuracy")
-  assert t.cols == ["none/relu", "none/tanh"] and t.text(0, "none/tanh") == "70.0 ± 0.0 (1)"
+  assert t.cols == ["none/relu", "none/tanh"] and t.text(0, "none/tanh") == "70.0 (1)"
 
 
 def test_report_columns_may_be_metrics_and_accuracies_may_read_as_errors(tmp_path):
@@ -532,3 +533,37 @@ def test_report_and_sweep_reject_what_the_runs_do_not_have(tmp_path):
                                 "--workers=0"), env=_env(), cwd=REPO, capture_output=True,
                         text=True)
   assert proc.returncode == 2 and "--workers must be >= 1, got 0" in proc.stderr
+
+
+def test_command_line_overrides_apply_to_every_point_and_stay_with_the_sweep(tmp_path, capsys):
+  from cnnlab.sweep import __main__ as sweep_cli
+  config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]))', epochs=1)
+  out = str(tmp_path / "sweep")
+  argv = [f"--config={config}", f"--sweep_dir={out}", "--config.train.num_epochs=2",
+          "--config.model.width=0.5"]
+  assert sweep_cli.main(argv) == 0
+  for row in Index(os.path.join(out, "index.sqlite")).rows():
+    assert row["config"]["train"]["num_epochs"] == 2 and row["config"]["model"]["width"] == 0.5
+    assert row["result"]["epochs"] == 2.0
+  capsys.readouterr()
+  assert sweep_cli.main(argv[:2] + ["--config.train.num_epochs=3"]) == 2
+  err = capsys.readouterr().err
+  assert "overrides: --config.train.num_epochs=2 --config.model.width=0.5 there, " \
+         "--config.train.num_epochs=3 now" in err
+  assert sweep_cli.main(argv + ["--dry_run"]) == 0  # the same again: 0 to run, an estimate
+  assert "2 runs; 0 to run; about 0.0 min" in capsys.readouterr().out
+  assert sweep_cli.main(argv[:2] + ["--config.model.pool=avg"]) == 2
+  assert "sets a path the sweep varies" in capsys.readouterr().err
+
+
+def test_a_users_file_of_ops_is_imported_by_the_sweep_workers(tmp_path):
+  ops = tmp_path / "ops.py"
+  ops.write_text("from cnnlab.ops.pooling import register_pool, avg_pool\n"
+                 "register_pool('toy_half_avg', lambda x, window, strides=None, "
+                 "padding='VALID': 0.5 * avg_pool(x, window, strides, padding))\n")
+  config = _config(tmp_path, 'sweep("model.pool", ["toy_half_avg"])', epochs=1)
+  out = str(tmp_path / "sweep")
+  proc = subprocess.run(_runner(config, out, f"--imports={ops}"), env=_env(), cwd=REPO,
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert set(_statuses(out).values()) == {"done"}

@@ -533,16 +533,17 @@ def test_progress_bar_draws_on_a_terminal_only():
   logged = []
   log = bar.wrap(logged.append)
   bar.update(60, loss=0.5, images_per_s=1234.0)
-  assert "60/100" in tty.getvalue() and "loss 0.5000" in tty.getvalue()
-  assert "1,234 img/s" in tty.getvalue() and "ETA" in tty.getvalue()
+  bar._bar.refresh()
+  assert "60/100" in tty.getvalue() and "loss=0.5000" in tty.getvalue()
+  assert "1,234" in tty.getvalue()
   log("evaluated")
-  assert logged == ["evaluated"] and tty.getvalue().endswith("\r\033[K")
-  line = bar.line(60)
-  assert "[" + "#" * 18 + "." * 12 + "]" in line and "60.0%" in line
-  quiet = Progress(100, stream=plain)
+  assert logged == ["evaluated"]
+  bar.close()
+  quiet = Progress(100, start=0, stream=plain)
   quiet.update(50)
   quiet.close()
-  assert plain.getvalue() == ""
+  assert plain.getvalue() == ""  # no bar off a terminal: the log lines carry the ETA
+  assert quiet.suffix().startswith("elapsed 00:00 ETA ")
 
 
 def one_model_per_family():

@@ -31,7 +31,7 @@ PADDINGS = ("VALID", "SAME")
 def cases(registry: Registry, names: Optional[Sequence[str]] = None) -> List[str]:
   """Each op of ``registry`` (or ``names``) at its defaults and with each option changed."""
   out = []
-  for name in names or registry.names():
+  for name in registry.names() if names is None else names:
     entry = registry.get(name)
     out.append(name)
     out += [format_call(name, {o.name: o.alternative()}) for o in entry.options]

@@ -15,7 +15,7 @@ import os
 import sys
 
 from cnnlab.errors import USER_ERRORS, ArgumentParser, ReportError, report
-from cnnlab.report import plots, tables
+from cnnlab.report import html, plots, tables
 
 
 def main(argv=None) -> int:
@@ -37,6 +37,8 @@ def main(argv=None) -> int:
   p.add_argument("--published", default=None, help="JSON file of published numbers")
   p.add_argument("--out_dir", default=None)
   p.add_argument("--plots", action="store_true")
+  p.add_argument("--html", action="store_true",
+                 help="also write report.html: the table and the plots side by side")
   a = p.parse_args(argv)
   try:
     records, t = _table(a)
@@ -51,21 +53,40 @@ def main(argv=None) -> int:
       f.write(text)
   print(md)
   written = [os.path.join(out, n) for n in ("table.md", "table.tex", "table.csv")]
+  name = os.path.basename(os.path.normpath(a.sweep_dir))
+  images = []
   if a.plots and a.cols == tables.METRIC_AXIS:
     print("--plots needs a config axis as --cols, not 'metric'; tables only", file=sys.stderr)
   elif a.plots:
-    written.append(plots.heatmap(t, os.path.join(out, "heatmap.png")))
-    axis = a.rows.split(".")[-1]
-    written.append(plots.metric_vs_axis(t, os.path.join(out, f"metric_vs_{axis}.png")))
-    written.append(plots.learning_curves(records, a.rows, a.cols, os.path.join(out, "curves.png")))
-    done = [r for r in records if r["status"] == "done"
-            and tables.record_value(r, a.metric) is not None]
-    if done:
-      pick = (min if a.lower_is_better else max)(
-          done, key=lambda r: tables.record_value(r, a.metric))
-      written.append(plots.first_layer_filters(pick["workdir"], os.path.join(out, "filters.png")))
+    images = _plots(a, t, records, out, name)
+  written += images
+  if a.html:
+    command = "python -m cnnlab.report " + " ".join(argv if argv is not None else sys.argv[1:])
+    written.append(html.write(os.path.join(out, "report.html"), t,
+                              f"{t.metric} — sweep {name}", images, command))
   print("wrote " + ", ".join(w for w in written if w))
   return 0
+
+
+def _plots(a, t, records, out: str, name: str):
+  """The report's PNGs: heatmap, metric against a numeric row axis, learning curves and
+  the first-layer filters of the best run."""
+  axis = a.rows.split(".")[-1]
+  split = a.metric.split(".")[1] if a.metric.count(".") >= 2 else "test"
+  images = [plots.heatmap(t, os.path.join(out, "heatmap.png"), f"{t.metric} — sweep {name}"),
+            plots.metric_vs_axis(t, os.path.join(out, f"metric_vs_{axis}.png"),
+                                 f"{t.metric} against {a.rows}: mean ± std over seeds — "
+                                 f"sweep {name}"),
+            plots.learning_curves(records, a.rows, a.cols, os.path.join(out, "curves.png"),
+                                  split=split if split in ("test", "validation") else "test",
+                                  title=f"test accuracy during training: mean over seeds "
+                                        f"(n), band ± std — sweep {name}")]
+  done = [r for r in records if r["status"] == "done"
+          and tables.record_value(r, a.metric) is not None]
+  if done:
+    pick = (min if a.lower_is_better else max)(done, key=lambda r: tables.record_value(r, a.metric))
+    images.append(plots.first_layer_filters(pick["workdir"], os.path.join(out, "filters.png")))
+  return [i for i in images if i]
 
 
 def _table(a):

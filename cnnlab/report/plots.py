@@ -17,8 +17,23 @@ def _plt():
   return plt
 
 
-def heatmap(t: Table, path: str) -> str:
-  """The metric's mean over the two table axes, each cell annotated."""
+def _wrap(text: str, width: int = 90) -> str:
+  import textwrap
+  return "\n".join(textwrap.wrap(text, width))
+
+
+def _label(t: Table) -> str:
+  return t.metric + (" (%)" if t.scale == 100 else "")
+
+
+def _text_color(rgba) -> str:
+  """Black on light cells, white on dark ones (relative luminance of the cell's colour)."""
+  r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgba[:3])
+  return "k" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.4 else "w"
+
+
+def heatmap(t: Table, path: str, title: str = "") -> str:
+  """The metric's mean over the two table axes, each cell annotated (n runs when > 1)."""
   plt = _plt()
   grid = np.full((len(t.rows), len(t.cols)), np.nan)
   for i, r in enumerate(t.rows):
@@ -26,7 +41,7 @@ def heatmap(t: Table, path: str) -> str:
       cell = t.cells.get((r, c))
       if cell is not None and cell.values:
         grid[i, j] = cell.mean * t.scale
-  fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(t.cols), 1.2 + 0.6 * len(t.rows)))
+  fig, ax = plt.subplots(figsize=(2.2 + 1.3 * len(t.cols), 1.6 + 0.6 * len(t.rows)))
   im = ax.imshow(grid, cmap="viridis_r" if t.lower_is_better else "viridis", aspect="auto")
   ax.set_xticks(range(len(t.cols)), [str(c) for c in t.cols])
   ax.set_yticks(range(len(t.rows)), [str(r) for r in t.rows])
@@ -38,57 +53,88 @@ def heatmap(t: Table, path: str) -> str:
       finite = np.isfinite(grid[i, j])
       label = f"{grid[i, j]:.1f}" if finite else (
           "diverged" if cell and cell.diverged else "—")
-      # Dark text on the light end of the colour map, light text on the dark end.
-      light = finite and im.norm(grid[i, j]) > 0.6
-      ax.text(j, i, label, ha="center", va="center", color="k" if light else "w", fontsize=9)
-  fig.colorbar(im, ax=ax, label=t.metric + (" (%)" if t.scale == 100 else ""))
+      color = _text_color(im.cmap(im.norm(grid[i, j]))) if finite else "k"
+      ax.text(j, i, label, ha="center", va="center", color=color, fontsize=9)
+  fig.colorbar(im, ax=ax, label=_label(t))
+  ax.set_title(_wrap(title or _label(t), 60), fontsize=9)
   fig.tight_layout()
   fig.savefig(path, dpi=120)
   plt.close(fig)
   return path
 
 
-def metric_vs_axis(t: Table, path: str) -> Optional[str]:
-  """Metric against the row axis when its values are numbers (e.g. depth), a line per column."""
+def metric_vs_axis(t: Table, path: str, title: str = "") -> Optional[str]:
+  """Metric against the row axis when its values are numbers (e.g. depth), a line per
+  column: the mean over seeds with ± std error bars (none for a single run)."""
   if not all(isinstance(r, (int, float)) and not isinstance(r, bool) for r in t.rows):
     return None
   plt = _plt()
-  fig, ax = plt.subplots(figsize=(5, 3.5))
+  fig, ax = plt.subplots(figsize=(6.5, 3.5))
   xs = sorted(t.rows)
   for c in t.cols:
     pts = [(x, t.cells[(x, c)]) for x in xs if (x, c) in t.cells and t.cells[(x, c)].values]
     if pts:
       ax.errorbar([p[0] for p in pts], [p[1].mean * t.scale for p in pts],
-                  yerr=[p[1].std * t.scale for p in pts], marker="o", capsize=3, label=str(c))
+                  yerr=[p[1].std * t.scale if len(p[1].values) > 1 else 0 for p in pts],
+                  marker="o", capsize=3, label=str(c))
   ax.set_xlabel(t.row_key)
-  ax.set_ylabel(t.metric + (" (%)" if t.scale == 100 else ""))
-  ax.legend(title=t.col_key, fontsize=8)
+  ax.set_ylabel(_label(t))
+  fig.suptitle(_wrap(title or f"{_label(t)}: mean ± std over seeds"), fontsize=9)
+  ax.legend(title=t.col_key, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
   fig.tight_layout()
   fig.savefig(path, dpi=120)
   plt.close(fig)
   return path
 
 
-def learning_curves(records: Sequence[Dict], row_key: str, col_key: str, path: str,
-                    split: str = "test", name: str = "accuracy") -> Optional[str]:
-  """Per (row, column) point: the mean over its seeds of ``split``/``name`` against step."""
+def _sort_key(v):
+  """Numbers in numeric order (8 before 14 before 20), then everything else by text."""
+  return (0, float(v), "") if isinstance(v, (int, float)) and not isinstance(v, bool) else \
+      (1, 0.0, str(v))
+
+
+def _curves(records, row_key, col_key, split, name) -> Dict[tuple, List[Dict[int, float]]]:
+  """Per (row, column) point, each run's ``{step: value}`` (a packed seed its own column)."""
   from cnnlab.train.metrics import read_metrics
+  from cnnlab.train.result import split_metrics_of_row
   curves: Dict[tuple, List[Dict[int, float]]] = {}
   for rec in records:
-    rows = [m for m in read_metrics(rec["workdir"]) if m["split"] == split and name in m]
-    if rows:
+    run = {}
+    for row in read_metrics(rec["workdir"]):
+      s, m = split_metrics_of_row(row)
+      v = m.value(name, rec.get("replica")) if s == split else None
+      if v is not None:
+        run[m.step] = v
+    if run:
       key = (_axis_value(rec["config"], row_key), _axis_value(rec["config"], col_key))
-      curves.setdefault(key, []).append({m["step"]: m[name] for m in rows})
+      curves.setdefault(key, []).append(run)
+  return curves
+
+
+def learning_curves(records: Sequence[Dict], row_key: str, col_key: str, path: str,
+                    split: str = "test", name: str = "accuracy",
+                    title: str = "") -> Optional[str]:
+  """Per (row, column) point: the mean over its seeds of ``split``/``name`` against step,
+  with a ± std band when there are several seeds; the legend beside the axes."""
+  curves = _curves(records, row_key, col_key, split, name)
   if not curves:
     return None
   plt = _plt()
-  fig, ax = plt.subplots(figsize=(6, 4))
-  for (r, c), runs in sorted(curves.items(), key=lambda kv: str(kv[0])):
+  fig, ax = plt.subplots(figsize=(8, 4.2))
+  for (r, c), runs in sorted(curves.items(), key=lambda kv: (_sort_key(kv[0][0]),
+                                                             _sort_key(kv[0][1]))):
     steps = sorted(set.intersection(*[set(run) for run in runs]))
-    ax.plot(steps, [np.mean([run[s] for run in runs]) for s in steps], label=f"{r}, {c}")
+    ys = np.asarray([[run[s] for s in steps] for run in runs])
+    line, = ax.plot(steps, ys.mean(0), label=f"{r}, {c}" + (f" ({len(runs)})"
+                                                             if len(runs) > 1 else ""))
+    if len(runs) > 1:
+      ax.fill_between(steps, ys.mean(0) - ys.std(0, ddof=1), ys.mean(0) + ys.std(0, ddof=1),
+                      color=line.get_color(), alpha=0.15, linewidth=0)
   ax.set_xlabel("step")
   ax.set_ylabel(f"{split} {name}")
-  ax.legend(title=f"{row_key}, {col_key}", fontsize=7, ncol=2)
+  fig.suptitle(_wrap(title or f"{split} {name}: mean over seeds (n), band ± std"), fontsize=9)
+  ax.legend(title=f"{row_key}, {col_key}", fontsize=7, loc="upper left",
+            bbox_to_anchor=(1.01, 1.0), ncol=1 + len(curves) // 16)
   fig.tight_layout()
   fig.savefig(path, dpi=120)
   plt.close(fig)

@@ -179,7 +179,8 @@ class Table:
     if not cell.values:
       return ", ".join(f"{k} ({n})" for k, n in cell.problems()) or "—"
     d = _digits(self.scale)
-    s = f"{cell.mean * self.scale:.{d}f} ± {cell.std * self.scale:.{d}f} ({len(cell.values)})"
+    spread = f" ± {cell.std * self.scale:.{d}f}" if len(cell.values) > 1 else ""  # one run: no ±
+    s = f"{cell.mean * self.scale:.{d}f}{spread} ({len(cell.values)})"
     if self.best_of_seeds:
       s += f", best {cell.best_seed(self.lower_is_better) * self.scale:.{_digits(self.scale)}f}"
     if cell.problems():
@@ -249,6 +250,7 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
         cell.unfinished += 1
       else:
         cell.values.append(1.0 - value if as_error else value)
+  rows, cols = _numeric_order(rows), _numeric_order(cols)
   if percent is None:
     percent = "accuracy" in metric
   if as_error:
@@ -274,6 +276,13 @@ def _check_path(trees: Sequence[Dict], path: str, what: str, kind: str) -> None:
   leaf = path.split(".")[-1]
   raise ReportError(f"{what} {path!r} is not a {kind} of any run.{did_you_mean(leaf, here)} "
                     f"{'Under ' + repr(parent) if parent else 'At the top'}: {', '.join(here)}")
+
+
+def _numeric_order(values: List[Any]) -> List[Any]:
+  """Numbers sorted numerically (depth 8, 14, 20 — not as text); anything else as it came."""
+  if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+    return sorted(values)
+  return values
 
 
 def _hashable(v):

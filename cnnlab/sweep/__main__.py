@@ -1,11 +1,17 @@
-"""``python -m cnnlab.sweep``: launch, resume or list a sweep (see cnnlab/sweep/runner.py)."""
+"""``python -m cnnlab.sweep``: launch, resume or list a sweep (see cnnlab/sweep/runner.py).
+
+    python -m cnnlab.sweep --config=configs/sweeps/x.py:budget=cpu --workers=2 \
+        [--config.train.num_steps=100 ...] [--imports=my_ops.py] [--pack_seeds] [--dry_run]
+"""
 
 import sys
 
 from argparse import RawDescriptionHelpFormatter
 
 from cnnlab.errors import USER_ERRORS, ArgumentParser, report
+from cnnlab.imports import split_paths
 from cnnlab.sweep import runner
+from cnnlab.sweep.definition import SweepSpec
 from cnnlab.sweep.index import finished
 
 
@@ -28,30 +34,37 @@ def main(argv=None) -> int:
   p.add_argument("--ray_num_gpus", type=float, default=0.0, help="GPUs per Ray task")
   p.add_argument("--pack_seeds", action="store_true",
                  help="train each point's seeds side by side in one vmapped run")
-  p.add_argument("--dry_run", action="store_true", help="list the points and exit")
-  a = p.parse_args(argv)
+  p.add_argument("--imports", default="",
+                 help="comma-separated files of the user's registrations (new ops, models), "
+                      "imported here and in every worker")
+  p.add_argument("--dry_run", action="store_true",
+                 help="list the points and run ids, with a time estimate from finished runs")
+  a, extra = p.parse_known_args(argv)
+  unknown = [x for x in extra if not x.startswith("--config.")]
+  if unknown:
+    p.error(f"unrecognized arguments: {' '.join(unknown)}")
   for name in ("workers", "runs_per_device", "devices", "max_attempts"):
     value = getattr(a, name)
     if value is not None and value < (0 if name == "devices" else 1):
       p.error(f"--{name} must be {'>= 0' if name == 'devices' else '>= 1'}, got {value}")
   try:
-    if a.dry_run:
-      lines = runner.describe(a.config, a.pack_seeds)
-      print("\n".join(lines) + f"\n{len(lines)} runs")
-      return 0
+    spec = SweepSpec.from_args(a.config, extra, split_paths(a.imports),
+                               ("seed",) if a.pack_seeds else ())
     sweep_dir = a.sweep_dir or runner.default_sweep_dir(a.config)
+    if a.dry_run:
+      print("\n".join(runner.describe(spec, sweep_dir, a.workers or 1)))
+      return 0
     if a.launcher == "ray":
       from cnnlab.sweep import ray_launcher
-      counts = ray_launcher.launch(a.config, sweep_dir, address=a.ray_address,
+      counts = ray_launcher.launch(spec, sweep_dir, address=a.ray_address,
                                    num_cpus=a.ray_num_cpus, num_gpus=a.ray_num_gpus,
-                                   max_attempts=a.max_attempts, packed=a.pack_seeds)
+                                   max_attempts=a.max_attempts)
     else:
       devices = runner.count_accelerators() if a.devices is None else a.devices
       workers = a.workers or max(1, devices * a.runs_per_device)
-      counts = runner.launch(a.config, sweep_dir, workers=workers,
+      counts = runner.launch(spec, sweep_dir, workers=workers,
                              runs_per_device=a.runs_per_device, devices=devices,
-                             max_attempts=a.max_attempts, stale_after_s=a.stale_after_s,
-                             packed=a.pack_seeds)
+                             max_attempts=a.max_attempts, stale_after_s=a.stale_after_s)
   except USER_ERRORS as e:
     return report("sweep", e)
   unfinished = sum(counts.values()) - finished(counts)

@@ -24,6 +24,7 @@ import os
 from typing import Dict, Optional
 
 from cnnlab.sweep import runner
+from cnnlab.sweep.definition import SweepSpec
 from cnnlab.sweep.index import INDEX_FILE, TERMINAL, Index, finished, format_counts
 from cnnlab.sweep.worker import execute, runs_of
 from cnnlab.train.progress import Progress
@@ -50,7 +51,9 @@ def launch(config_spec: str, sweep_dir: str, address: Optional[str] = None,
   """Submits every unfinished run as a Ray task and waits for all; returns status counts."""
   import ray  # optional: pip install 'cnnlab[ray]'
   sweep_dir = os.path.abspath(sweep_dir)
-  index = runner.prepare(config_spec, sweep_dir, packed)
+  spec = config_spec if isinstance(config_spec, SweepSpec) else SweepSpec.from_args(
+      config_spec, pack=("seed",) if packed else ())
+  index = runner.prepare(spec, sweep_dir)
   todo = [r["run_id"] for r in index.rows() if r["status"] not in TERMINAL]
   total, done_at_start = index.count(), index.count() - len(todo)
   if not ray.is_initialized():
@@ -60,7 +63,7 @@ def launch(config_spec: str, sweep_dir: str, address: Optional[str] = None,
   refs = [task.remote(sweep_dir, rid, max_attempts, stale_after_s) for rid in todo]
   log(f"sweep {sweep_dir}: {total} runs, {done_at_start} already finished; "
       f"{len(refs)} Ray tasks ({num_cpus} CPU, {num_gpus} GPU each)")
-  progress = Progress(total, start=done_at_start)
+  progress = Progress(total, start=done_at_start, unit="run")
   pending, lost = list(refs), 0
   while pending:
     ready, pending = ray.wait(pending, num_returns=len(pending), timeout=poll_s)

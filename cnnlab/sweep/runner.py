@@ -27,7 +27,8 @@ from typing import Dict, List, Optional
 
 from cnnlab.signals import StopSignal
 from cnnlab.sweep.index import INDEX_FILE, Index, finished, format_counts
-from cnnlab.sweep.spec import expand, run_id, sweep_of
+from cnnlab.sweep.definition import SweepSpec
+from cnnlab.sweep.spec import run_id
 from cnnlab.train.config import ConfigError
 from cnnlab.train.progress import Progress
 
@@ -47,8 +48,10 @@ def count_accelerators() -> int:
 
 
 def default_sweep_dir(config_spec: str) -> str:
+  """``sweeps/<file>`` or ``sweeps/<file>_<args>`` (``budget=cpu`` → ``budget-cpu``)."""
   path, _, arg = config_spec.partition(":")
   stem = os.path.splitext(os.path.basename(path))[0]
+  arg = arg.replace("=", "-").replace(",", "_")
   return os.path.join("sweeps", f"{stem}_{arg}" if arg else stem)
 
 
@@ -76,36 +79,63 @@ def pack_seeds(points: List[Dict]) -> List[Dict]:
   return out
 
 
-def prepare(config_spec: str, sweep_dir: str, packed: bool = False) -> Index:
+def prepare(spec, sweep_dir: str, packed: bool = False) -> Index:
   """Expands and validates the sweep and registers its runs in the sweep's index.
 
-  A relaunch may add points (an extended sweep); existing runs are kept as they are.
-  ``packed`` packs each point's seeds into one vmapped run (:func:`pack_seeds`).
+  A relaunch may add points (an extended sweep); existing runs are kept as they are. A
+  relaunch with another spec (other overrides, imports or packing) is refused, naming
+  what differs. ``spec`` is a :class:`SweepSpec`, or a config file spec (``packed``: its
+  seeds packed).
   """
-  base, points = sweep_of(config_spec)
-  if packed:
-    points = pack_seeds(points)
-  runs = expand(base, points)  # every point validated before anything runs
+  if isinstance(spec, str):
+    spec = SweepSpec.from_args(spec, pack=("seed",) if packed else ())
+  runs = spec.runs()  # every point validated before anything runs
   index = Index(os.path.join(sweep_dir, INDEX_FILE))
-  if index.meta("packed", packed) != packed:
-    raise ConfigError(f"{sweep_dir} holds this sweep {'with' if not packed else 'without'} "
-                      f"--pack_seeds; relaunch it the same way (or use a new --sweep_dir)")
-  index.set_meta("packed", packed)
+  stored = SweepSpec.of_index(index)
+  if stored is not None:
+    diff = spec.differences(stored)
+    if diff:
+      index.close()
+      raise ConfigError(f"{sweep_dir} holds this sweep launched otherwise — "
+                        f"{'; '.join(diff)}; relaunch it the same way (or use a new "
+                        f"--sweep_dir)")
   known = index.meta("points", [])
   ids = {run_id(p) for p in known}
   merged = known + [json.loads(json.dumps(r.overrides, default=str)) for r in runs
                     if r.run_id not in ids]
-  path, _, arg = config_spec.partition(":")
-  index.set_meta("config", os.path.abspath(path) + (f":{arg}" if arg else ""))
+  index.set_meta("spec", spec.to_json())
+  index.set_meta("config", spec.config)
+  index.set_meta("packed", "seed" in spec.pack)
   index.set_meta("points", merged)
   index.add_runs(runs)
   return index
 
 
-def describe(config_spec: str, packed: bool = False) -> List[str]:
-  base, points = sweep_of(config_spec)
-  points = pack_seeds(points) if packed else points
-  return [f"{r.run_id}  {json.dumps(r.overrides, default=str)}" for r in expand(base, points)]
+def describe(spec: SweepSpec, sweep_dir: Optional[str] = None, workers: int = 1) -> List[str]:
+  """The points with their run ids, and an estimate of the time left from the sweep
+  directory's finished runs (when there are any)."""
+  runs = spec.runs()
+  lines = [f"{r.run_id}  {json.dumps(r.overrides, default=str)}" for r in runs]
+  lines.append(f"{len(runs)} runs; " + estimate(sweep_dir, [r.run_id for r in runs], workers))
+  return lines
+
+
+def estimate(sweep_dir: Optional[str], run_ids: List[str], workers: int) -> str:
+  path = os.path.join(sweep_dir, INDEX_FILE) if sweep_dir else None
+  if not path or not os.path.exists(path):
+    return "no time estimate (no finished run in this sweep directory yet)"
+  index = Index(path)
+  rows = {r["run_id"]: r for r in index.rows()}
+  index.close()
+  times = [r["result"]["wall_time_s"] for r in rows.values()
+           if r["status"] == "done" and r["result"] and r["result"].get("wall_time_s")]
+  left = [rid for rid in run_ids if rows.get(rid, {}).get("status") not in ("done", "diverged",
+                                                                            "invalid")]
+  if not times:
+    return f"{len(left)} to run; no time estimate (no finished run yet)"
+  mean = sum(times) / len(times)
+  return (f"{len(left)} to run; about {mean * len(left) / max(workers, 1) / 60:.1f} min with "
+          f"{workers} worker(s) ({mean:.0f} s a run, the mean of {len(times)} finished)")
 
 
 class _Workers:
@@ -162,11 +192,14 @@ def _keep_watching(pool: _Workers, index: Index, stopping: bool, respawns: List[
   return left["held"] > 0 and not left["runnable"]
 
 
-def launch(config_spec: str, sweep_dir: str, workers: int = 1, runs_per_device: int = 1,
+def launch(spec, sweep_dir: str, workers: int = 1, runs_per_device: int = 1,
            devices: Optional[int] = None, max_attempts: int = 2, stale_after_s: float = 900.0,
            poll_s: float = 1.0, packed: bool = False, log=print) -> Dict[str, int]:
-  """Runs the sweep to completion (or until stopped); returns the status counts."""
-  index = prepare(config_spec, sweep_dir, packed)
+  """Runs the sweep to completion (or until stopped); returns the status counts.
+
+  ``spec`` is a :class:`SweepSpec` (or a config file spec, with ``packed`` for its seeds).
+  """
+  index = prepare(spec, sweep_dir, packed)
   total = index.count()
   devices = count_accelerators() if devices is None else devices
   pool = _Workers(sweep_dir, workers, runs_per_device, devices, max_attempts, stale_after_s)
@@ -177,7 +210,7 @@ def launch(config_spec: str, sweep_dir: str, workers: int = 1, runs_per_device: 
     log(f"sweep {sweep_dir}: {total} runs, {done_at_start} already finished; "
         f"{workers} worker(s){f' over {devices} accelerator(s)' if devices else ''}; "
         f"logs in {pool.logs}/")
-    progress = Progress(total, start=done_at_start)
+    progress = Progress(total, start=done_at_start, unit="run")
     forwarded, last = False, None
     while _keep_watching(pool, index, bool(stop.received), respawns):
       time.sleep(poll_s)
@@ -189,7 +222,7 @@ def launch(config_spec: str, sweep_dir: str, workers: int = 1, runs_per_device: 
       progress.update(finished(counts))
       line = format_counts(counts)
       if not progress.enabled and line != last:
-        log(f"[{finished(counts)}/{total}] {line}")
+        log(f"[{finished(counts)}/{total}] {line}, {progress.suffix()}")
         last = line
     progress.close()
   counts = index.counts()

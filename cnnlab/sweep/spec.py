@@ -19,13 +19,14 @@ two values abbreviate alike.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import dataclasses
 import hashlib
 import itertools
 import json
 import re
-from typing import Any, Dict, Iterable, List, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from cnnlab.registry import did_you_mean
 from cnnlab.train.config import ConfigError, validate
@@ -135,18 +136,26 @@ def apply_overrides(config, overrides: Point):
   return c
 
 
-def expand(base_config, points: Sequence[Point], check: bool = True) -> List[Run]:
-  """Applies every point to ``base_config``; with ``check``, validates each config.
-
-  Ids must be unique: two identical points are an error, not two runs.
+def expand(base_config, points: Sequence[Point], check: bool = True,
+           overrides: Optional[Dict[str, str]] = None) -> List[Run]:
+  """Applies every point to ``base_config``, then the command line's ``overrides``
+  (``{"train.num_steps": "100"}``, typed by the field they set); with ``check``,
+  validates each config. An override of a swept path is refused (the point would be
+  silently overruled). Ids must be unique: two identical points are an error, not two
+  runs.
   """
+  overrides = dict(overrides or {})
+  swept = sorted({k for p in points for k in p} & set(overrides))
+  if swept:
+    raise ConfigError(f"--config.{swept[0]} sets a path the sweep varies; change the sweep "
+                      f"(get_sweep) instead")
   runs, seen = [], {}
   for p in points:
     rid = run_id(p)
     if rid in seen:
       raise ConfigError(f"sweep has the same point twice: {p}")
     seen[rid] = p
-    config = apply_overrides(base_config, p)
+    config = apply_text_overrides(apply_overrides(base_config, p), overrides)
     if check:
       try:
         validate(config)
@@ -154,6 +163,46 @@ def expand(base_config, points: Sequence[Point], check: bool = True) -> List[Run
         raise ConfigError(f"sweep point {rid}: {e}") from e
     runs.append(Run(rid, dict(p), config))
   return runs
+
+
+def _typed_value(path: str, text: str, current: Any) -> Any:
+  """``text`` as the type of the value it replaces (a tuple from a literal)."""
+  try:
+    if isinstance(current, bool):
+      if text.lower() not in ("true", "false", "1", "0"):
+        raise ValueError(text)
+      return text.lower() in ("true", "1")
+    if isinstance(current, (int, float)) and not isinstance(current, bool):
+      return type(current)(text) if not (isinstance(current, int) and "." in text) else \
+          float(text)
+    if isinstance(current, str):
+      return text
+    value = ast.literal_eval(text)
+    return tuple(value) if isinstance(value, list) else value
+  except (ValueError, SyntaxError):
+    raise ConfigError(f"--config.{path}={text!r}: not a {type(current).__name__} like its "
+                      f"current value {current!r}") from None
+
+
+def apply_text_overrides(config, overrides: Dict[str, str]):
+  """``config`` with each ``path: text`` from the command line set (typed by the field)."""
+  if not overrides:
+    return config
+  c = config.copy_and_resolve_references()
+  for path, text in overrides.items():
+    *parents, leaf = path.split(".")
+    node = c
+    for i, p in enumerate(parents + [leaf]):
+      keys = list(node.keys()) if hasattr(node, "keys") else []
+      if p not in keys:
+        where = ".".join(["config"] + parents[:i])
+        raise ConfigError(f"--config.{path}: {where} has no field {p!r}."
+                          f"{did_you_mean(p, keys)} Its fields: {', '.join(keys)}")
+      if i < len(parents):
+        node = node[p]
+    with node.ignore_type():
+      node[leaf] = _typed_value(path, text, node[leaf])
+  return c
 
 
 def load_config_file(spec: str):

@@ -22,19 +22,16 @@ from typing import Dict, Optional
 
 from cnnlab.signals import StopSignal
 from cnnlab.sweep.index import INDEX_FILE, Index
-from cnnlab.sweep.spec import expand
+from cnnlab.sweep.definition import SweepSpec
 from cnnlab.train.config import invalid_config_errors
 
 __all__ = ["INDEX_FILE", "execute", "runs_of", "work"]
 
 
 def runs_of(sweep_dir: str, index: Index) -> Dict[str, object]:
-  """The sweep's runs by id, rebuilt from the definition the runner stored."""
-  from cnnlab.sweep.spec import load_config_file
-  spec = index.meta("config")
-  module, arg = load_config_file(spec)
-  base = module.get_config(arg) if arg else module.get_config()
-  return {r.run_id: r for r in expand(base, index.meta("points"), check=False)}
+  """The sweep's runs by id, rebuilt from the spec and points the runner stored."""
+  spec = SweepSpec.of_index(index)
+  return {r.run_id: r for r in spec.runs(index.meta("points"), check=False)}
 
 
 def _read_result(workdir: str) -> Optional[Dict]:

@@ -10,6 +10,7 @@ values.
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
 import ml_collections
 
@@ -35,15 +36,56 @@ def invalid_config_errors() -> tuple:
 
 
 def config_arg(config_file: str, arg, valid, default: str, what: str = "model") -> str:
-  """The ``what`` (a model, a sweep's budget) a config file was asked for
-  (``--config=file.py:<arg>``).
-
-  Unknown names fail with the valid ones listed.
-  """
+  """The one ``what`` (a model, a budget) a config file was asked for; unknown names fail
+  with the valid ones. (:func:`config_args` parses several typed ``key=value`` ones.)"""
   arg = arg or default
   if arg not in valid:
     raise ConfigError(f"{config_file}: {_unknown(what, arg, list(valid))}")
   return arg
+
+
+def _typed(file: str, key: str, text: str, default):
+  """``text`` as the type of ``default`` (or one of its choices, for a tuple)."""
+  if isinstance(default, tuple):
+    if text not in default:
+      raise ConfigError(f"{file}: {_unknown(key, text, list(default))}")
+    return text
+  try:
+    if isinstance(default, bool):
+      if text.lower() not in ("true", "false", "1", "0"):
+        raise ValueError(text)
+      return text.lower() in ("true", "1")
+    return type(default)(text)
+  except ValueError:
+    raise ConfigError(f"{file}: argument {key}={text!r} is not a {type(default).__name__} "
+                      f"(its default is {default!r})") from None
+
+
+def config_args(arg: Optional[str], file: str, **spec) -> ml_collections.ConfigDict:
+  """The typed ``key=value`` arguments of a config file (as big_vision's ``parse_arg``)::
+
+      python -m cnnlab.main --config=configs/cifar10.py:model=resnet56
+      python -m cnnlab.sweep --config=experiments/he2016_depth/sweep.py:budget=cpu,seeds=2
+
+  ``spec`` gives each key's default, whose type a value is parsed to (bool, int, float,
+  str), or a tuple of choices (the first is the default). A bare value sets the first
+  key (``configs/cifar10.py:resnet56``). An unknown key fails naming the valid ones and
+  the closest, a value of the wrong type or outside the choices names the key.
+  """
+  out = {k: (v[0] if isinstance(v, tuple) else v) for k, v in spec.items()}
+  for i, item in enumerate(p for p in (arg or "").split(",") if p.strip()):
+    key, eq, text = item.partition("=")
+    key, text = key.strip(), text.strip()
+    if not eq:
+      if i:  # only the first argument may leave out its key
+        raise ConfigError(f"{file}: argument {item!r} needs a key: key=value (keys: "
+                          f"{', '.join(spec)})")
+      key, text = next(iter(spec)), item.strip()
+    if key not in spec:
+      raise ConfigError(f"{file}: unknown argument {key!r}.{did_you_mean(key, list(spec))} "
+                        f"Valid: {', '.join(f'{k}={out[k]!r}' for k in spec)}")
+    out[key] = _typed(file, key, text, spec[key])
+  return ml_collections.ConfigDict(out)
 
 
 def model_config(name: str, **overrides) -> ml_collections.ConfigDict:

@@ -219,6 +219,8 @@ class _Trainer:
 
   def _log_train(self, chunk, metrics) -> None:
     last = jax.tree_util.tree_map(lambda a: np.asarray(a)[-1], jax.device_get(metrics))
+    # the learning rate of the chunk's last update (optax counts updates from 0)
+    last["lr"] = np.float64(self.run.schedule(chunk.end - 1))
     m = split_metrics(chunk.end, last)
     self.writer.write("train", m)
     self.record.last_logged_step = chunk.end
@@ -227,7 +229,7 @@ class _Trainer:
       rate = f", {ips:,.0f} img/s" if ips else ""
       self.log(f"step {chunk.end}/{self.run.events.total} epoch "
                f"{chunk.end / self.run.events.steps_per_epoch:.2f} loss "
-               f"{m.values['loss']:.4f}{rate}")
+               f"{m.values['loss']:.4f}{rate}, {self.progress.suffix()}")
 
   def _evaluate(self, step: int) -> None:
     evals = self.evaluator(self.state, step)
@@ -290,6 +292,9 @@ class _Trainer:
                     **self.run.provenance(self.state.params), **extra)
     if self.main:
       result.write(self.workdir)
+    test = result.final.get("test")
+    self.writer.hparams(_flatten(json.loads(self.run.config.to_json_best_effort())),
+                        dict(test.values) if test else {})
     self.writer.close()
     return result
 

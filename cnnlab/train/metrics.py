@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any, Dict, List, Optional
 
 from cnnlab.train.result import SplitMetrics, dumps, read_rows
@@ -76,11 +77,25 @@ class MetricWriter:
   def write(self, split: str, metrics: SplitMetrics) -> None:
     if not self.enabled:
       return
-    self._jsonl.write(dumps(metrics.row(split)) + "\n")
+    self._jsonl.write(dumps({**metrics.row(split), "time": round(time.time(), 3)}) + "\n")
     self._jsonl.flush()
     if self._tb is not None:
       for k, v in metrics.values.items():
         self._tb.add_scalar(f"{split}/{k}", float(v), int(metrics.step))
+
+  def hparams(self, config: Dict[str, Any], metrics: Dict[str, float]) -> None:
+    """The run's hyperparameters (a flat ``{"optim.lr": 0.01, ...}``) with its final
+    metrics, for TensorBoard's HParams dashboard."""
+    if self._tb is None:
+      return
+    from tensorboardX.summary import hparams
+    flat = {k: v if isinstance(v, (int, float, str, bool)) else str(v)
+            for k, v in config.items()}
+    final = {f"hparam/{k}": float(v) for k, v in metrics.items()}
+    for summary in hparams(flat, final):  # into this run's own event file
+      self._tb.file_writer.add_summary(summary)
+    for k, v in final.items():
+      self._tb.add_scalar(k, v)
 
   def close(self) -> None:
     if self._jsonl is not None:

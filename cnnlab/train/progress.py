@@ -1,8 +1,9 @@
-"""A one-line progress bar with ETA on a terminal; nothing extra in a log file.
+"""Progress: a tqdm bar on a terminal; elapsed time and ETA in plain log lines elsewhere.
 
-On a TTY the bar is redrawn in place after each chunk of steps and log lines are
-printed above it; when the output is a file or a pipe (a cluster job, a sweep
-worker) only the trainer's plain log lines appear.
+On a TTY the bar (tqdm) is redrawn in place as steps (or a sweep's runs) complete and
+log lines are printed above it; when the output is a file or a pipe (a cluster job, a
+sweep worker) there is no bar, and :meth:`Progress.suffix` gives the log lines their
+``elapsed … ETA …``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from typing import Optional, TextIO
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
   seconds = int(round(seconds))
   h, rest = divmod(seconds, 3600)
   m, s = divmod(rest, 60)
@@ -20,51 +21,58 @@ def _clock(seconds: float) -> str:
 
 
 class Progress:
+  """Steps ``start … total``: a tqdm bar on a terminal, the ETA for plain log lines."""
+
   def __init__(self, total: int, start: int = 0, stream: Optional[TextIO] = None,
-               enabled: Optional[bool] = None, width: int = 30):
-    self.total, self.start, self.width = total, start, width
+               enabled: Optional[bool] = None, unit: str = "step"):
+    self.total, self.start, self.step = total, start, start
     self.stream = stream or sys.stderr
     self.enabled = self.stream.isatty() if enabled is None else enabled
     self._t0 = time.time()
-    self._drawn = False
+    self._bar = None
+    if self.enabled:
+      from tqdm import tqdm
+      self._bar = tqdm(total=total, initial=start, file=self.stream, unit=unit,
+                       dynamic_ncols=True, leave=True, smoothing=0.1)
 
-  def line(self, step: int, loss: Optional[float] = None,
-           images_per_s: Optional[float] = None) -> str:
-    frac = step / max(self.total, 1)
-    filled = int(self.width * frac)
-    bar = "#" * filled + "." * (self.width - filled)
-    done = step - self.start
-    elapsed = time.time() - self._t0
-    eta = elapsed / done * (self.total - step) if done > 0 else None
-    parts = [f"[{bar}] {step}/{self.total} {100 * frac:5.1f}%"]
-    if loss is not None:
-      parts.append(f"loss {loss:.4f}")
-    if images_per_s:
-      parts.append(f"{images_per_s:,.0f} img/s")
-    parts.append(f"elapsed {_clock(elapsed)}")
-    parts.append(f"ETA {_clock(eta)}" if eta is not None else "ETA --:--")
-    return "  ".join(parts)
+  def elapsed(self) -> float:
+    return time.time() - self._t0
+
+  def eta(self) -> Optional[float]:
+    done = self.step - self.start
+    return self.elapsed() / done * (self.total - self.step) if done > 0 else None
+
+  def suffix(self) -> str:
+    """``elapsed 01:02 ETA 03:04`` (ETA from this process's rate so far)."""
+    eta = self.eta()
+    return f"elapsed {clock(self.elapsed())} ETA {clock(eta) if eta is not None else '--:--'}"
 
   def update(self, step: int, loss: Optional[float] = None,
              images_per_s: Optional[float] = None) -> None:
-    if not self.enabled:
+    advance, self.step = step - self.step, step
+    if self._bar is None:
       return
-    self.stream.write("\r\033[K" + self.line(step, loss, images_per_s))
-    self.stream.flush()
-    self._drawn = True
+    post = {}
+    if loss is not None:
+      post["loss"] = f"{loss:.4f}"
+    if images_per_s:
+      post["img/s"] = f"{images_per_s:,.0f}"
+    if post:
+      self._bar.set_postfix(post, refresh=False)
+    self._bar.update(advance)
 
   def wrap(self, log):
-    """``log`` that clears the bar first, so a message never lands inside it."""
+    """``log`` that prints above the bar, so a message never lands inside it."""
+    if self._bar is None:
+      return log
+
     def write(message):
-      if self.enabled and self._drawn:
-        self.stream.write("\r\033[K")
-        self.stream.flush()
-        self._drawn = False
+      self._bar.clear()
       log(message)
+      self._bar.refresh()
     return write
 
   def close(self) -> None:
-    if self.enabled and self._drawn:
-      self.stream.write("\n")
-      self.stream.flush()
-      self._drawn = False
+    if self._bar is not None:
+      self._bar.close()
+      self._bar = None

@@ -40,7 +40,7 @@ SCHEMA_VERSION = 2
 # where it resumed from. Everything else a run reports is equal (tested).
 TIMING_FIELDS = ("wall_time_s", "compile_time_s", "train_time_s", "train_images_per_s",
                  "resumed_from")
-_RESERVED = ("step", "split", "count", "per_replica")
+_RESERVED = ("step", "split", "count", "per_replica", "time")
 
 
 # -- JSON with non-finite numbers --------------------------------------------------

@@ -32,7 +32,7 @@ from cnnlab.models import create_model
 from cnnlab.train import runtime
 from cnnlab.train.config import validate
 from cnnlab.train.losses import LOSSES, LossSpec, check_fit, default_loss
-from cnnlab.train.optim import make_optimizer
+from cnnlab.train.optim import make_optimizer, make_schedule
 from cnnlab.train.schedule import Chunk, Events, chunks
 from cnnlab.train.steps import StepSpec, create_state, make_steps, make_train_loop
 
@@ -163,6 +163,7 @@ class Run:
   eval_step: Callable
   feeds: Dict[str, Feeder]    # "train", "test" and, when carved out, "validation"
   deterministic: bool
+  schedule: Callable          # the learning rate at a step (0-based: the step's update)
   _order: Any = dataclasses.field(default=None, init=False, repr=False)  # the epoch's order
   _order_epoch: Optional[int] = dataclasses.field(default=None, init=False, repr=False)
 
@@ -177,6 +178,7 @@ class Run:
     steps_per_epoch = _check_batch(config, len(ds.train), num_devices)
     total = t.num_steps or t.num_epochs * steps_per_epoch
     tx = make_optimizer(config.optim, total)
+    schedule = make_schedule(config.optim, total)
     spec = step_spec(config, ds, loss_name, steps_per_epoch)
     replicated = t.num_replicas > 1
     train_step, eval_step = make_steps(model, tx, spec, replicas=replicated, jit=False)
@@ -192,7 +194,7 @@ class Run:
     return cls(config, ds, shape, model, loss_name, LOSSES.get(loss_name), tx, spec, mesh,
                loop_form, events, config.seed + np.arange(max(t.num_replicas, 1)), replicated,
                Compiled(make_train_loop(train_step, mesh=mesh, replicas=replicated)),
-               eval_step, feeds, _deterministic(config, log))
+               eval_step, feeds, _deterministic(config, log), schedule)
 
   @property
   def num_devices(self) -> int:

@@ -40,9 +40,10 @@ CPU_TRAIN_SIZE, CPU_EPOCHS = 10_000, 5
 BUDGETS = ("gpu", "cpu")
 
 
-def _budget(arg):
-  from cnnlab.train.config import config_arg
-  return config_arg("experiments/he2016_depth/sweep.py", arg, BUDGETS, "gpu", what="budget")
+def _budget(arg) -> str:
+  """The ``budget`` argument (``--config=experiments/he2016_depth/sweep.py:budget=cpu``; a bare ``:cpu`` too)."""
+  from cnnlab.train.config import config_args
+  return config_args(arg, "experiments/he2016_depth/sweep.py", budget=BUDGETS).budget
 
 
 def get_config(arg=None):

@@ -50,9 +50,10 @@ BUDGETS = ("book", "cpu", "vote", "cpu_vote")
 VOTE_NETS = 5  # the book's last rung: a vote of five dropout nets
 
 
-def _budget(arg):
-  from cnnlab.train.config import config_arg
-  return config_arg("experiments/nielsen_ch6/sweep.py", arg, BUDGETS, "book", what="budget")
+def _budget(arg) -> str:
+  """The ``budget`` argument (``--config=experiments/nielsen_ch6/sweep.py:budget=cpu``; a bare ``:cpu`` too)."""
+  from cnnlab.train.config import config_args
+  return config_args(arg, "experiments/nielsen_ch6/sweep.py", budget=BUDGETS).budget
 
 
 def get_config(arg=None):
