@@ -41,7 +41,8 @@ BUDGETS = ("gpu", "cpu")
 
 
 def _budget(arg) -> str:
-  """The ``budget`` argument (``--config=experiments/he2016_depth/sweep.py:budget=cpu``; a bare ``:cpu`` too)."""
+  """The ``budget`` argument (``--config=experiments/he2016_depth/sweep.py:budget=cpu``,
+  or a bare ``:cpu``)."""
   from cnnlab.train.config import config_args
   return config_args(arg, "experiments/he2016_depth/sweep.py", budget=BUDGETS).budget
 

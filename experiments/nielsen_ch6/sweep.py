@@ -51,7 +51,8 @@ VOTE_NETS = 5  # the book's last rung: a vote of five dropout nets
 
 
 def _budget(arg) -> str:
-  """The ``budget`` argument (``--config=experiments/nielsen_ch6/sweep.py:budget=cpu``; a bare ``:cpu`` too)."""
+  """The ``budget`` argument (``--config=experiments/nielsen_ch6/sweep.py:budget=cpu``,
+  or a bare ``:cpu``)."""
   from cnnlab.train.config import config_args
   return config_args(arg, "experiments/nielsen_ch6/sweep.py", budget=BUDGETS).budget
 
