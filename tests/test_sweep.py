@@ -412,7 +412,8 @@ def test_packed_seeds_train_side_by_side_and_report_one_row_per_seed(tmp_path):
   config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(3))', epochs=1)
   assert runner.pack_seeds([{"model.pool": "max", "seed": s} for s in (0, 1, 2)]) == [
       {"model.pool": "max", "seed": 0, "train.num_replicas": 3}]
-  assert runner.pack_seeds([{"seed": 0}, {"seed": 2}]) == [{"seed": 0}, {"seed": 2}]
+  assert runner.pack_seeds([{"seed": 0}, {"seed": 2}]) == [  # not consecutive: listed
+      {"seed": 0, "train.num_replicas": 2, "train.replica_values": {"seed": [0, 2]}}]
   packed, single = str(tmp_path / "packed"), str(tmp_path / "single")
   assert runner.launch(config, packed, packed=True, log=lambda *_: None) == {"done": 2}
   assert runner.launch(config, single, log=lambda *_: None) == {"done": 6}
@@ -421,8 +422,31 @@ def test_packed_seeds_train_side_by_side_and_report_one_row_per_seed(tmp_path):
   assert a.rows == b.rows == ["max", "avg"] and a.cols == b.cols == [0, 1, 2]
   for key, cell in b.cells.items():  # each replica reports what its separate run does
     assert a.cells[key].values == pytest.approx(cell.values, rel=1e-4)
-  with pytest.raises(ConfigError, match="packed axes \\(--pack_seeds\\): seed there, none now"):
+  with pytest.raises(ConfigError, match="packed axes \\(--pack\\): seed there, none now"):
     runner.prepare(config, packed, packed=False)
+
+
+def test_packed_learning_rates_are_filed_as_runs_of_their_own(tmp_path):
+  """2 learning rates × 2 seeds packed into one run: the index and the report file each
+  replica as the separate run with its lr and seed (equal to the unpacked sweep's)."""
+  from cnnlab.sweep.definition import SweepSpec
+  config = _config(tmp_path, 'product(sweep("optim.lr", [1e-3, 3e-3]), seeds(2))', epochs=1)
+  assert runner.pack([{"optim.lr": lr, "seed": s} for lr in (1, 2) for s in (0, 1)],
+                     ("seed", "optim.lr")) == [
+      {"seed": 0, "train.num_replicas": 4,
+       "train.replica_values": {"seed": [0, 1, 0, 1], "optim": {"lr": [1, 1, 2, 2]}}}]
+  packed, single = str(tmp_path / "packed"), str(tmp_path / "single")
+  spec = SweepSpec.from_args(config, pack=("seed", "optim.lr"))
+  assert runner.launch(spec, packed, log=lambda *_: None) == {"done": 1}
+  assert runner.launch(config, single, log=lambda *_: None) == {"done": 4}
+  index = Index(os.path.join(packed, "index.sqlite"))
+  rows = index.replica_rows(**{"optim.lr": 3e-3})
+  assert sorted(r["config"]["seed"] for r in rows) == [0, 1] and len(index.rows()) == 1
+  a = tables.build(tables.collect(packed), "optim.lr", "seed", "test_loss")
+  b = tables.build(tables.collect(single), "optim.lr", "seed", "test_loss")
+  assert a.rows == b.rows == [1e-3, 3e-3] and a.cols == b.cols == [0, 1]
+  for key, cell in b.cells.items():
+    assert a.cells[key].values == pytest.approx(cell.values, rel=1e-4)
 
 
 CRASHY = '''

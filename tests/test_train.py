@@ -670,3 +670,36 @@ def test_best_records_the_test_metric_at_the_best_validation_step(tmp_path, repl
   for i, (v, at) in enumerate(zip(r.best["validation"].per_replica,
                                   r.best["test_at_best_validation"].per_replica)):
     assert at.step == v.step and at.value == test_at[at.step]["per_replica"][i]["accuracy"]
+
+
+@pytest.mark.parametrize("values", [
+    {"seed": (0, 1, 0, 1), "optim": {"lr": (1e-3, 1e-3, 3e-3, 3e-3)}},
+    {"seed": (2, 2), "train": {"label_smoothing": (0.0, 0.2), "ema_decay": (0.5, 0.9)},
+     "optim": {"weight_decay": (0.0, 1e-2)}},
+], ids=["lr_x_seed", "smoothing_ema_decay"])
+def test_packed_hyperparameters_equal_separate_runs(tmp_path, values):
+  """Replicas with their own learning rate (or smoothing, EMA decay, weight decay) and seed
+  compute what the separate runs compute (the tolerance used for packed seeds)."""
+  from cnnlab.train.config import replica_values
+  c = tiny_config(num_replicas=len(values["seed"]), num_epochs=1)
+  c.optim.name = "adamw"
+  c.train.replica_values = values
+  packed = train(c, str(tmp_path / "packed"), log=lambda *_: None)
+  assert packed.seeds == list(values["seed"])
+  _, stacked = _params(str(tmp_path / "packed"))
+  flat = replica_values(c.train)
+  for i in range(len(values["seed"])):
+    one = tiny_config(num_epochs=1)
+    one.optim.name = "adamw"
+    one.seed = flat["seed"][i]
+    for path, v in flat.items():
+      section, _, name = path.partition(".")
+      if name:
+        one[section][name] = v[i]
+    single = train(one, str(tmp_path / f"single{i}"), log=lambda *_: None)
+    _, params = _params(str(tmp_path / f"single{i}"))
+    for a, b in zip(_leaves(params["params"]), _leaves(stacked["params"])):
+      np.testing.assert_allclose(b[i], a, rtol=2e-4, atol=2e-5)
+    for split in single.final:
+      assert packed.value(f"final.{split}.loss", replica=i) == pytest.approx(
+          single.value(f"final.{split}.loss"), rel=1e-4), split

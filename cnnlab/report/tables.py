@@ -86,14 +86,11 @@ def _run_dir_record(runs_dir: str, run_id: str) -> List[Dict[str, Any]]:
 
 
 def unpack_replicas(record: Dict[str, Any]) -> List[Dict[str, Any]]:
-  """A run that trained seeds side by side (``train.num_replicas``) as one record per seed:
-  replica ``i`` reads its own values from the shared result (``record["replica"]``)."""
-  n = get(record["config"], "train.num_replicas", 0) or 0
-  if n <= 1:
-    return [{**record, "replica": None}]
-  config = record["config"]
-  return [{**record, "run_id": f"{record['run_id']}/r{i}", "replica": i,
-           "config": {**config, "seed": config["seed"] + i, "replica": i}} for i in range(n)]
+  """A run that trained replicas side by side (``train.num_replicas``) as one record per
+  replica: each reads its own values from the shared result (``record["replica"]``), and
+  its config holds its seed and packed values (:func:`cnnlab.sweep.index.unpack`)."""
+  from cnnlab.sweep.index import unpack
+  return unpack(record)
 
 
 def _last(record: Dict[str, Any], split: str) -> Optional[SplitMetrics]:

@@ -40,7 +40,7 @@ class SweepSpec:
   config: str                                  # /abs/path/file.py[:args]
   overrides: Tuple[Tuple[str, str], ...] = ()  # (path, text), applied to every point
   imports: Tuple[str, ...] = ()                # absolute paths of the user's files
-  pack: Tuple[str, ...] = ()                   # axes trained side by side: ("seed",)
+  pack: Tuple[str, ...] = ()                   # axes trained side by side: ("seed", "optim.lr")
 
   @classmethod
   def from_args(cls, config: str, overrides: Sequence[str] = (), imports: Sequence[str] = (),
@@ -58,11 +58,11 @@ class SweepSpec:
 
   def runs(self, points: Optional[List[Dict[str, Any]]] = None, check: bool = True):
     """The runs of ``points`` (default: the config's, packed as the spec says)."""
-    from cnnlab.sweep.runner import pack_seeds
+    from cnnlab.sweep.runner import pack
     from cnnlab.sweep.spec import expand
     base, own = self.base_and_points()
     if points is None:
-      points = pack_seeds(own) if "seed" in self.pack else own
+      points = pack(own, self.pack, base.seed) if self.pack else own
     return expand(base, points, check, dict(self.overrides))
 
   def to_json(self) -> Dict[str, Any]:
@@ -89,7 +89,7 @@ class SweepSpec:
   def differences(self, other: "SweepSpec") -> List[str]:
     """What differs from ``other``, for the message refusing a relaunch."""
     names = {"overrides": "overrides", "imports": "--imports",
-             "pack": "packed axes (--pack_seeds)", "config": "--config"}
+             "pack": "packed axes (--pack)", "config": "--config"}
 
     def show(field: str, value) -> str:
       if field == "overrides":

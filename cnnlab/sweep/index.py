@@ -48,6 +48,12 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+def _get(tree: Any, path: str) -> Any:
+  for part in path.split("."):
+    tree = tree.get(part) if isinstance(tree, dict) else None
+  return tree
+
+
 def _alive(pid: Optional[int]) -> bool:
   """Whether process ``pid`` (on this host) still runs; a zombie counts as dead."""
   if not pid:
@@ -177,6 +183,12 @@ class Index:
     return {r[0]: r[1] for r in self._db.execute(
         "SELECT status, COUNT(*) FROM runs GROUP BY status")}
 
+  def replica_rows(self, **where: Any) -> List[Dict[str, Any]]:
+    """One row per replica (a packed run's replicas filed as runs of their own, each with
+    its seed and packed values in ``config``) whose config fields equal ``where``."""
+    out = [one for r in self.rows() for one in unpack(r)]
+    return [r for r in out if all(_get(r["config"], k) == v for k, v in where.items())]
+
   def rows(self, **where: Any) -> List[Dict[str, Any]]:
     """Runs (dicts with parsed JSON) whose config fields equal ``where`` (dotted paths)."""
     sql, args = "SELECT * FROM runs", []
@@ -209,3 +221,34 @@ class Index:
         db.execute("ROLLBACK" if exc_type else "COMMIT")
 
     return _Tx()
+
+
+def _replica_config(config: Dict[str, Any], i: int) -> Dict[str, Any]:
+  """Replica ``i``'s own config: its seed and each packed value in place."""
+  config = json.loads(json.dumps(config))
+  values = (config.get("train") or {}).get("replica_values") or {}
+  config["seed"] = config["seed"] + i
+  stack = [((), values)]
+  while stack:
+    prefix, node = stack.pop()
+    for k, v in node.items():
+      if isinstance(v, dict):
+        stack.append((prefix + (k,), v))
+        continue
+      target = config
+      for p in prefix:
+        target = target.setdefault(p, {})
+      target[k] = v[i]
+  config["replica"] = i
+  return config
+
+
+def unpack(record: Dict[str, Any]) -> List[Dict[str, Any]]:
+  """A run that trained replicas side by side (``train.num_replicas``) as one record per
+  replica, ``run_id/r<i>``, with that replica's config (seed and packed values) and
+  ``replica`` = i, the index into the run's ``per_replica`` results."""
+  n = ((record.get("config") or {}).get("train") or {}).get("num_replicas", 0) or 0
+  if n <= 1:
+    return [{**record, "replica": None}]
+  return [{**record, "run_id": f"{record['run_id']}/r{i}", "replica": i,
+           "config": _replica_config(record["config"], i)} for i in range(n)]

@@ -23,8 +23,9 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
+from cnnlab.registry import did_you_mean
 from cnnlab.signals import StopSignal
 from cnnlab.sweep.index import INDEX_FILE, Index, finished, format_counts
 from cnnlab.sweep.definition import SweepSpec
@@ -63,19 +64,52 @@ def pack_seeds(points: List[Dict]) -> List[Dict]:
   by side in one vmapped program, each as its separate run would (see the trainer);
   reports unpack the replicas into one row per seed.
   """
+  return pack(points, ("seed",))
+
+
+def _nest(flat: Dict[str, list]) -> Dict[str, Any]:
+  """``{"optim.lr": [...]}`` → ``{"optim": {"lr": [...]}}`` (train.replica_values' form)."""
+  out: Dict[str, Any] = {}
+  for path, v in flat.items():
+    node = out
+    *parents, leaf = path.split(".")
+    for p in parents:
+      node = node.setdefault(p, {})
+    node[leaf] = v
+  return out
+
+
+def pack(points: List[Dict], axes: Sequence[str], base_seed: int = 0) -> List[Dict]:
+  """Points that differ only in the packed ``axes`` (``seed``, ``optim.lr``, …) become one
+  run of replicas trained side by side, each with its own values (``train.replica_values``).
+
+  Seeds alone, consecutive, keep the short form (``seed`` + ``train.num_replicas``).
+  Replicas compute what their separate runs compute; the index and the report file each
+  replica as its own run (:func:`cnnlab.sweep.index.unpack`).
+  """
+  from cnnlab.train.config import PACKABLE
+  bad = [a for a in axes if a not in PACKABLE]
+  if bad:
+    raise ConfigError(f"--pack: {bad[0]!r} cannot be packed.{did_you_mean(bad[0], PACKABLE)} "
+                      f"Packable: {', '.join(PACKABLE)}")
   groups: Dict[str, List[Dict]] = {}
   for p in points:
-    key = json.dumps({k: v for k, v in p.items() if k != "seed"}, sort_keys=True, default=str)
+    key = json.dumps({k: v for k, v in p.items() if k not in axes}, sort_keys=True, default=str)
     groups.setdefault(key, []).append(p)
   out = []
   for group in groups.values():
-    seeds = sorted(p["seed"] for p in group if "seed" in p)
-    if len(group) > 1 and len(seeds) == len(group) and \
-        seeds == list(range(seeds[0], seeds[0] + len(seeds))):
-      rest = {k: v for k, v in group[0].items() if k != "seed"}
-      out.append({**rest, "seed": seeds[0], "train.num_replicas": len(seeds)})
-    else:
+    if len(group) == 1:
       out.extend(group)
+      continue
+    rest = {k: v for k, v in group[0].items() if k not in axes}
+    seeds = [p.get("seed", base_seed) for p in group]
+    varied = [a for a in axes if a != "seed" and any(a in p for p in group)]
+    if not varied and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+      out.append({**rest, "seed": seeds[0], "train.num_replicas": len(group)})
+      continue
+    values = {"seed": seeds, **{a: [p[a] for p in group] for a in varied}}
+    out.append({**rest, "seed": seeds[0], "train.num_replicas": len(group),
+                "train.replica_values": _nest(values)})
   return out
 
 

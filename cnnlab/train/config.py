@@ -10,7 +10,7 @@ values.
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Dict, Optional
 
 import ml_collections
 
@@ -136,6 +136,10 @@ def base_config(model: str = "fashionnet") -> ml_collections.ConfigDict:
       # "auto": the data set's natural loss (softmax CE, sigmoid CE or Euclidean).
       "loss": "auto",
       "stop_after_steps": 0, "num_replicas": 0, "ema_decay": 0.0, "keep_checkpoints": 2,
+      # replicas trained side by side, each with its own value of config paths, nested as
+      # the config: {"seed": (0, 1, 0, 1), "optim": {"lr": (0.1, 0.1, 0.01, 0.01)}}
+      # (packable: PACKABLE); without "seed", replica r has seed + r
+      "replica_values": ml_collections.ConfigDict(),
       # "auto": one compiled program per step on CPU, lax.scan over chunks elsewhere.
       "loop": "auto", "scan_chunk_steps": 0, "data_parallel": True,
       # also evaluate the whole training set (split "train_set": eval mode, no dropout)
@@ -151,6 +155,43 @@ def _unknown(what: str, value, valid) -> str:
   return f"unknown {what} {value!r}.{did_you_mean(value, valid)} Valid: {', '.join(valid)}"
 
 
+PACKABLE = ("seed", "optim.lr", "optim.weight_decay", "train.label_smoothing",
+            "train.ema_decay")
+
+
+def replica_values(t) -> Dict[str, tuple]:
+  """``train.replica_values`` as ``{"optim.lr": (...), "seed": (...)}``."""
+  out = {}
+
+  def walk(node, prefix):
+    for k, v in node.items():
+      if hasattr(v, "items"):
+        walk(v, f"{prefix}{k}.")
+      else:
+        out[f"{prefix}{k}"] = tuple(v) if isinstance(v, (tuple, list)) else v
+  walk(t.replica_values, "")
+  return out
+
+
+def _check_replica_values(t) -> None:
+  values = replica_values(t)
+  for path, v in values.items():
+    _need(path in PACKABLE, "train.replica_values",
+          f"{path!r} cannot be packed.{did_you_mean(path, PACKABLE)} Packable: "
+          f"{', '.join(PACKABLE)} (traced scalars; a model field is compiled into the step)")
+    _need(isinstance(v, (tuple, list)) and len(v) == t.num_replicas and t.num_replicas > 1,
+          "train.replica_values", f"{path!r} needs one value per replica "
+          f"(train.num_replicas={t.num_replicas} > 1), got {v!r}")
+  for path, low, high in (("optim.lr", 0, None), ("optim.weight_decay", -1e-300, None),
+                          ("train.label_smoothing", -1e-300, 1), ("train.ema_decay", -1e-300, 1)):
+    for v in values.get(path, ()):
+      _need(isinstance(v, (int, float)) and v > low and (high is None or v < high),
+            "train.replica_values", f"{path!r} has the invalid value {v!r}")
+  seeds = values.get("seed", ())
+  _need(all(isinstance(x, int) and x >= 0 for x in seeds), "train.replica_values",
+        f"seeds must be ints >= 0, got {seeds!r}")
+
+
 def _need(cond: bool, field: str, message: str) -> None:
   if not cond:
     raise ConfigError(f"config.{field}: {message}")
@@ -158,6 +199,12 @@ def _need(cond: bool, field: str, message: str) -> None:
 
 def validate(c: ml_collections.ConfigDict) -> None:
   """Checks every field; raises :class:`ConfigError` naming the first bad one."""
+  _validate_model_and_data(c)
+  _validate_optim(c.optim)
+  _validate_train(c)
+
+
+def _validate_model_and_data(c) -> None:
   _need(isinstance(c.seed, int) and c.seed >= 0, "seed", f"must be an int >= 0, got {c.seed!r}")
   _need(c.model.name in MODELS, "model.name",
         _unknown("model", c.model.name, MODELS.names()))
@@ -186,7 +233,9 @@ def validate(c: ml_collections.ConfigDict) -> None:
   _need(all(isinstance(x, int) and x >= 0 for x in k) and len(set(k)) == len(k)
         and len(k) != 1, "data.classes",
         f"must be () or at least two distinct class indices, got {k!r}")
-  o = c.optim
+
+
+def _validate_optim(o) -> None:
   _need(o.name in OPTIMIZERS, "optim.name",
         _unknown("optimizer", o.name, list(OPTIMIZERS)))
   _need(o.schedule in SCHEDULES, "optim.schedule",
@@ -199,6 +248,9 @@ def validate(c: ml_collections.ConfigDict) -> None:
         "optim.boundaries", f"must be fractions of the run in (0, 1), got {o.boundaries!r}")
   _need(o.l2_form in ("plain", "nielsen"), "optim.l2_form",
         f"must be 'plain' or 'nielsen', got {o.l2_form!r}")
+
+
+def _validate_train(c) -> None:
   t = c.train
   for f in ("batch_size", "eval_batch_size"):
     _need(isinstance(t[f], int) and t[f] >= 1, f"train.{f}", f"must be an int >= 1, got {t[f]!r}")
@@ -234,5 +286,6 @@ def validate(c: ml_collections.ConfigDict) -> None:
           f"{t.target_metric!r}")
     _need(isinstance(t.target_value, (int, float)), "train.target_value",
           f"must be a number, got {t.target_value!r}")
+  _check_replica_values(t)
   _need(isinstance(c.deterministic, bool), "deterministic",
         f"must be True or False, got {c.deterministic!r}")

@@ -29,7 +29,7 @@ class Evaluator:
     self.run = run
     t = run.config.train
     self.loops = {"": Compiled(make_eval_loop(run.eval_step, mesh=run.mesh))}
-    if t.ema_decay > 0:
+    if run.ema:
       self.loops["_ema"] = Compiled(make_eval_loop(run.eval_step, mesh=run.mesh, use_ema=True))
     self.feeds = {k: run.feeds[k] for k in ("test", "validation") if k in run.feeds}
     if t.eval_train_set:  # training error in eval mode (Zeiler & Fergus, Krizhevsky Fig. 1)

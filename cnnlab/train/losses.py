@@ -103,7 +103,7 @@ def softmax_cross_entropy(outputs, labels, num_classes: Optional[int] = None,
                           label_smoothing: float = 0.0):
   k = num_classes or outputs.shape[-1]
   targets = jax.nn.one_hot(labels, k)
-  if label_smoothing:
+  if not isinstance(label_smoothing, (int, float)) or label_smoothing:  # traced, or > 0
     targets = optax.smooth_labels(targets, label_smoothing)
   return optax.softmax_cross_entropy(outputs, targets)
 

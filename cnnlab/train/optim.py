@@ -48,10 +48,33 @@ def make_schedule(cfg, total_steps: int) -> optax.Schedule:
   return main
 
 
-def make_optimizer(cfg, total_steps: int) -> optax.GradientTransformation:
-  sched = make_schedule(cfg, total_steps)
+def make_optimizer(cfg, total_steps: int, traced: bool = False) -> optax.GradientTransformation:
+  """The optimizer of ``cfg`` (``config.optim``) for a run of ``total_steps``.
+
+  ``traced=True`` keeps the learning rate and weight decay as traced state (optax's
+  ``inject_hyperparams``: ``opt_state.hyperparams``) instead of constants compiled into
+  the step, so that replicas trained side by side can each have their own; the rate at a
+  step is then ``learning_rate × (the schedule with peak 1)``.
+  """
+  if not traced:
+    return _optimizer(cfg, make_schedule(cfg, total_steps), float(cfg.get("weight_decay", 0.0)))
+  unit = cfg.copy_and_resolve_references()
+  with unit.unlocked():
+    unit.lr = 1.0
+  shape = make_schedule(unit, total_steps)
+
+  def factory(learning_rate, weight_decay):
+    return _optimizer(cfg, lambda count: learning_rate * shape(count), weight_decay,
+                      decay_on=float(cfg.get("weight_decay", 0.0)) > 0)
+  return optax.inject_hyperparams(factory)(
+      learning_rate=float(cfg.lr), weight_decay=float(cfg.get("weight_decay", 0.0)))
+
+
+def _optimizer(cfg, sched, weight_decay, decay_on=None) -> optax.GradientTransformation:
+  """The chain: clipping, (SGD-style) weight decay, the named optimizer with ``sched``."""
   name = cfg.name
   mom = float(cfg.get("momentum", 0.9))
+  b1, b2, eps = float(cfg.get("b1", 0.9)), float(cfg.get("b2", 0.999)), float(cfg.get("eps", 1e-8))
   if name == "sgd":
     opt = optax.sgd(sched)
   elif name == "momentum":
@@ -59,25 +82,22 @@ def make_optimizer(cfg, total_steps: int) -> optax.GradientTransformation:
   elif name == "nesterov":
     opt = optax.sgd(sched, momentum=mom, nesterov=True)
   elif name == "adam":
-    opt = optax.adam(sched, b1=float(cfg.get("b1", 0.9)), b2=float(cfg.get("b2", 0.999)),
-                     eps=float(cfg.get("eps", 1e-8)))
+    opt = optax.adam(sched, b1=b1, b2=b2, eps=eps)
   elif name == "adamw":
-    opt = optax.adamw(sched, b1=float(cfg.get("b1", 0.9)), b2=float(cfg.get("b2", 0.999)),
-                      eps=float(cfg.get("eps", 1e-8)),
-                      weight_decay=float(cfg.get("weight_decay", 0.0)))
+    opt = optax.adamw(sched, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
   elif name == "rmsprop":
-    opt = optax.rmsprop(sched, decay=float(cfg.get("b2", 0.9)), eps=float(cfg.get("eps", 1e-8)),
+    opt = optax.rmsprop(sched, decay=float(cfg.get("b2", 0.9)), eps=eps,
                         momentum=mom if cfg.get("momentum_rmsprop", False) else None)
   else:
     raise ValueError(f"optim.name {name!r} unknown; valid: {', '.join(OPTIMIZERS)}")
   chain = []
   if float(cfg.get("clip_norm", 0.0)) > 0:
     chain.append(optax.clip_by_global_norm(float(cfg.clip_norm)))
-  if name != "adamw" and float(cfg.get("weight_decay", 0.0)) > 0:
-    # Decoupled decay scaled by the schedule, as AdamW does.
-    chain.append(optax.add_decayed_weights(float(cfg.weight_decay)))
-    chain.append(opt)
-    return optax.chain(*chain)
+  decay = decay_on if decay_on is not None else weight_decay > 0
+  if name != "adamw" and decay:
+    # Weight decay added to the gradient before the optimizer (PyTorch's weight_decay):
+    # for SGD the decoupled form, for Adam and RMSprop an L2 term the moments rescale.
+    chain.append(optax.add_decayed_weights(weight_decay))
   chain.append(opt)
   return optax.chain(*chain) if len(chain) > 1 else opt
 

@@ -30,11 +30,12 @@ from cnnlab.data.prepare import input_shape as prepared_shape, prepare
 from cnnlab.errors import ConfigError
 from cnnlab.models import create_model
 from cnnlab.train import runtime
-from cnnlab.train.config import validate
+from cnnlab.train.config import replica_values, validate
 from cnnlab.train.losses import LOSSES, LossSpec, check_fit, default_loss
 from cnnlab.train.optim import make_optimizer, make_schedule
 from cnnlab.train.schedule import Chunk, Events, chunks
-from cnnlab.train.steps import StepSpec, create_state, make_steps, make_train_loop
+from cnnlab.train.steps import (IN_OPTIMIZER, TRACED, StepSpec, create_state, make_steps,
+                                make_train_loop)
 
 
 class Compiled:
@@ -164,6 +165,7 @@ class Run:
   feeds: Dict[str, Feeder]    # "train", "test" and, when carved out, "validation"
   deterministic: bool
   schedule: Callable          # the learning rate at a step (0-based: the step's update)
+  hyper: Dict[str, np.ndarray]  # traced hyperparameters, one value per replica (packed runs)
   _order: Any = dataclasses.field(default=None, init=False, repr=False)  # the epoch's order
   _order_epoch: Optional[int] = dataclasses.field(default=None, init=False, repr=False)
 
@@ -177,7 +179,8 @@ class Run:
     model, shape, loss_name = build_model(config, ds.info)
     steps_per_epoch = _check_batch(config, len(ds.train), num_devices)
     total = t.num_steps or t.num_epochs * steps_per_epoch
-    tx = make_optimizer(config.optim, total)
+    seeds, hyper = _replicas(config)
+    tx = make_optimizer(config.optim, total, traced=any(k in IN_OPTIMIZER for k in hyper))
     schedule = make_schedule(config.optim, total)
     spec = step_spec(config, ds, loss_name, steps_per_epoch)
     replicated = t.num_replicas > 1
@@ -192,9 +195,9 @@ class Run:
     loop_form = t.loop if t.loop != "auto" else (
         "step" if jax.default_backend() == "cpu" else "scan")
     return cls(config, ds, shape, model, loss_name, LOSSES.get(loss_name), tx, spec, mesh,
-               loop_form, events, config.seed + np.arange(max(t.num_replicas, 1)), replicated,
+               loop_form, events, seeds, replicated,
                Compiled(make_train_loop(train_step, mesh=mesh, replicas=replicated)),
-               eval_step, feeds, _deterministic(config, log), schedule)
+               eval_step, feeds, _deterministic(config, log), schedule, hyper)
 
   @property
   def num_devices(self) -> int:
@@ -210,8 +213,13 @@ class Run:
     keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(self.seeds)) if self.replicated else \
         jax.random.PRNGKey(self.config.seed)
     return create_state(self.model, self.tx, keys, self.input_shape,
-                        t.num_replicas if self.replicated else 0, ema=t.ema_decay > 0,
-                        sharding=self.sharding)
+                        t.num_replicas if self.replicated else 0, ema=self.ema,
+                        sharding=self.sharding, hyper=self.hyper)
+
+  @property
+  def ema(self) -> bool:
+    """Whether EMA parameters are kept (``train.ema_decay`` > 0, for a replica at least)."""
+    return self.config.train.ema_decay > 0 or bool(np.any(self.hyper.get("ema_decay", 0) > 0))
 
   def chunks(self, start: int) -> Iterator[Chunk]:
     return chunks(self.events, start, one_step=self.loop_form == "step")
@@ -249,6 +257,14 @@ class Run:
             "deterministic": {"requested": bool(self.config.deterministic),
                               "xla_flags_applied": self.deterministic},
             "runtime": runtime.describe()}
+
+
+def _replicas(config) -> Tuple[np.ndarray, Dict[str, np.ndarray]]:
+  """Each replica's seed, and the traced hyperparameters (``train.replica_values``)."""
+  t = config.train
+  values = replica_values(t)
+  seeds = np.asarray(values.pop("seed", config.seed + np.arange(max(t.num_replicas, 1))))
+  return seeds, {TRACED[k]: np.asarray(v, np.float32) for k, v in values.items()}
 
 
 def _deterministic(config, log) -> bool:

@@ -42,28 +42,51 @@ class TrainState:
   opt_state: Any
   rng: jax.Array
   ema_params: Any = None  # the exponential moving average of params, when enabled
+  # Hyperparameters held as traced values (replicas trained side by side, each with its
+  # own): "label_smoothing", "ema_decay" (the learning rate and weight decay live in
+  # opt_state.hyperparams). None: every hyperparameter is a constant of the step.
+  hyper: Any = None
 
 
-def init_state(model, tx, rng, example_shape, ema: bool = False) -> TrainState:
-  """The initial state from one key (pure: jit it, or vmap it over keys for replicas)."""
+# The packable hyperparameters: config path -> the state's name for it.
+TRACED = {"optim.lr": "learning_rate", "optim.weight_decay": "weight_decay",
+          "train.label_smoothing": "label_smoothing", "train.ema_decay": "ema_decay"}
+IN_OPTIMIZER = ("learning_rate", "weight_decay")
+
+
+def init_state(model, tx, rng, example_shape, ema: bool = False, hyper=None) -> TrainState:
+  """The initial state from one key (pure: jit it, or vmap it over keys for replicas).
+
+  ``hyper`` holds traced hyperparameters (see :data:`TRACED`); the learning rate and
+  weight decay go into the optimizer's injected hyperparameters.
+  """
   init_key, run_key = jax.random.split(rng)
   p, d, s = jax.random.split(init_key, 3)
   variables = model.init({"params": p, "dropout": d, "pool": s},
                          jnp.zeros((1,) + tuple(example_shape)), train=False)
   params = variables["params"]
+  opt_state = tx.init(params)
+  if hyper and any(k in hyper for k in IN_OPTIMIZER):
+    opt_state = opt_state._replace(hyperparams={
+        **opt_state.hyperparams, **{k: jnp.asarray(v, jnp.float32) for k, v in hyper.items()
+                                    if k in IN_OPTIMIZER}})
+  rest = {k: jnp.asarray(v, jnp.float32) for k, v in (hyper or {}).items()
+          if k not in IN_OPTIMIZER}
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                    batch_stats=variables.get("batch_stats", {}), opt_state=tx.init(params),
-                    rng=run_key, ema_params=params if ema else None)
+                    batch_stats=variables.get("batch_stats", {}), opt_state=opt_state,
+                    rng=run_key, ema_params=params if ema else None, hyper=rest or None)
 
 
 def create_state(model, tx, rng, example_shape, num_replicas: int = 0,
-                 ema: bool = False, sharding=None) -> TrainState:
-  """One state from key ``rng``, or ``num_replicas`` stacked states from keys ``rng[r]``.
+                 ema: bool = False, sharding=None, hyper=None) -> TrainState:
+  """One state from key ``rng``, or ``num_replicas`` stacked states from keys ``rng[r]``
+  (and traced hyperparameters ``hyper[name][r]``).
 
   ``sharding`` places the state (e.g. replicated over a mesh for data parallelism).
   """
-  init = lambda k: init_state(model, tx, k, example_shape, ema)
-  return jax.jit(jax.vmap(init) if num_replicas else init, out_shardings=sharding)(rng)
+  init = lambda k, h: init_state(model, tx, k, example_shape, ema, h)
+  return jax.jit(jax.vmap(init) if num_replicas else init, out_shardings=sharding)(
+      rng, {k: jnp.asarray(v, jnp.float32) for k, v in (hyper or {}).items()})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +135,7 @@ def make_steps(model, tx, spec: StepSpec, *, replicas: bool = False,
   """
   loss_spec = LOSSES.get(spec.loss)
   per_example = make_loss(spec.loss, spec.num_classes, spec.label_smoothing)
+  traced_loss = lambda smoothing: make_loss(spec.loss, spec.num_classes, smoothing)  # noqa
   augment, pad_to, ema_decay = tuple(spec.augment), tuple(spec.pad_to), spec.ema_decay
 
   def prepare(images):
@@ -123,7 +147,9 @@ def make_steps(model, tx, spec: StepSpec, *, replicas: bool = False,
                                train=True, rngs={"dropout": k_drop, "pool": k_pool},
                                mutable=["batch_stats"])
     out = out.astype(jnp.float32)  # the loss in fp32 also when the model computes in bf16
-    data_loss = per_example(out, y).mean()
+    hyper = state.hyper or {}
+    loss = traced_loss(hyper["label_smoothing"]) if "label_smoothing" in hyper else per_example
+    data_loss = loss(out, y).mean()
     total = data_loss + l2_penalty(params, spec.l2, spec.num_batches, spec.l2_form)
     return total, (updates.get("batch_stats", {}), data_loss, loss_spec.train_metrics(out, y))
 
@@ -137,10 +163,9 @@ def make_steps(model, tx, spec: StepSpec, *, replicas: bool = False,
         state.params, state, x, labels, k_model)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    ema = state.ema_params
-    if ema is not None and ema_decay > 0:
-      ema = jax.tree_util.tree_map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, ema,
-                                   params)
+    ema, decay = state.ema_params, (state.hyper or {}).get("ema_decay", ema_decay)
+    if ema is not None and (not isinstance(decay, (int, float)) or decay > 0):
+      ema = jax.tree_util.tree_map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
     new = state.replace(step=state.step + 1, params=params, batch_stats=stats,
                         opt_state=opt_state, ema_params=ema)
     return new, {"loss": data_loss, **metrics, "grad_norm": optax.tree.norm(grads)}
