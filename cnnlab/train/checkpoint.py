@@ -23,6 +23,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 from cnnlab.errors import CheckpointError
@@ -139,10 +140,24 @@ def load_raw(directory: str, step: Optional[int] = None) -> Any:
   if step is None:
     raise FileNotFoundError(f"no checkpoint in {directory}")
   base = os.path.join(os.path.abspath(directory), str(step))
-  item = STATE if os.path.isdir(os.path.join(base, STATE)) else LEGACY
-  with ocp.StandardCheckpointer() as ckpt:
-    tree = ckpt.restore(os.path.join(base, item))
-  return jax.tree_util.tree_map(lambda a: jax.device_get(a), tree)
+  item = os.path.join(base, STATE if os.path.isdir(os.path.join(base, STATE)) else LEGACY)
+  # As NumPy arrays on the host, whatever devices (or processes) saved them.
+  from absl import logging
+  verbosity = logging.get_verbosity()
+  logging.set_verbosity(logging.ERROR)  # orbax warns of a metadata file it does not need
+  try:
+    return _load_numpy(item)
+  finally:
+    logging.set_verbosity(verbosity)
+
+
+def _load_numpy(item: str) -> Any:
+  with ocp.PyTreeCheckpointer() as ckpt:
+    meta = ckpt.metadata(item)
+    meta = getattr(meta, "item_metadata", meta)
+    tree = getattr(meta, "tree", meta)
+    args = jax.tree_util.tree_map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
+    return ckpt.restore(item, restore_args=args)
 
 
 def load_record(directory: str, step: Optional[int] = None) -> Optional[Dict[str, Any]]:

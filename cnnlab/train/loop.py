@@ -139,8 +139,15 @@ class _Trainer:
   def _record(self, saved: Optional[Dict], log) -> RunRecord:
     t, primary = self.run.config.train, self.run.loss.primary
     if saved is not None:
-      return RunRecord.from_json(saved, primary)
+      record = RunRecord.from_json(saved, primary)
+      if record.devices not in (None, self.run.num_devices):
+        log(f"warning: checkpointed by {record.devices} devices, resumed on "
+            f"{self.run.num_devices}: the remaining steps compute the same maths, rounded "
+            f"differently (results equal up to rounding, not bit for bit)")
+      record.devices = self.run.num_devices
+      return record
     record = RunRecord.new(t.target_metric, t.target_value, len(self.run.seeds))
+    record.devices = self.run.num_devices
     if self.resumed_from is not None:  # a checkpoint from before run records
       log(f"warning: checkpoint {self.resumed_from} has no run record (written by an older "
           f"cnnlab): bests and targets count from this step on")

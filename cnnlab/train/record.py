@@ -98,6 +98,7 @@ class RunRecord:
   epoch: EpochSums = dataclasses.field(default_factory=EpochSums)
   timing: Timing = dataclasses.field(default_factory=Timing)
   last_logged_step: int = 0
+  devices: Optional[int] = None  # how many devices computed the steps so far
   version: int = RECORD_VERSION
 
   @classmethod
@@ -168,7 +169,7 @@ class RunRecord:
             "last": {k: v.to_json() for k, v in self.last.items()},
             "target": self.target.to_json() if self.target else None,
             "epoch": self.epoch.to_json(), "timing": dataclasses.asdict(self.timing),
-            "last_logged_step": self.last_logged_step}
+            "last_logged_step": self.last_logged_step, "devices": self.devices}
 
   @classmethod
   def from_json(cls, d: Dict[str, Any], primary: str) -> "RunRecord":
@@ -179,7 +180,7 @@ class RunRecord:
                last={k: SplitMetrics.from_json(v) for k, v in d["last"].items()},
                target=Target.from_json(d["target"]) if d.get("target") else None,
                epoch=EpochSums.from_json(d["epoch"]), timing=Timing(**d["timing"]),
-               last_logged_step=int(d.get("last_logged_step", 0)))
+               last_logged_step=int(d.get("last_logged_step", 0)), devices=d.get("devices"))
 
   def result_fields(self) -> Dict[str, Any]:
     """The measured fields of a :class:`~cnnlab.train.result.Result`."""
