@@ -374,12 +374,18 @@ def test_report_command_writes_tables_and_plots(tmp_path):
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_ray_launcher_on_a_local_ray_instance_survives_a_killed_worker(tmp_path):
+@pytest.mark.xdist_group("ray")  # one Ray instance at a time (tests/test_ray_cluster.py)
+def test_ray_launcher_on_a_local_ray_instance_survives_a_killed_worker(tmp_path, monkeypatch):
   ray = pytest.importorskip("ray")
+  import tempfile
   import threading
   from cnnlab.sweep import ray_launcher
   config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(2))', epochs=10)
   out = str(tmp_path / "sweep")
+  monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # no token file under the home directory
+  temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's files, removed below
+  os.makedirs(os.path.join(temp, "ray"))
+  monkeypatch.setenv("RAY_TMPDIR", temp)
   ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
            runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu", "PYTHONPATH": REPO}})
   try:
@@ -406,6 +412,8 @@ def test_ray_launcher_on_a_local_ray_instance_survives_a_killed_worker(tmp_path)
     assert ray_launcher.launch(config, out, log=lambda *_: None) == {"done": 4}
   finally:
     ray.shutdown()
+    import shutil
+    shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_packed_seeds_train_side_by_side_and_report_one_row_per_seed(tmp_path):
