@@ -241,3 +241,15 @@ def test_the_entry_points_print_one_line_and_exit_2(tmp_path, argv, says):
                         env={**os.environ, "PYTHONPATH": REPO}, timeout=300)
   lines = [line for line in proc.stderr.splitlines() if line.strip()]
   assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith(says), proc.stderr
+
+
+def test_a_data_directory_that_is_a_file_is_an_error_not_a_skipped_source(
+    tmp_path, files, capsys, monkeypatch):
+  not_a_dir = tmp_path / "data.txt"
+  not_a_dir.write_text("")
+  monkeypatch.setenv("CNNLAB_DATA_DIR", str(not_a_dir))
+  wd = f"--workdir={tmp_path / 'run'}"
+  assert _main([f"--config={files / 'cfg.py'}", wd]) == 2
+  _one_line(capsys, f"CNNLAB_DATA_DIR={str(not_a_dir)!r} is a file, not a directory")
+  monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path / "data"))
+  assert _main([f"--config={files / 'cfg.py'}", wd]) == 0

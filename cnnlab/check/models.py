@@ -35,10 +35,17 @@ def built(name: str):
   return model, shape, x, variables
 
 
-def _eval(name: str, model=None, variables=None):
-  m, _, x, v = built(name)
-  model, variables = model or m, variables or v
-  return jax.jit(lambda v_, z: model.apply(v_, z, train=False))(variables, x)
+@functools.lru_cache(maxsize=16)
+def _eval_fn(name: str, bfloat16: bool = False):
+  """The model's eval-mode apply, jitted once per model (and compute dtype)."""
+  model = built(name)[0]
+  model = model.clone(dtype=jnp.bfloat16) if bfloat16 else model
+  return jax.jit(lambda v, z: model.apply(v, z, train=False))
+
+
+def _eval(name: str, bfloat16: bool = False):
+  _, _, x, variables = built(name)
+  return _eval_fn(name, bfloat16)(variables, x)
 
 
 def model_output(name: str) -> None:
@@ -111,8 +118,8 @@ def model_finetune(name: str) -> None:
 
 def model_bfloat16(name: str) -> None:
   """bfloat16 compute: float32 logits, finite; the parameters stay float32."""
-  model, _, _, variables = built(name)
-  yb = _eval(name, model.clone(dtype=jnp.bfloat16), variables)
+  variables = built(name)[3]
+  yb = _eval(name, bfloat16=True)
   assert yb.dtype == jnp.float32 and np.all(np.isfinite(yb)), f"{name}: bfloat16 output"
   assert all(p.dtype == jnp.float32 for p in jax.tree_util.tree_leaves(variables["params"]))
 

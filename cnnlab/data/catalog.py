@@ -29,8 +29,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from cnnlab.data import formats
-from cnnlab.registry import Registry
-from cnnlab.errors import DataNotFoundError  # noqa: F401  (raised here; defined with the others)
+from cnnlab.errors import ConfigError, DataNotFoundError  # noqa: F401  (DataNotFoundError: re-exported)
+from cnnlab.registry import Registry, did_you_mean
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
@@ -220,10 +220,12 @@ def load_dataset(name: str, *, path: Optional[str] = None, validation_size=0,
     **options: loader options (``num_train`` for mnist1d, ``shape`` for synthetic, ...).
   """
   spec = DATASETS.get(name)
-  unknown = set(options) - set(spec.defaults)
+  data_dir()  # a CNNLAB_DATA_DIR that is not a directory fails here, whatever the source
+  unknown = sorted(set(options) - set(spec.defaults))
   if unknown:
-    raise ValueError(f"data set {name!r} has no option(s) {sorted(unknown)}; valid options: "
-                     f"{sorted(spec.defaults) or 'none'}")
+    raise ConfigError(f"config.data.options: data set {name!r} has no option {unknown[0]!r}."
+                      f"{did_you_mean(unknown[0], list(spec.defaults))} Its options: "
+                      f"{', '.join(sorted(spec.defaults)) or 'none'}")
   opts = {**spec.defaults, **options}
   info = spec.info_for(spec.info, opts) if spec.info_for else spec.info
   arrays, source = spec.loader(path, opts)
