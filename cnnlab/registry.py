@@ -250,3 +250,9 @@ def format_call(name: str, options: Optional[Mapping[str, Any]] = None) -> str:
   if not options:
     return name
   return f"{name}(" + ", ".join(f"{k}={v!r}" for k, v in options.items()) + ")"
+
+
+if __name__ == "__main__":  # the listing moved: say where, rather than print nothing
+  import sys
+  print("the listing is `python -m cnnlab.registries` (or cnnlab-registry)", file=sys.stderr)
+  sys.exit(2)
