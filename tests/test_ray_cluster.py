@@ -78,6 +78,28 @@ def _mid_way(out):
   return [r for r in rows if latest_step(os.path.join(out, "runs", r["run_id"], "checkpoints"))]
 
 
+def _parent(pid):
+  try:
+    with open(f"/proc/{pid}/stat") as f:
+      return int(f.read().rsplit(")", 1)[1].split()[1])
+  except (OSError, ValueError, IndexError):
+    return None
+
+
+def _node_of(pid, nodes):
+  """The cluster node whose raylet started the worker process ``pid`` (None: unknown):
+  Ray's workers are children of their node's raylet."""
+  raylets = {}
+  for n in nodes:
+    for info in n.all_processes.get("raylet", []):
+      raylets[info.process.pid] = n
+  for _ in range(4):
+    pid = _parent(pid)
+    if pid in raylets:
+      return raylets[pid]
+  return None
+
+
 def test_a_sweep_survives_losing_a_node(tmp_path, cluster):
   from cnnlab.sweep import ray_launcher
   c, workers = cluster
@@ -91,10 +113,13 @@ def test_a_sweep_survives_losing_a_node(tmp_path, cluster):
   deadline, lost = time.time() + 300, []
   while not lost and time.time() < deadline and t.is_alive():
     time.sleep(0.2)
-    running = _mid_way(out)
-    if len(running) == 2:  # both worker nodes mid-run: lose one of them
-      c.remove_node(workers[0], allow_graceful=False)
-      lost = [r["run_id"] for r in running]
+    for run in _mid_way(out):  # a run mid-way: lose the node its worker runs on
+      node = _node_of(run["pid"], workers)
+      if node is not None:
+        c.remove_node(node, allow_graceful=False)
+        lost = [r["run_id"] for r in _mid_way(out) if r["run_id"] == run["run_id"]] or \
+            [run["run_id"]]
+        break
   t.join(timeout=500)
   assert lost, "the node was not lost mid-sweep"
   assert outcome == {"done": 4}
@@ -103,6 +128,6 @@ def test_a_sweep_survives_losing_a_node(tmp_path, cluster):
   index.close()
   assert sorted(r["status"] for r in rows) == ["done"] * 4 and len(rows) == 4
   resumed = [rid for rid in lost if load_result(os.path.join(out, "runs", rid)).resumed_from]
-  assert resumed, "the lost node's run was retried from scratch, not from its checkpoints"
+  assert resumed == lost, "the lost node's run was retried from scratch, not from its checkpoints"
   t = tables.build(tables.collect(out), "model.pool", "seed", "test_accuracy")
   assert all(len(cell.values) == 1 for cell in t.cells.values()) and len(t.cells) == 4
