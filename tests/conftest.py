@@ -23,6 +23,11 @@ sys.path.insert(0, os.path.dirname(__file__))
 import jax  # noqa: E402
 
 jax.config.update("jax_platforms", "cpu")
+# Many tests compile the same tiny programs (the same config trained in several ways):
+# a persistent cache for the session (shared by the xdist workers) loads them instead.
+_CACHE = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"cnnlab-test-xla-{os.getuid()}")
+jax.config.update("jax_compilation_cache_dir", _CACHE)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 
 def pytest_generate_tests(metafunc):

@@ -212,7 +212,7 @@ def test_report_and_sweep_errors_on_a_real_sweep_then_the_corrected_commands(
   assert _sweep([spec, f"--sweep_dir={sweep_dir}", "--workers=1"]) == 0
   capsys.readouterr()
   assert _call(_sweep, [spec, f"--sweep_dir={sweep_dir}", "--pack_seeds"]) == 2
-  _one_line(capsys, "packed axes (--pack_seeds): none there, seed now")
+  _one_line(capsys, "packed axes (--pack): none there, seed now")
   base = [f"--sweep_dir={sweep_dir}", "--cols=seed"]
   for bad, says in ((["--rows=model.pol"], "Did you mean 'pool'"),
                     (["--rows=model.pool", "--metric=test_acc"], "Did you mean 'test_accuracy'"),

@@ -64,7 +64,8 @@ def _same_run(a, b, rtol=0.0):
   ra, rb = load_result(a).comparable(), load_result(b).comparable()
   for r in (ra, rb):
     r.pop("runtime")  # process and device counts differ by design
-    r.pop("git_dirty", None)
+    r.pop("git_dirty", None)  # (a commit made while the tests run is not the run's doing)
+    r.pop("git_commit", None)
   assert ra == rb
   for x, y in zip(_params(a), _params(b)):
     np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=0.0)

@@ -21,6 +21,7 @@ each array task simply takes the next unclaimed runs.
 from __future__ import annotations
 
 import os
+import time
 from typing import Dict, Optional
 
 from cnnlab.sweep import runner
@@ -30,13 +31,18 @@ from cnnlab.sweep.worker import execute, runs_of
 from cnnlab.train.progress import Progress
 
 
-def run_task(sweep_dir: str, run_id: str, max_attempts: int, stale_after_s: float) -> str:
-  """The Ray task: claim ``run_id`` (if nobody else holds it) and train it."""
+def run_task(sweep_dir: str, run_id: str, max_attempts: int, stale_after_s: float,
+             poll_s: float = 1.0) -> str:
+  """The Ray task: claim ``run_id`` and train it. While another live worker holds the run
+  (a retry can start before the worker it replaces is seen dead) the task waits: it takes
+  the run over when the holder dies, and returns the status once the run is finished."""
   index = Index(os.path.join(sweep_dir, INDEX_FILE))
   try:
-    if index.claim(max_attempts, stale_after_s, only=[run_id]) is None:
+    while index.claim(max_attempts, stale_after_s, only=[run_id]) is None:
       rows = index.rows(run_id=run_id)
-      return rows[0]["status"] if rows else "unknown"
+      if not rows or rows[0]["status"] in TERMINAL or rows[0]["status"] == "failed":
+        return rows[0]["status"] if rows else "unknown"
+      time.sleep(poll_s)
     run = runs_of(sweep_dir, index)[run_id]
     return execute(index, run, sweep_dir, log=lambda m: print(m, flush=True))
   finally:
@@ -64,17 +70,22 @@ def launch(config_spec: str, sweep_dir: str, address: Optional[str] = None,
   log(f"sweep {sweep_dir}: {total} runs, {done_at_start} already finished; "
       f"{len(refs)} Ray tasks ({num_cpus} CPU, {num_gpus} GPU each)")
   progress = Progress(total, start=done_at_start, unit="run")
-  pending, lost = list(refs), 0
-  while pending:
-    ready, pending = ray.wait(pending, num_returns=len(pending), timeout=poll_s)
-    for ref in ready:
-      try:
-        ray.get(ref)
-      except ray.exceptions.RayError as e:  # retries exhausted: the run stays claimable
-        lost += 1
-        log(f"a Ray task failed for good: {type(e).__name__}: {str(e)[:200]}")
-    counts = index.counts()
-    progress.update(finished(counts))
+  lost = 0
+  for round_ in range(3):  # runs whose tasks failed for good get a new task (3 rounds)
+    pending = list(refs)
+    while pending:
+      ready, pending = ray.wait(pending, num_returns=len(pending), timeout=poll_s)
+      for ref in ready:
+        try:
+          ray.get(ref)
+        except ray.exceptions.RayError as e:  # Ray's retries exhausted: claimable again
+          lost += 1
+          log(f"a Ray task failed for good: {type(e).__name__}: {str(e)[:200]}")
+      progress.update(finished(index.counts()))
+    left = [r["run_id"] for r in index.rows() if r["status"] not in TERMINAL]
+    if not left or round_ == 2:
+      break
+    refs = [task.remote(sweep_dir, rid, max_attempts, stale_after_s) for rid in left]
   progress.close()
   counts = index.counts()
   log(f"sweep {sweep_dir}: {format_counts(counts)}"
