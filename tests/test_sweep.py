@@ -372,6 +372,13 @@ def test_report_command_writes_tables_and_plots(tmp_path):
     assert os.path.getsize(path) > 0, name
   with open(os.path.join(out, "report", "heatmap.png"), "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+  # the numeric axis as columns: the line plot is still against it, a line per row
+  proc = subprocess.run([sys.executable, "-m", "cnnlab.report", f"--sweep_dir={out}",
+                         "--rows=model.pool", "--cols=model.width", "--plots",
+                         f"--out_dir={tmp_path / 'transposed'}"],
+                        env=_env(), cwd=REPO, capture_output=True, text=True)
+  assert proc.returncode == 0, proc.stderr
+  assert os.path.getsize(tmp_path / "transposed" / "metric_vs_width.png") > 0
 
 
 @pytest.mark.xdist_group("ray")  # one Ray instance at a time (tests/test_ray_cluster.py)
@@ -599,3 +606,38 @@ def test_a_users_file_of_ops_is_imported_by_the_sweep_workers(tmp_path):
                         capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert set(_statuses(out).values()) == {"done"}
+
+
+def test_learning_curves_past_twelve_get_a_panel_per_column_in_table_order(tmp_path):
+  from cnnlab.report import plots
+  records = []
+  for pool in ("max", "avg", "min", "lp"):
+    for n in (1000, 2000, 5000, 10000):
+      workdir = tmp_path / f"{pool}_{n}"
+      workdir.mkdir()
+      with open(workdir / "metrics.jsonl", "w") as f:
+        for step in (10, 20):
+          f.write(json.dumps({"step": step, "split": "test", "accuracy": step / n}) + "\n")
+      records.append({"workdir": str(workdir), "status": "done",
+                      "config": {"model": {"pool": pool}, "data": {"num_train": n}}})
+  seen = {}
+  real_subplots = plots._plt().subplots
+
+  def spy(*args, **kwargs):
+    fig, axes = real_subplots(*args, **kwargs)
+    seen["axes"] = axes
+    return fig, axes
+  import matplotlib.pyplot as plt
+  orig, plt.subplots = plt.subplots, spy
+  try:
+    path = plots.learning_curves(records, "model.pool", "data.num_train",
+                                 str(tmp_path / "curves.png"),
+                                 order=(["min", "max", "avg", "lp"], [1000, 2000, 5000, 10000]))
+  finally:
+    plt.subplots = orig
+  assert path and open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+  axes = seen["axes"]
+  assert axes.shape == (2, 3) and not axes.flat[-1].get_visible()  # 16 curves: 4 panels
+  assert [ax.get_title() for ax in axes.flat[:4]] == [
+      f"data.num_train = {n}" for n in (1000, 2000, 5000, 10000)]
+  assert [line.get_label() for line in axes.flat[0].get_lines()] == ["min", "max", "avg", "lp"]

@@ -71,16 +71,18 @@ def main(argv=None) -> int:
 def _plots(a, t, records, out: str, name: str):
   """The report's PNGs: heatmap, metric against a numeric row axis, learning curves and
   the first-layer filters of the best run."""
-  axis = a.rows.split(".")[-1]
+  x_key = plots.numeric_axis(t) or a.rows
+  axis = x_key.split(".")[-1]
   split = a.metric.split(".")[1] if a.metric.count(".") >= 2 else "test"
   images = [plots.heatmap(t, os.path.join(out, "heatmap.png"), f"{t.metric} — sweep {name}"),
             plots.metric_vs_axis(t, os.path.join(out, f"metric_vs_{axis}.png"),
-                                 f"{t.metric} against {a.rows}: mean ± std over seeds — "
+                                 f"{t.metric} against {x_key}: mean ± std over seeds — "
                                  f"sweep {name}"),
             plots.learning_curves(records, a.rows, a.cols, os.path.join(out, "curves.png"),
                                   split=split if split in ("test", "validation") else "test",
                                   title=f"test accuracy during training: mean over seeds "
-                                        f"(n), band ± std — sweep {name}")]
+                                        f"(n), band ± std — sweep {name}",
+                                  order=(t.rows, t.cols))]
   done = [r for r in records if r["status"] == "done"
           and tables.record_value(r, a.metric) is not None]
   if done:

@@ -63,24 +63,47 @@ def heatmap(t: Table, path: str, title: str = "") -> str:
   return path
 
 
+def _is_number(v) -> bool:
+  return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def numeric_axis(t: Table) -> Optional[str]:
+  """The table axis to put on a plot's x axis: the rows when their values are all numbers
+  (e.g. depth), else the columns when theirs are, else none."""
+  if all(_is_number(r) for r in t.rows):
+    return t.row_key
+  if all(_is_number(c) for c in t.cols):
+    return t.col_key
+  return None
+
+
 def metric_vs_axis(t: Table, path: str, title: str = "") -> Optional[str]:
-  """Metric against the row axis when its values are numbers (e.g. depth), a line per
-  column: the mean over seeds with ± std error bars (none for a single run)."""
-  if not all(isinstance(r, (int, float)) and not isinstance(r, bool) for r in t.rows):
+  """Metric against the numeric axis of the table (``numeric_axis``), a line per value of
+  the other: the mean over seeds with ± std error bars (none for a single run)."""
+  x_key = numeric_axis(t)
+  if x_key is None:
     return None
+  by_row = x_key == t.row_key
+  xs, lines = (sorted(t.rows), t.cols) if by_row else (sorted(t.cols), t.rows)
   plt = _plt()
   fig, ax = plt.subplots(figsize=(6.5, 3.5))
-  xs = sorted(t.rows)
-  for c in t.cols:
-    pts = [(x, t.cells[(x, c)]) for x in xs if (x, c) in t.cells and t.cells[(x, c)].values]
+  for line in lines:
+    keys = [((x, line) if by_row else (line, x)) for x in xs]
+    pts = [(k[0] if by_row else k[1], t.cells[k]) for k in keys
+           if k in t.cells and t.cells[k].values]
     if pts:
       ax.errorbar([p[0] for p in pts], [p[1].mean * t.scale for p in pts],
                   yerr=[p[1].std * t.scale if len(p[1].values) > 1 else 0 for p in pts],
-                  marker="o", capsize=3, label=str(c))
-  ax.set_xlabel(t.row_key)
+                  marker="o", capsize=3, label=str(line))
+  if xs[0] > 0 and xs[-1] >= 20 * xs[0]:  # e.g. training sizes 1k..50k: log spacing
+    ax.set_xscale("log")
+    ax.set_xticks(xs, [f"{x:g}" for x in xs])
+    ax.minorticks_off()
+  ax.set_xlabel(x_key)
   ax.set_ylabel(_label(t))
   fig.suptitle(_wrap(title or f"{_label(t)}: mean ± std over seeds"), fontsize=9)
-  ax.legend(title=t.col_key, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+  ax.legend(title=t.col_key if by_row else t.row_key, fontsize=8, loc="upper left",
+            bbox_to_anchor=(1.01, 1.0))
   fig.tight_layout()
   fig.savefig(path, dpi=120)
   plt.close(fig)
@@ -112,31 +135,62 @@ def _curves(records, row_key, col_key, split, name) -> Dict[tuple, List[Dict[int
 
 
 def learning_curves(records: Sequence[Dict], row_key: str, col_key: str, path: str,
-                    split: str = "test", name: str = "accuracy",
-                    title: str = "") -> Optional[str]:
+                    split: str = "test", name: str = "accuracy", title: str = "",
+                    order: Optional[tuple] = None) -> Optional[str]:
   """Per (row, column) point: the mean over its seeds of ``split``/``name`` against step,
-  with a ± std band when there are several seeds; the legend beside the axes."""
+  with a ± std band when there are several seeds; a colour per row value. Up to 12
+  curves share one panel (a line style per column value); more get a panel per column
+  value. ``order`` = (rows, cols) as the table lists them; otherwise sorted."""
   curves = _curves(records, row_key, col_key, split, name)
   if not curves:
     return None
+  rows = sorted({r for r, _ in curves}, key=_sort_key)
+  cols = sorted({c for _, c in curves}, key=_sort_key)
+  if order:
+    rows = [r for r in order[0] if r in rows] + [r for r in rows if r not in order[0]]
+    cols = [c for c in order[1] if c in cols] + [c for c in cols if c not in order[1]]
   plt = _plt()
-  fig, ax = plt.subplots(figsize=(8, 4.2))
-  for (r, c), runs in sorted(curves.items(), key=lambda kv: (_sort_key(kv[0][0]),
-                                                             _sort_key(kv[0][1]))):
-    steps = sorted(set.intersection(*[set(run) for run in runs]))
-    ys = np.asarray([[run[s] for s in steps] for run in runs])
-    line, = ax.plot(steps, ys.mean(0), label=f"{r}, {c}" + (f" ({len(runs)})"
-                                                             if len(runs) > 1 else ""))
-    if len(runs) > 1:
-      ax.fill_between(steps, ys.mean(0) - ys.std(0, ddof=1), ys.mean(0) + ys.std(0, ddof=1),
-                      color=line.get_color(), alpha=0.15, linewidth=0)
-  ax.set_xlabel("step")
-  ax.set_ylabel(f"{split} {name}")
+  colors = plt.get_cmap("tab10" if len(rows) <= 10 else "tab20").colors
+  panels = len(curves) > 12 and len(cols) > 1
+  n_across = min(3, len(cols)) if panels else 1
+  n_down = -(-len(cols) // n_across) if panels else 1
+  fig, axes = plt.subplots(n_down, n_across, squeeze=False, sharex=True, sharey=True,
+                           figsize=(8 if not panels else 3.2 * n_across + 2.2,
+                                    4.2 if not panels else 2.6 * n_down + 0.8))
+  styles = [(ls, m) for m in (None, "o", "s", "^") for ls in ("-", "--", ":", "-.")]
+  for ci, c in enumerate(cols):
+    ax = axes.flat[ci] if panels else axes[0, 0]
+    if panels:
+      ax.set_title(f"{col_key} = {c}", fontsize=8)
+    for r in rows:
+      runs = curves.get((r, c))
+      if not runs:
+        continue
+      steps = sorted(set.intersection(*[set(run) for run in runs]))
+      ys = np.asarray([[run[s] for s in steps] for run in runs])
+      ls, marker = ("-", None) if panels else styles[ci % len(styles)]
+      n = f" ({len(runs)})" if len(runs) > 1 else ""
+      line, = ax.plot(steps, ys.mean(0), color=colors[rows.index(r) % len(colors)],
+                      linestyle=ls, marker=marker, markersize=3,
+                      label=(f"{r}{n}" if panels else f"{r}, {c}{n}")
+                      if not panels or ci == 0 else None)
+      if len(runs) > 1:
+        ax.fill_between(steps, ys.mean(0) - ys.std(0, ddof=1),
+                        ys.mean(0) + ys.std(0, ddof=1),
+                        color=line.get_color(), alpha=0.15, linewidth=0)
+  for ax in axes.flat[len(cols) if panels else 1:]:
+    ax.set_visible(False)
+  for ax in axes[-1]:
+    ax.set_xlabel("step")
+  for ax in axes[:, 0]:
+    ax.set_ylabel(f"{split} {name}")
   fig.suptitle(_wrap(title or f"{split} {name}: mean over seeds (n), band ± std"), fontsize=9)
-  ax.legend(title=f"{row_key}, {col_key}", fontsize=7, loc="upper left",
-            bbox_to_anchor=(1.01, 1.0), ncol=1 + len(curves) // 16)
+  handles, labels = axes[0, 0].get_legend_handles_labels()
+  fig.legend(handles, labels, title=row_key if panels else f"{row_key}, {col_key}",
+             fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 0.9),
+             ncol=1 + len(labels) // 20)
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
+  fig.savefig(path, dpi=120, bbox_inches="tight")
   plt.close(fig)
   return path
 
