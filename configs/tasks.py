@@ -17,7 +17,7 @@ exact match.
 
 Both: Adam 1e-3 with cosine decay, batch 50, 20 epochs, 2000 train / 500 test images
 generated offline. Expected (measured, README "Results"): multilabel test mAP 98.3%,
-regression test RMSE 0.101 (R² 0.64). Run time about 20 s each on a 2-core CPU.
+regression test RMSE 0.101 (R² 0.64). Run time about 10 s each on a 2-core CPU.
 """
 
 from cnnlab.train.config import base_config, config_args

@@ -2,13 +2,15 @@
 
     python -m cnnlab.sweep --config=configs/sweeps/mnist1d_pool_act.py --workers=2
     python -m cnnlab.report --sweep_dir=sweeps/mnist1d_pool_act --rows=model.pool \
-        --cols=model.act --metric=best.test.accuracy --plots
+        --cols=model.act --metric=best.test.accuracy --plots --html \
+        --out_dir=docs/sweeps/mnist1d_pool_act
 
 Each run is ``configs/mnist1d.py:conv1d_pool`` (Adam 1e-2, batch 100, sequential
 batches, 6000 steps, best test accuracy of the evaluations every 250 steps, as in
-the paper). Expected and measured: README "Sweeps" (the table there is this
-command's output). Run time: about 15 s per run alone on a 2-core CPU; the 27 runs
-take a few minutes with 2 workers.
+the paper). Expected and measured: README "A real sweep" (the table there is this
+command's output: ReLU 94.4-94.8% with every pooling, L2 pooling best with tanh and
+|tanh|). Run time: 10 s per run on a 2-core CPU; the 27 runs took 2 min 19 s with 2
+workers.
 """
 
 import os
