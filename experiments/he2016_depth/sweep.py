@@ -1,6 +1,6 @@
 """He et al. (2016), CIFAR-10 §4.2: plain vs residual nets of 20, 32, 44 and 56 layers.
 
-    # CPU (measured here: README.md): 8 nets, 1 seed, 107 min on 2 cores (shared)
+    # CPU (measured here: README.md): 8 nets, 1 seed, 64 min on 2 cores
     python -m cnnlab.sweep --config=experiments/he2016_depth/sweep.py:cpu \
         --sweep_dir=sweeps/he2016_depth_cpu
     # GPU (the device tool's H100): 30 epochs of all 60,000 images, 2 seeds packed
