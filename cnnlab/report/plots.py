@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from cnnlab.report.tables import Table, _axis_value
+from cnnlab.report.tables import Table, _axis_value, is_number
 
 
 def _plt():
@@ -63,16 +63,12 @@ def heatmap(t: Table, path: str, title: str = "") -> str:
   return path
 
 
-def _is_number(v) -> bool:
-  return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 def numeric_axis(t: Table) -> Optional[str]:
   """The table axis to put on a plot's x axis: the rows when their values are all numbers
   (e.g. depth), else the columns when theirs are, else none."""
-  if all(_is_number(r) for r in t.rows):
+  if all(is_number(r) for r in t.rows):
     return t.row_key
-  if all(_is_number(c) for c in t.cols):
+  if all(is_number(c) for c in t.cols):
     return t.col_key
   return None
 
@@ -112,8 +108,7 @@ def metric_vs_axis(t: Table, path: str, title: str = "") -> Optional[str]:
 
 def _sort_key(v):
   """Numbers in numeric order (8 before 14 before 20), then everything else by text."""
-  return (0, float(v), "") if isinstance(v, (int, float)) and not isinstance(v, bool) else \
-      (1, 0.0, str(v))
+  return (0, float(v), "") if is_number(v) else (1, 0.0, str(v))
 
 
 def _curves(records, row_key, col_key, split, name) -> Dict[tuple, List[Dict[int, float]]]:

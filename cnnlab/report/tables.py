@@ -29,22 +29,10 @@ import numpy as np
 from cnnlab.registry import did_you_mean
 from cnnlab.train.metrics import METRICS_FILE
 from cnnlab.train.result import Result, SplitMetrics, last_split_metrics, read_rows
+from cnnlab.trees import get
 from cnnlab.errors import ReportError  # noqa: F401  (raised here; defined with the others)
 
-MISSING = object()
 LAST = "last."
-
-
-def get(tree: Any, path: str, default: Any = MISSING) -> Any:
-  node = tree
-  for part in path.split("."):
-    if isinstance(node, dict) and part in node:
-      node = node[part]
-    else:
-      if default is MISSING:
-        raise KeyError(path)
-      return default
-  return node
 
 
 def _result(raw: Optional[Dict]) -> Optional[Result]:
@@ -275,9 +263,14 @@ def _check_path(trees: Sequence[Dict], path: str, what: str, kind: str) -> None:
                     f"{'Under ' + repr(parent) if parent else 'At the top'}: {', '.join(here)}")
 
 
+def is_number(v: Any) -> bool:
+  """An int or float axis value (not a bool): sorted and plotted as a number."""
+  return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _numeric_order(values: List[Any]) -> List[Any]:
   """Numbers sorted numerically (depth 8, 14, 20 — not as text); anything else as it came."""
-  if values and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+  if values and all(is_number(v) for v in values):
     return sorted(values)
   return values
 

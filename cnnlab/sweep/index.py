@@ -25,6 +25,7 @@ import time
 from typing import Any, Dict, Iterable, List, Optional
 
 from cnnlab.train.result import dumps
+from cnnlab.trees import flatten, get, put
 
 TERMINAL = ("done", "diverged", "invalid")
 INDEX_FILE = "index.sqlite"  # in the sweep directory
@@ -46,12 +47,6 @@ CREATE TABLE IF NOT EXISTS runs (
   error TEXT, result TEXT);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-
-
-def _get(tree: Any, path: str) -> Any:
-  for part in path.split("."):
-    tree = tree.get(part) if isinstance(tree, dict) else None
-  return tree
 
 
 def _alive(pid: Optional[int]) -> bool:
@@ -187,7 +182,7 @@ class Index:
     """One row per replica (a packed run's replicas filed as runs of their own, each with
     its seed and packed values in ``config``) whose config fields equal ``where``."""
     out = [one for r in self.rows() for one in unpack(r)]
-    return [r for r in out if all(_get(r["config"], k) == v for k, v in where.items())]
+    return [r for r in out if all(get(r["config"], k, None) == v for k, v in where.items())]
 
   def rows(self, **where: Any) -> List[Dict[str, Any]]:
     """Runs (dicts with parsed JSON) whose config fields equal ``where`` (dotted paths)."""
@@ -228,17 +223,8 @@ def _replica_config(config: Dict[str, Any], i: int) -> Dict[str, Any]:
   config = json.loads(json.dumps(config))
   values = (config.get("train") or {}).get("replica_values") or {}
   config["seed"] = config["seed"] + i
-  stack = [((), values)]
-  while stack:
-    prefix, node = stack.pop()
-    for k, v in node.items():
-      if isinstance(v, dict):
-        stack.append((prefix + (k,), v))
-        continue
-      target = config
-      for p in prefix:
-        target = target.setdefault(p, {})
-      target[k] = v[i]
+  for path, v in flatten(values).items():
+    put(config, path, v[i])
   config["replica"] = i
   return config
 

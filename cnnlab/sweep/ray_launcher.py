@@ -25,7 +25,6 @@ import time
 from typing import Dict, Optional
 
 from cnnlab.sweep import runner
-from cnnlab.sweep.definition import SweepSpec
 from cnnlab.sweep.index import INDEX_FILE, TERMINAL, Index, finished, format_counts
 from cnnlab.sweep.worker import execute, runs_of
 from cnnlab.train.progress import Progress
@@ -57,9 +56,7 @@ def launch(config_spec: str, sweep_dir: str, address: Optional[str] = None,
   """Submits every unfinished run as a Ray task and waits for all; returns status counts."""
   import ray  # optional: pip install 'cnnlab[ray]'
   sweep_dir = os.path.abspath(sweep_dir)
-  spec = config_spec if isinstance(config_spec, SweepSpec) else SweepSpec.from_args(
-      config_spec, pack=("seed",) if packed else ())
-  index = runner.prepare(spec, sweep_dir)
+  index = runner.prepare(config_spec, sweep_dir, packed)
   todo = [r["run_id"] for r in index.rows() if r["status"] not in TERMINAL]
   total, done_at_start = index.count(), index.count() - len(todo)
   if not ray.is_initialized():

@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from cnnlab.registry import did_you_mean
 from cnnlab.signals import StopSignal
@@ -32,6 +32,7 @@ from cnnlab.sweep.definition import SweepSpec
 from cnnlab.sweep.spec import run_id
 from cnnlab.train.config import ConfigError
 from cnnlab.train.progress import Progress
+from cnnlab.trees import nest
 
 
 def count_accelerators() -> int:
@@ -67,18 +68,6 @@ def pack_seeds(points: List[Dict]) -> List[Dict]:
   return pack(points, ("seed",))
 
 
-def _nest(flat: Dict[str, list]) -> Dict[str, Any]:
-  """``{"optim.lr": [...]}`` → ``{"optim": {"lr": [...]}}`` (train.replica_values' form)."""
-  out: Dict[str, Any] = {}
-  for path, v in flat.items():
-    node = out
-    *parents, leaf = path.split(".")
-    for p in parents:
-      node = node.setdefault(p, {})
-    node[leaf] = v
-  return out
-
-
 def pack(points: List[Dict], axes: Sequence[str], base_seed: int = 0) -> List[Dict]:
   """Points that differ only in the packed ``axes`` (``seed``, ``optim.lr``, …) become one
   run of replicas trained side by side, each with its own values (``train.replica_values``).
@@ -109,7 +98,7 @@ def pack(points: List[Dict], axes: Sequence[str], base_seed: int = 0) -> List[Di
       continue
     values = {"seed": seeds, **{a: [p[a] for p in group] for a in varied}}
     out.append({**rest, "seed": seeds[0], "train.num_replicas": len(group),
-                "train.replica_values": _nest(values)})
+                "train.replica_values": nest(values)})
   return out
 
 
@@ -137,9 +126,7 @@ def prepare(spec, sweep_dir: str, packed: bool = False) -> Index:
   ids = {run_id(p) for p in known}
   merged = known + [json.loads(json.dumps(r.overrides, default=str)) for r in runs
                     if r.run_id not in ids]
-  index.set_meta("spec", spec.to_json())
-  index.set_meta("config", spec.config)
-  index.set_meta("packed", "seed" in spec.pack)
+  index.set_meta("spec", spec.to_json())  # (sweeps from before specs kept "config", "packed")
   index.set_meta("points", merged)
   index.add_runs(runs)
   return index

@@ -30,6 +30,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from cnnlab.registry import did_you_mean
 from cnnlab.train.config import ConfigError, validate
+from cnnlab.trees import flatten
 
 Point = Dict[str, Any]
 
@@ -93,15 +94,10 @@ def _slug_value(v: Any) -> str:
   return re.sub(r"[^A-Za-z0-9._]+", "", s)[:24] or "x"
 
 
-def _leaf_paths(tree: Dict[str, Any], prefix: str = "") -> List[str]:
-  return [p for k, v in tree.items()
-          for p in (_leaf_paths(v, f"{prefix}{k}.") if isinstance(v, dict) else [prefix + k])]
-
-
 def run_id(overrides: Point) -> str:
   """``<key>-<value>_…-<hash8>``: readable, filesystem-safe, stable for the same overrides."""
   slug = "_".join(f"{k.split('.')[-1]}-{_slug_value(v)}" if k != "train.replica_values"
-                  else "packed-" + "+".join(_leaf_paths(v)) for k, v in overrides.items())
+                  else "packed-" + "+".join(flatten(v)) for k, v in overrides.items())
   digest = hashlib.sha256(json.dumps(overrides, sort_keys=True, default=str).encode())
   return f"{slug[:100]}-{digest.hexdigest()[:8]}" if slug else digest.hexdigest()[:8]
 

@@ -22,6 +22,7 @@ from cnnlab.models.registry import model_fields
 from cnnlab.registry import did_you_mean
 from cnnlab.train.losses import LOSSES
 from cnnlab.train.optim import OPTIMIZERS, SCHEDULES
+from cnnlab.trees import flatten
 
 
 LOOP_FORMS = ("auto", "step", "scan")
@@ -161,16 +162,8 @@ PACKABLE = ("seed", "optim.lr", "optim.weight_decay", "train.label_smoothing",
 
 def replica_values(t) -> Dict[str, tuple]:
   """``train.replica_values`` as ``{"optim.lr": (...), "seed": (...)}``."""
-  out = {}
-
-  def walk(node, prefix):
-    for k, v in node.items():
-      if hasattr(v, "items"):
-        walk(v, f"{prefix}{k}.")
-      else:
-        out[f"{prefix}{k}"] = tuple(v) if isinstance(v, (tuple, list)) else v
-  walk(t.replica_values, "")
-  return out
+  return {k: tuple(v) if isinstance(v, (tuple, list)) else v
+          for k, v in flatten(t.replica_values).items()}
 
 
 def _check_replica_values(t) -> None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Callable, Dict, Optional
 
 import jax
 import numpy as np
@@ -49,6 +49,7 @@ from cnnlab.train.progress import Progress
 from cnnlab.train.record import RunRecord, split_metrics
 from cnnlab.train.result import Result
 from cnnlab.train.run import Run
+from cnnlab.trees import flatten
 
 
 class Diverged(RuntimeError):
@@ -64,16 +65,6 @@ SYNC_EVERY = 100
 _RERUN_MAY_CHANGE = ("train.stop_after_steps",)
 
 
-def _flatten(tree: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
-  out = {}
-  for k, v in tree.items():
-    if isinstance(v, dict):
-      out.update(_flatten(v, f"{prefix}{k}."))
-    else:
-      out[f"{prefix}{k}"] = v
-  return out
-
-
 def open_workdir(workdir: str, config, has_checkpoints: bool) -> None:
   """Writes ``config.json``; refuses a work directory whose checkpoints are of another
   config, naming the fields that differ."""
@@ -82,8 +73,8 @@ def open_workdir(workdir: str, config, has_checkpoints: bool) -> None:
   new = json.loads(config.to_json_best_effort())
   if has_checkpoints and os.path.exists(path):
     with open(path) as f:
-      old = _flatten(json.load(f))
-    cur = _flatten(new)
+      old = flatten(json.load(f))
+    cur = flatten(new)
     diff = [k for k in sorted(set(old) | set(cur))
             if k not in _RERUN_MAY_CHANGE and old.get(k, "<unset>") != cur.get(k, "<unset>")]
     if diff:
@@ -300,7 +291,7 @@ class _Trainer:
     if self.main:
       result.write(self.workdir)
     test = result.final.get("test")
-    self.writer.hparams(_flatten(json.loads(self.run.config.to_json_best_effort())),
+    self.writer.hparams(flatten(json.loads(self.run.config.to_json_best_effort())),
                         dict(test.values) if test else {})
     self.writer.close()
     return result
