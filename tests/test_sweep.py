@@ -641,3 +641,32 @@ def test_learning_curves_past_twelve_get_a_panel_per_column_in_table_order(tmp_p
   assert [ax.get_title() for ax in axes.flat[:4]] == [
       f"data.num_train = {n}" for n in (1000, 2000, 5000, 10000)]
   assert [line.get_label() for line in axes.flat[0].get_lines()] == ["min", "max", "avg", "lp"]
+
+
+def test_a_row_missing_from_the_first_panel_is_still_in_the_legend(tmp_path):
+  from cnnlab.report import plots
+  import matplotlib.pyplot as plt
+  records = []
+  for pool in ("max", "avg", "min", "lp"):
+    for n in (1000, 2000, 5000, 10000):
+      if pool == "lp" and n == 1000:
+        continue  # lp has no curve in the first panel
+      workdir = tmp_path / f"{pool}_{n}"
+      workdir.mkdir()
+      with open(workdir / "metrics.jsonl", "w") as f:
+        f.write(json.dumps({"step": 10, "split": "test", "accuracy": 0.5}) + "\n")
+      records.append({"workdir": str(workdir), "status": "done",
+                      "config": {"model": {"pool": pool}, "data": {"num_train": n}}})
+  seen = {}
+  real_legend = plt.Figure.legend
+
+  def spy(fig, handles, labels, **kwargs):
+    seen["labels"] = list(labels)
+    return real_legend(fig, handles, labels, **kwargs)
+  plt.Figure.legend = spy
+  try:
+    plots.learning_curves(records, "model.pool", "data.num_train", str(tmp_path / "c.png"),
+                          order=(["max", "avg", "min", "lp"], [1000, 2000, 5000, 10000]))
+  finally:
+    plt.Figure.legend = real_legend
+  assert seen["labels"] == ["max", "avg", "min", "lp"]

@@ -74,13 +74,14 @@ def _plots(a, t, records, out: str, name: str):
   x_key = plots.numeric_axis(t) or a.rows
   axis = x_key.split(".")[-1]
   split = a.metric.split(".")[1] if a.metric.count(".") >= 2 else "test"
+  split = split if split in ("test", "validation") else "test"  # the curves' split
   images = [plots.heatmap(t, os.path.join(out, "heatmap.png"), f"{t.metric} — sweep {name}"),
             plots.metric_vs_axis(t, os.path.join(out, f"metric_vs_{axis}.png"),
                                  f"{t.metric} against {x_key}: mean ± std over seeds — "
                                  f"sweep {name}"),
             plots.learning_curves(records, a.rows, a.cols, os.path.join(out, "curves.png"),
-                                  split=split if split in ("test", "validation") else "test",
-                                  title=f"test accuracy during training: mean over seeds "
+                                  split=split,
+                                  title=f"{split} accuracy during training: mean over seeds "
                                         f"(n), band ± std — sweep {name}",
                                   order=(t.rows, t.cols))]
   done = [r for r in records if r["status"] == "done"

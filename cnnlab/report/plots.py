@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -153,6 +153,7 @@ def learning_curves(records: Sequence[Dict], row_key: str, col_key: str, path: s
                            figsize=(8 if not panels else 3.2 * n_across + 2.2,
                                     4.2 if not panels else 2.6 * n_down + 0.8))
   styles = [(ls, m) for m in (None, "o", "s", "^") for ls in ("-", "--", ":", "-.")]
+  legend: Dict[Any, tuple] = {}  # (label, line) per curve; with panels per row, once
   for ci, c in enumerate(cols):
     ax = axes.flat[ci] if panels else axes[0, 0]
     if panels:
@@ -165,10 +166,10 @@ def learning_curves(records: Sequence[Dict], row_key: str, col_key: str, path: s
       ys = np.asarray([[run[s] for s in steps] for run in runs])
       ls, marker = ("-", None) if panels else styles[ci % len(styles)]
       n = f" ({len(runs)})" if len(runs) > 1 else ""
+      label = f"{r}{n}" if panels else f"{r}, {c}{n}"
       line, = ax.plot(steps, ys.mean(0), color=colors[rows.index(r) % len(colors)],
-                      linestyle=ls, marker=marker, markersize=3,
-                      label=(f"{r}{n}" if panels else f"{r}, {c}{n}")
-                      if not panels or ci == 0 else None)
+                      linestyle=ls, marker=marker, markersize=3, label=label)
+      legend.setdefault(r if panels else (r, c), (label, line))
       if len(runs) > 1:
         ax.fill_between(steps, ys.mean(0) - ys.std(0, ddof=1),
                         ys.mean(0) + ys.std(0, ddof=1),
@@ -180,10 +181,11 @@ def learning_curves(records: Sequence[Dict], row_key: str, col_key: str, path: s
   for ax in axes[:, 0]:
     ax.set_ylabel(f"{split} {name}")
   fig.suptitle(_wrap(title or f"{split} {name}: mean over seeds (n), band ± std"), fontsize=9)
-  handles, labels = axes[0, 0].get_legend_handles_labels()
-  fig.legend(handles, labels, title=row_key if panels else f"{row_key}, {col_key}",
-             fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 0.9),
-             ncol=1 + len(labels) // 20)
+  entries = [legend[r] for r in rows if r in legend] if panels else list(legend.values())
+  labels = [label for label, _ in entries]
+  fig.legend([line for _, line in entries], labels,
+             title=row_key if panels else f"{row_key}, {col_key}", fontsize=7,
+             loc="upper left", bbox_to_anchor=(1.0, 0.9), ncol=1 + len(labels) // 20)
   fig.tight_layout()
   fig.savefig(path, dpi=120, bbox_inches="tight")
   plt.close(fig)
