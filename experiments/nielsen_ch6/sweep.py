@@ -1,19 +1,19 @@
 """Nielsen, *Neural Networks and Deep Learning*, ch. 6: the ladder of improvements.
 
-    # CPU (measured here: README.md): 6 rungs × 3 seeds packed, 81 min on 2 cores (shared)
+    # CPU (measured here: README.md): 6 rungs × 3 seeds packed, 57 min on 2 cores
     python -m cnnlab.sweep --config=experiments/nielsen_ch6/sweep.py:cpu --pack_seeds \
         --sweep_dir=sweeps/nielsen_ch6_cpu
     # the book's budget (60 / 40 epochs): a GPU run, see "Run time"
     python -m cnnlab.sweep --config=experiments/nielsen_ch6/sweep.py --pack_seeds \
         --sweep_dir=sweeps/nielsen_ch6
-    # the five-net vote (the dropout rung, 5 seeds packed): 33 minutes on the CPU
+    # the five-net vote (the dropout rung, 5 seeds packed): 28 minutes on the CPU
     python -m cnnlab.sweep --config=experiments/nielsen_ch6/sweep.py:cpu_vote --pack_seeds \
         --sweep_dir=sweeps/nielsen_ch6_cpu_vote
     python -m cnnlab.sweep --config=experiments/nielsen_ch6/sweep.py:vote --pack_seeds \
         --sweep_dir=sweeps/nielsen_ch6_vote
     python -m cnnlab.report --sweep_dir=sweeps/nielsen_ch6_cpu \
         --rows=model.name,model.act,data.expand --cols=metric --best_of_seeds \
-        --metric=best.test_at_best_validation.accuracy \
+        --metric=best.test_at_best_validation.accuracy,last.train_epoch.accuracy \
         --published=experiments/nielsen_ch6/published.json --out_dir=experiments/nielsen_ch6
 
 The book's protocol (``configs/mnist.py:nielsen_*``, ``network3.py``): plain SGD,
@@ -34,8 +34,9 @@ and 33 with FC 1000-1000, so the ladder at the book's budget is about a day ther
 GPU job. ``:cpu`` gives each rung ``CPU_STEPS`` = 30,000 steps (6 passes over the
 50,000 images, 1.2 over the 250,000 expanded ones) and the dropout rung 20,000 (the
 book's 60 : 40 epochs), evaluates every 3,000 steps (the validation-best point is
-picked among those), everything else the book's: 81 minutes for the 6 rungs × 3
-seeds on the 2-core CPU.
+picked among those), everything else the book's: 57 minutes for the 6 rungs × 3
+seeds on the 2-core CPU (2026-11-30). Result (README.md): test accuracy at the best
+validation point 88.0 → 88.1 → 89.0 → 88.9 → 88.8 → 86.4% (mean of 3 seeds).
 """
 
 import os
