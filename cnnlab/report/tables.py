@@ -115,11 +115,13 @@ class Cell:
   diverged: int = 0
   invalid: int = 0
   unfinished: int = 0
+  no_value: int = 0  # finished runs without the metric (e.g. no epoch ended in the run)
 
   def problems(self):
     """``(what, count)`` for the runs that gave no value, the non-zero ones."""
     return [(k, n) for k, n in (("diverged", self.diverged), ("invalid", self.invalid),
-                                ("unfinished", self.unfinished)) if n]
+                                ("unfinished", self.unfinished), ("no value", self.no_value))
+            if n]
 
   @property
   def mean(self) -> float:
@@ -231,6 +233,8 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
         cell.diverged += 1
       elif status == "invalid":
         cell.invalid += 1
+      elif value is None and status == "done":
+        cell.no_value += 1
       elif value is None:
         cell.unfinished += 1
       else:
