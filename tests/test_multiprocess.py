@@ -136,7 +136,7 @@ def test_a_two_process_checkpoint_resumes_as_one_process(jobs):
   assert proc.returncode == 0, proc.stderr[-3000:]
   r = load_result(wd)
   assert r.status == "done" and r.num_devices == 1 and r.resumed_from >= 12
-  assert "checkpointed by 2 devices, resumed on 1" in proc.stdout + proc.stderr
+  assert "checkpointed by 2 devices, resumed with 1" in proc.stdout + proc.stderr
   # The same maths on one device from there (rounding differs, and over hundreds of
   # steps trajectories drift apart as two machines' would): a finished, finite run.
   assert all(np.all(np.isfinite(np.asarray(x))) for x in _params(wd))

@@ -94,8 +94,16 @@ def test_resume_is_bit_exact(tmp_path):
   part = str(tmp_path / "part")
   r = train(tiny_config(stop_after_steps=7), part, log=lambda *_: None)  # mid-epoch
   assert r.status == "preempted" and r.step == 7
+  first = r.time_breakdown_s
   r = train(tiny_config(), part, log=lambda *_: None)
   assert r.status == "done" and r.resumed_from == 7
+  # Where the wall time went, summed over both processes: parts that add up to it.
+  parts = r.time_breakdown_s
+  assert set(parts) == {"data", "setup", "compile", "train", "eval", "checkpoint", "other"}
+  assert min(parts.values()) >= 0 and parts["train"] > 0 and parts["checkpoint"] > 0
+  assert sum(parts.values()) == pytest.approx(r.wall_time_s, abs=1e-3)
+  assert all(parts[k] >= first[k] for k in ("setup", "train", "eval", "checkpoint"))
+  assert parts["setup"] > first["setup"]  # the second process's set-up is counted too
   step_a, a = _params(full)
   step_b, b = _params(part)
   assert step_a == step_b == 18
@@ -491,6 +499,57 @@ def test_data_parallel_equals_single_device(tmp_path):
     for a, b in zip(r[other]["params_leaves"], r["single"]["params_leaves"]):
       np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
   assert "not divisible by the 2 devices" in r["odd_error"]
+
+
+def test_cpu_devices_zero_means_one_per_core_dividing_the_batch():
+  from cnnlab.train.runtime import choose_cpu_devices
+  assert choose_cpu_devices(0, 100, cores=4) == (4, "one per core (4)")
+  assert choose_cpu_devices(0, 98, cores=4)[0] == 2
+  assert choose_cpu_devices(0, 7, cores=4)[0] == 1
+  assert choose_cpu_devices(0, 2, cores=16)[0] == 2
+  assert choose_cpu_devices(3, 100, cores=4) == (3, "requested")
+
+
+TWO_CORES = sorted(os.sched_getaffinity(0))[:2]
+needs_two_cores = pytest.mark.skipif(len(TWO_CORES) < 2, reason="needs 2 cores")
+
+
+def _main_on_cores(cfg, wd, cores, *extra):
+  """``python -m cnnlab.main`` in a fresh process restricted to ``cores``."""
+  env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu"}
+  return subprocess.run(_main(cfg, wd, env, *extra), env=env, cwd=REPO, capture_output=True,
+                        text=True, preexec_fn=lambda: os.sched_setaffinity(0, cores))
+
+
+@needs_two_cores
+def test_main_splits_the_batch_over_host_devices_with_cpu_devices_0(tmp_path):
+  cfg = str(tmp_path / "cfg.py")
+  _write_config_file(cfg, num_epochs=1, cpu_devices=0)
+  wd = str(tmp_path / "run")
+  proc = _main_on_cores(cfg, wd, TWO_CORES)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  with open(os.path.join(wd, "result.json")) as f:
+    r = json.load(f)
+  assert r["num_devices"] == 2 and r["runtime"]["cpu_affinity"] == TWO_CORES
+  assert r["runtime"]["cpu_devices"] == {"requested": 0, "chosen": 2, "why": "one per core (2)"}
+  # A process whose JAX already started cannot apply it: the run says so, and what it uses.
+  c = tiny_config(num_epochs=1)
+  c.train.cpu_devices = 0
+  logs = []
+  r = train(c, str(tmp_path / "inproc"), log=logs.append)
+  assert any("train.cpu_devices=0 is applied by cnnlab.main" in m for m in logs)
+  assert r.num_devices == jax.local_device_count()
+
+
+@needs_two_cores
+def test_resuming_with_another_cpu_thread_count_says_the_rounding_changes(tmp_path):
+  cfg = str(tmp_path / "cfg.py")
+  _write_config_file(cfg, num_epochs=1, checkpoint_every_steps=4)
+  wd = str(tmp_path / "run")
+  assert _main_on_cores(cfg, wd, TWO_CORES, "--config.train.stop_after_steps=4").returncode == 0
+  proc = _main_on_cores(cfg, wd, TWO_CORES[:1])
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert "checkpointed by 2 CPU threads, resumed with 1" in proc.stdout + proc.stderr
 
 
 def test_main_applies_deterministic_flags_and_compilation_cache(tmp_path):

@@ -143,6 +143,10 @@ def base_config(model: str = "fashionnet") -> ml_collections.ConfigDict:
       "replica_values": ml_collections.ConfigDict(),
       # "auto": one compiled program per step on CPU, lax.scan over chunks elsewhere.
       "loop": "auto", "scan_chunk_steps": 0, "data_parallel": True,
+      # XLA's CPU backend: the batch split over this many host devices, each a share of
+      # the cores (0: one per core, fewer if the batch does not divide; see
+      # cnnlab.train.runtime.choose_cpu_devices). Set by cnnlab.main before JAX starts.
+      "cpu_devices": 1,
       # also evaluate the whole training set (split "train_set": eval mode, no dropout)
       "eval_train_set": False,
       # stop once an evaluated metric reaches a value (time-to-accuracy runs), e.g.
@@ -268,6 +272,8 @@ def _validate_train(c) -> None:
         "train.scan_chunk_steps", f"must be an int >= 0, got {t.scan_chunk_steps!r}")
   for f in ("data_parallel", "eval_train_set"):
     _need(isinstance(t[f], bool), f"train.{f}", f"must be True or False, got {t[f]!r}")
+  _need(isinstance(t.cpu_devices, int) and t.cpu_devices >= 0, "train.cpu_devices",
+        f"must be an int >= 0 (0: one per core), got {t.cpu_devices!r}")
   if t.target_metric:
     split, _, name = t.target_metric.partition(".")
     splits = ["test", "train_epoch"] + (["validation"] if c.data.validation_size else []) + \

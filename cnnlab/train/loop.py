@@ -9,8 +9,11 @@ flat loop over chunks of steps in which each periodic job is one ``if``::
       state, metrics = run.train(state, chunk)
       if chunk.log:        writer.write("train", ...)
       if chunk.eval:       record.observe(evaluator(state, step), ...)
-      if chunk.epoch_end:  writer.write("train_epoch", record.epoch.close(step))
       if chunk.checkpoint: ckpt.save(step, state, record)
+
+The host runs ahead of the device until an event needs the numbers; at that sync the
+NaN guard checks every pending step, and each chunk that ended an epoch writes its
+``train_epoch`` means.
 
 The work directory receives ``config.json``, ``metrics.jsonl`` (+ TensorBoard events
 with tensorboardX), ``checkpoints/`` and ``result.json``. Everything the run reports
@@ -32,6 +35,7 @@ sharded over all of them and the state replicated (:mod:`cnnlab.train.steps`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -42,6 +46,7 @@ import numpy as np
 
 from cnnlab.errors import ConfigError
 from cnnlab.signals import StopSignal
+from cnnlab.train import runtime
 from cnnlab.train.checkpoint import Checkpointer
 from cnnlab.train.evaluator import Evaluator
 from cnnlab.train.metrics import MetricWriter
@@ -96,12 +101,13 @@ def train(config, workdir: str, log: Callable[[str], None] = print) -> Result:
   compilation stops the run after its next chunk of steps, checkpointed).
   """
   with StopSignal() as stop:
+    t0 = time.time()
     run = Run.build(config, log)  # everything validated: nothing is written before this
     ckpt = Checkpointer(os.path.join(workdir, "checkpoints"),
                         keep=config.train.keep_checkpoints)
     try:
       open_workdir(workdir, config, ckpt.latest_step() is not None)
-      return _Trainer(run, workdir, ckpt, log, stop).fit()
+      return _Trainer(run, workdir, ckpt, log, stop, t0).fit()
     finally:
       ckpt.close()
 
@@ -109,9 +115,10 @@ def train(config, workdir: str, log: Callable[[str], None] = print) -> Result:
 class _Trainer:
   """The loop's state: the run, its record, the writers; :meth:`fit` is the loop."""
 
-  def __init__(self, run: Run, workdir: str, ckpt: Checkpointer, log, stop: StopSignal):
+  def __init__(self, run: Run, workdir: str, ckpt: Checkpointer, log, stop: StopSignal,
+               t0: float):
     self.run, self.workdir, self.ckpt, self.stop = run, workdir, ckpt, stop
-    self.t0 = time.time()
+    self.t0 = t0  # this process's start of the run (before Run.build)
     self.state = run.init_state()
     self.resumed_from, self.state, saved = ckpt.restore_latest(self.state, log)
     self.record = self._record(saved, log)
@@ -121,24 +128,36 @@ class _Trainer:
     self.evaluator = Evaluator(run)
     self.progress = Progress(run.events.total, start=self.record.step)
     self.log = self.progress.wrap(log)
-    self.base = (self.record.timing.wall_s, self.record.timing.compile_s)
+    self.base = dataclasses.replace(self.record.timing)  # earlier processes' times
+    self.jobs_s = {"eval": 0.0, "checkpoint": 0.0}  # this process's
     self.first_chunk = True  # each process's first chunk (warm-up) is not timed
+    # A target on the epoch means stops at the epoch that meets it: sync at every epoch end.
+    # Several host devices: each step's all-reduce needs every device's thread; with many
+    # steps in flight XLA's CPU runtime deadlocked (FashionNet on 2 host devices, after
+    # ~2,000 steps): wait for each step there.
+    self.run_ahead = 1 if run.num_devices > 1 and jax.default_backend() == "cpu" \
+        else SYNC_EVERY
+    self.epoch_target = str(run.config.train.target_metric or "").startswith("train_epoch.")
     self.compile_seen = 0.0
     if self.resumed_from is not None:
       self.log(f"resumed from step {self.resumed_from} ({ckpt.directory})")
+    self.setup_s = time.time() - t0 - run.data_s
 
   def _record(self, saved: Optional[Dict], log) -> RunRecord:
     t, primary = self.run.config.train, self.run.loss.primary
     if saved is not None:
       record = RunRecord.from_json(saved, primary)
-      if record.devices not in (None, self.run.num_devices):
-        log(f"warning: checkpointed by {record.devices} devices, resumed on "
-            f"{self.run.num_devices}: the remaining steps compute the same maths, rounded "
-            f"differently (results equal up to rounding, not bit for bit)")
-      record.devices = self.run.num_devices
+      threads = runtime.cpu_threads()
+      for what, was, now in (("devices", record.devices, self.run.num_devices),
+                             ("CPU threads", record.cpu_threads, threads)):
+        if was not in (None, now):
+          log(f"warning: checkpointed by {was} {what}, resumed with {now}: the remaining "
+              f"steps compute the same maths, rounded differently (results equal up to "
+              f"rounding, not bit for bit)")
+      record.devices, record.cpu_threads = self.run.num_devices, threads
       return record
     record = RunRecord.new(t.target_metric, t.target_value, len(self.run.seeds))
-    record.devices = self.run.num_devices
+    record.devices, record.cpu_threads = self.run.num_devices, runtime.cpu_threads()
     if self.resumed_from is not None:  # a checkpoint from before run records
       log(f"warning: checkpoint {self.resumed_from} has no run record (written by an older "
           f"cnnlab): bests and targets count from this step on")
@@ -154,8 +173,9 @@ class _Trainer:
         break  # a time-to-accuracy run stops where its target is met
       self.state, metrics = run.train(self.state, chunk)
       pending.append((chunk, metrics))
-      if not (chunk.log or chunk.eval or chunk.epoch_end or chunk.checkpoint or chunk.stop
-              or self.stop.received or self.first_chunk or len(pending) >= SYNC_EVERY):
+      if not (chunk.log or chunk.eval or (chunk.epoch_end and self.epoch_target)
+              or chunk.checkpoint or chunk.stop or self.stop.received or self.first_chunk
+              or len(pending) >= self.run_ahead):
         continue  # the host runs ahead of the device until something needs the numbers
       diverged = self._sync(pending)
       if diverged is not None:
@@ -165,8 +185,6 @@ class _Trainer:
         self._log_train(chunk, metrics)
       if chunk.eval:
         self._evaluate(chunk.end)
-      if chunk.epoch_end:
-        self._close_epoch(chunk.end)
       if chunk.checkpoint or self.stop.received or chunk.stop:
         self._save()
       if self.stop.received or chunk.stop:
@@ -196,6 +214,8 @@ class _Trainer:
         return chunk.start + i + 1, float(losses[i].mean())
       self.record.step = chunk.end
       self.record.epoch.add(_sums(metrics), chunk.length)
+      if chunk.epoch_end:  # closed here, not by a sync of its own (short epochs: 1 in 10 steps)
+        self._close_epoch(chunk.end)
     steps = sum(chunk.length for chunk, _ in pending)
     compile_s = self.run.train_loop.compile_s - self.compile_seen
     self.compile_seen = self.run.train_loop.compile_s
@@ -230,7 +250,9 @@ class _Trainer:
                f"{m.values['loss']:.4f}{rate}, {self.progress.suffix()}")
 
   def _evaluate(self, step: int) -> None:
+    start, compiled = time.time(), self.evaluator.compile_s
     evals = self.evaluator(self.state, step)
+    self.jobs_s["eval"] += time.time() - start - (self.evaluator.compile_s - compiled)
     primary = self.run.loss.primary
     for split, m in evals.items():
       self.writer.write(split, m)
@@ -263,14 +285,20 @@ class _Trainer:
       self.log(f"{t.target_metric} reached {t.target_value} at step {step}: stopping")
 
   def _save(self) -> None:
+    start = time.time()
     self._update_clock()
     self.ckpt.save(self.record.step, self.state, self.record.to_json())
+    self.jobs_s["checkpoint"] += time.time() - start
 
   def _update_clock(self) -> None:
     """Wall and compile time so far: earlier processes' (from the record) plus this one's."""
-    timing = self.record.timing
-    timing.wall_s = self.base[0] + (time.time() - self.t0)
-    timing.compile_s = self.base[1] + self.run.train_loop.compile_s + self.evaluator.compile_s
+    timing, base = self.record.timing, self.base
+    timing.wall_s = base.wall_s + (time.time() - self.t0)
+    timing.compile_s = base.compile_s + self.run.train_loop.compile_s + self.evaluator.compile_s
+    timing.data_s = base.data_s + self.run.data_s
+    timing.setup_s = base.setup_s + self.setup_s
+    timing.eval_s = base.eval_s + self.jobs_s["eval"]
+    timing.checkpoint_s = base.checkpoint_s + self.jobs_s["checkpoint"]
 
   def _diverged(self, at: int, loss: float) -> Result:
     self.log(f"diverged at step {at}: loss {loss}")
@@ -281,13 +309,15 @@ class _Trainer:
                    f"{os.path.join(self.workdir, 'result.json')}")
 
   def _finish(self, status: str, **extra) -> Result:
+    start = time.time()
     self.ckpt.close()  # waits for the last save
+    self.jobs_s["checkpoint"] += time.time() - start
+    provenance = self.run.provenance(self.state.params)  # inside the wall time ("other")
     self.progress.close()
     self._update_clock()
     r = self.record
     result = Result(status=status, step=r.step, epochs=r.step / self.run.events.steps_per_epoch,
-                    resumed_from=self.resumed_from, **r.result_fields(),
-                    **self.run.provenance(self.state.params), **extra)
+                    resumed_from=self.resumed_from, **r.result_fields(), **provenance, **extra)
     if self.main:
       result.write(self.workdir)
     test = result.final.get("test")

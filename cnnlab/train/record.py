@@ -34,17 +34,31 @@ class Timing:
   """Time spent so far, over every process that ran this run (up to its last checkpoint).
 
   ``images`` / ``images_s`` time the chunks that count for throughput: each process's
-  first chunk (warm-up) is left out.
+  first chunk (warm-up) is left out. ``data_s`` (loading the data set), ``setup_s`` (the
+  rest of the set-up: model, steps, initialisation, restore), ``eval_s`` and
+  ``checkpoint_s`` (the synchronous part of saves, and the wait for the last) say where
+  the wall time beyond compiling and training went.
   """
   wall_s: float = 0.0
   compile_s: float = 0.0
   train_s: float = 0.0
+  data_s: float = 0.0
+  setup_s: float = 0.0
+  eval_s: float = 0.0
+  checkpoint_s: float = 0.0
   images: int = 0
   images_s: float = 0.0
 
   @property
   def images_per_s(self) -> Optional[float]:
     return self.images / self.images_s if self.images_s else None
+
+  def breakdown(self) -> Dict[str, float]:
+    """The wall time in parts that sum to it; ``other``: logging, metrics, the host loop."""
+    parts = {"data": self.data_s, "setup": self.setup_s, "compile": self.compile_s,
+             "train": self.train_s, "eval": self.eval_s, "checkpoint": self.checkpoint_s}
+    parts["other"] = max(self.wall_s - sum(parts.values()), 0.0)
+    return {k: round(v, 4) for k, v in parts.items()}
 
 
 @dataclasses.dataclass
@@ -99,6 +113,7 @@ class RunRecord:
   timing: Timing = dataclasses.field(default_factory=Timing)
   last_logged_step: int = 0
   devices: Optional[int] = None  # how many devices computed the steps so far
+  cpu_threads: Optional[int] = None  # XLA's CPU thread pool that computed them (CPU runs)
   version: int = RECORD_VERSION
 
   @classmethod
@@ -169,7 +184,8 @@ class RunRecord:
             "last": {k: v.to_json() for k, v in self.last.items()},
             "target": self.target.to_json() if self.target else None,
             "epoch": self.epoch.to_json(), "timing": dataclasses.asdict(self.timing),
-            "last_logged_step": self.last_logged_step, "devices": self.devices}
+            "last_logged_step": self.last_logged_step, "devices": self.devices,
+            "cpu_threads": self.cpu_threads}
 
   @classmethod
   def from_json(cls, d: Dict[str, Any], primary: str) -> "RunRecord":
@@ -180,12 +196,13 @@ class RunRecord:
                last={k: SplitMetrics.from_json(v) for k, v in d["last"].items()},
                target=Target.from_json(d["target"]) if d.get("target") else None,
                epoch=EpochSums.from_json(d["epoch"]), timing=Timing(**d["timing"]),
-               last_logged_step=int(d.get("last_logged_step", 0)), devices=d.get("devices"))
+               last_logged_step=int(d.get("last_logged_step", 0)), devices=d.get("devices"),
+               cpu_threads=d.get("cpu_threads"))
 
   def result_fields(self) -> Dict[str, Any]:
     """The measured fields of a :class:`~cnnlab.train.result.Result`."""
     t = self.timing
     return {"best": dict(self.best), "final": dict(self.last), "target": self.target,
             "wall_time_s": t.wall_s, "compile_time_s": t.compile_s, "train_time_s": t.train_s,
-            "train_images_per_s": t.images_per_s}
+            "train_images_per_s": t.images_per_s, "time_breakdown_s": t.breakdown()}
 

@@ -39,7 +39,7 @@ SCHEMA_VERSION = 2
 # What differs between an uninterrupted run and one killed and resumed: times, and
 # where it resumed from. Everything else a run reports is equal (tested).
 TIMING_FIELDS = ("wall_time_s", "compile_time_s", "train_time_s", "train_images_per_s",
-                 "resumed_from")
+                 "time_breakdown_s", "resumed_from")
 _RESERVED = ("step", "split", "count", "per_replica", "time")
 
 
@@ -270,6 +270,8 @@ class Result:
   compile_time_s: float = 0.0
   train_time_s: float = 0.0
   train_images_per_s: Optional[float] = None
+  # data / setup / compile / train / eval / checkpoint / other, summing to wall_time_s
+  time_breakdown_s: Dict[str, float] = dataclasses.field(default_factory=dict)
   resumed_from: Optional[int] = None
   stopped_by: Optional[str] = None
   diverged_at_step: Optional[int] = None

@@ -20,7 +20,7 @@ is exchanged between hosts; orbax writes one checkpoint from all processes.
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import jax
 import numpy as np
@@ -103,11 +103,73 @@ def make_mesh(data_parallel: bool) -> Optional[Mesh]:
   return Mesh(np.asarray(devices), ("data",))
 
 
+def choose_cpu_devices(requested: int, batch_size: int, cores: Optional[int] = None
+                       ) -> Tuple[int, str]:
+  """How many host devices a run on XLA's CPU backend splits its batch over, and why.
+
+  ``requested`` 0 means one per core the process may use, or the largest count below
+  that divides the batch (each device must get an equal share). On two cores a
+  FashionNet epoch takes 12.7 s on two host devices against 20.3 s on one
+  (``benchmarks/RESULTS.md``); tiny 1-D nets gain nothing, so it is a per-config choice.
+  """
+  cores = cores or len(os.sched_getaffinity(0))
+  if requested:
+    return requested, "requested"
+  n = next(k for k in range(min(cores, batch_size), 0, -1) if batch_size % k == 0)
+  why = f"one per core ({cores})" if n == cores else \
+      f"{n}: the largest count up to {cores} cores that divides the batch of {batch_size}"
+  return n, why
+
+
+def set_cpu_devices(requested: int, batch_size: int) -> Optional[int]:
+  """Gives XLA's CPU backend the devices :func:`choose_cpu_devices` picks; returns the
+  count, or None when JAX's backends already started (the count is then fixed)."""
+  if backends_initialized():
+    return None
+  n, why = choose_cpu_devices(requested, batch_size)
+  # The XLA flag, not jax_num_cpu_devices: with the latter (jax 0.10.2) FashionNet's
+  # all-reduce over two host devices deadlocked within 200 steps; with the flag it runs.
+  flags = [f for f in os.environ.get("XLA_FLAGS", "").split()
+           if not f.startswith("--xla_force_host_platform_device_count")]
+  os.environ["XLA_FLAGS"] = " ".join(flags + [f"--xla_force_host_platform_device_count={n}"])
+  _state["cpu_devices"] = {"requested": requested, "chosen": n, "why": why}
+  return n
+
+
+def cpu_devices_note(requested: int) -> Optional[str]:
+  """A warning when a config's ``train.cpu_devices`` could not take effect in this process
+  (a sweep worker or a notebook started JAX before the run was known); else None."""
+  if requested == 1 or _state.get("cpu_devices") or jax.default_backend() != "cpu":
+    return None
+  return (f"warning: train.cpu_devices={requested} is applied by cnnlab.main before JAX "
+          f"starts; this process has {jax.local_device_count()} CPU device(s) and uses them")
+
+
+def cpu_threads() -> Optional[int]:
+  """The size of XLA's CPU thread pool, or None off CPU: the cores the process may use
+  (JAX sizes the pool to them when its backends start; cnnlab pins only before that). It
+  sets how the CPU kernels split their work, hence the rounding of every result."""
+  if jax.default_backend() != "cpu":
+    return None
+  return len(os.sched_getaffinity(0))
+
+
+def pin_to_cpus(cpus) -> None:
+  """Restricts this process to ``cpus`` before JAX starts, so that XLA's CPU thread pool
+  is sized to them (a sweep worker's share of the machine)."""
+  if backends_initialized():
+    raise RuntimeError("pin_to_cpus must run before JAX starts its backends (the thread "
+                       "pool is sized then)")
+  os.sched_setaffinity(0, set(cpus))
+
+
 def describe() -> Dict[str, object]:
   """What the process runs with, for ``result.json``."""
   return {"xla_flags": os.environ.get("XLA_FLAGS", ""),
           "deterministic_xla_flags": _state["deterministic"] or all(
               f in os.environ.get("XLA_FLAGS", "") for f in DETERMINISTIC_XLA_FLAGS),
           "compilation_cache_dir": _state["compilation_cache_dir"],
+          "cpu_devices": _state.get("cpu_devices"),
+          "cpu_affinity": sorted(os.sched_getaffinity(0)), "cpu_threads": cpu_threads(),
           "process_index": jax.process_index(), "process_count": jax.process_count(),
           "device_count": jax.device_count(), "local_device_count": jax.local_device_count()}
