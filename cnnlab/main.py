@@ -157,6 +157,8 @@ def _run(fv: flags.FlagValues) -> int:
   # Process-wide settings, before JAX starts its backends (XLA reads its flags then).
   if config.get("deterministic"):
     runtime.set_deterministic()
+  if config.train.cpu_devices != 1:
+    runtime.set_cpu_devices(config.train.cpu_devices, config.train.batch_size)
   runtime.initialize_distributed(fv.coordinator_address, fv.num_processes, fv.process_id,
                                  fv.distributed)
   runtime.enable_compilation_cache(runtime.default_cache_dir()

@@ -5,8 +5,10 @@
 
 ``fashionnet`` (the default): Adam 1e-3 with cosine decay, batch 100, cross-entropy,
 5 epochs. Expected: ≥ 90% test accuracy (measured 90.5 ± 0.1% over 3 seeds,
-experiments/fashion_mnist_convnets; seed 0: 90.6%). Run time on a 2-core CPU: about 17 s
-per epoch (13 s with XLA_FLAGS=--xla_force_host_platform_device_count=2), 93 s in all.
+experiments/fashion_mnist_convnets, one device per run; seed 0: 90.5% on a host device
+per core, 90.6% on one). Run time on a 2-core CPU (2026-11-30): 12.4 s per epoch on a
+host device per core (``train.cpu_devices=0``, set below), 74 s in all; 17.3 s per epoch
+on one device (``--config.train.cpu_devices=1``).
 
 ``fashion_benchmark_convnet``: the Fashion-MNIST benchmark's official convnet with its
 exact protocol (zalandoresearch/fashion-mnist ``benchmark/convnet.py``): plain SGD,
@@ -29,6 +31,8 @@ def get_config(arg: str = "fashionnet"):
   arg = config_args(arg, "configs/fashionnet.py", model=ARGS).model
   c = base_config(arg)
   c.data.name = "fashion_mnist"
+  # On XLA's CPU backend the batch is split over one host device per core (cnnlab.main).
+  c.train.cpu_devices = 0
   if arg == "fashion_benchmark_convnet":
     c.optim.name, c.optim.lr = "sgd", 1e-3
     c.train.batch_size = 400

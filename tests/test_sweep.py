@@ -157,6 +157,77 @@ def test_small_sweep_runs_once_records_results_and_a_rerun_does_nothing(tmp_path
   assert t.text("stochastic", 1e30) == "diverged (1), invalid (1)"
 
 
+def test_worker_cpus_gives_each_local_worker_its_share_of_the_cores():
+  assert runner.worker_cpus(2, 0, "share", cpus=[0, 1]) == [[0], [1]]
+  assert runner.worker_cpus(2, 0, "share", cpus=[0, 1, 2, 3, 4]) == [[0, 1], [2, 3, 4]]
+  assert runner.worker_cpus(1, 0, "share", cpus=[0, 1]) == [None]  # one worker: the machine
+  assert runner.worker_cpus(3, 0, "share", cpus=[0, 1]) == [[0], [1], [0]]
+  assert runner.worker_cpus(2, 1, "share", cpus=[0, 1]) == [None, None]  # an accelerator
+  assert runner.worker_cpus(2, 0, "off", cpus=[0, 1]) == [None, None]
+  assert runner.worker_cpus(2, 0) == [None, None]  # off by default
+  with pytest.raises(ConfigError, match="valid: off, share"):
+    runner.worker_cpus(2, 0, "yes")
+
+
+MNIST1D_100_STEPS = '''
+from cnnlab.sweep import seeds
+from cnnlab.train.config import base_config
+
+def get_config():
+  c = base_config("conv1d_pool")
+  c.data.name = "mnist1d"
+  c.data.options = {"num_train": 1000, "num_test": 500}
+  c.optim.lr = 1e-2
+  c.train.num_epochs, c.train.num_steps, c.train.eval_every_steps = 0, 100, 50
+  return c
+
+def get_sweep():
+  return seeds(2)
+'''
+
+
+def _alone(tmp_path, config, run_id, cores, name):
+  """``run_id`` of the sweep ``config`` trained in a fresh process restricted to ``cores``."""
+  script = (f"from cnnlab.sweep.definition import SweepSpec\n"
+            f"from cnnlab.train import train\n"
+            f"run = next(r for r in SweepSpec.from_args({config!r}).runs() "
+            f"if r.run_id == {run_id!r})\n"
+            f"train(run.config, {str(tmp_path / name)!r}, log=lambda *_: None)\n")
+  subprocess.run([sys.executable, "-c", script], env=_env(), cwd=REPO, check=True,
+                 preexec_fn=lambda: os.sched_setaffinity(0, set(cores)))
+  with open(tmp_path / name / "result.json") as f:
+    return json.load(f)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores")
+@pytest.mark.parametrize("pin", ["off", "share"])
+def test_workers_compute_what_a_run_on_their_cores_computes(tmp_path, pin, monkeypatch):
+  """Unpinned workers compute what an unpinned run computes; ``share``-pinned workers size
+  XLA's thread pool to their core and compute what the same run computes in a process
+  restricted to that core (``taskset -c k``), bit for bit."""
+  # MNIST-1D's ConvPooling rounds differently on 1 and 2 threads within 100 steps (the tiny
+  # synthetic nets do not; nor does the suite's optimisation level 0, so the workers get a
+  # user's environment), so a worker with the wrong pool would fail the equalities.
+  monkeypatch.delenv("XLA_FLAGS", raising=False)
+  config = str(tmp_path / "mnist1d.py")
+  with open(config, "w") as f:
+    f.write(MNIST1D_100_STEPS)
+  out = str(tmp_path / "sweep")
+  assert runner.launch(config, out, workers=2, pin=pin, log=lambda *_: None) == {"done": 2}
+  index = Index(os.path.join(out, "index.sqlite"))
+  rows = index.rows()
+  index.close()
+  cores = sorted(os.sched_getaffinity(0))
+  for r in rows:
+    assert r["result"]["runtime"]["cpu_threads"] == (len(cores) if pin == "off" else 1)
+    assert len(r["result"]["runtime"]["cpu_affinity"]) == r["result"]["runtime"]["cpu_threads"]
+  alone = _alone(tmp_path, config, rows[0]["run_id"],
+                 rows[0]["result"]["runtime"]["cpu_affinity"], pin)
+  assert alone["runtime"]["cpu_threads"] == rows[0]["result"]["runtime"]["cpu_threads"]
+  assert alone["final"] == rows[0]["result"]["final"]
+  assert alone["best"] == rows[0]["result"]["best"]
+
+
 def test_interrupted_sweep_resumes_and_completes_exactly_the_missing_runs(tmp_path):
   config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(2))', epochs=12)
   out = str(tmp_path / "sweep")
@@ -277,6 +348,15 @@ def _fake_run(root, run_id, pool, act, seed, status, acc=None):
     result["best"] = {"test": {"accuracy": acc + 0.01}}
   with open(os.path.join(wd, "result.json"), "w") as f:
     json.dump(result, f)
+
+
+def test_a_finished_run_without_the_metric_has_no_value_and_is_not_unfinished(tmp_path):
+  root = str(tmp_path)
+  _fake_run(root, "a0", "max", "relu", 0, "done", 0.90)
+  _fake_run(root, "a1", "max", "relu", 1, "done")  # finished, never measured it
+  _fake_run(root, "a2", "max", "relu", 2, "preempted")
+  t = tables.build(tables.collect(root), "model.pool", "model.act", "test_accuracy")
+  assert t.text("max", "relu") == "90.0 (1) [1 unfinished, 1 no value]"
 
 
 def test_report_of_fixed_result_files(tmp_path):

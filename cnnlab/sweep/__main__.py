@@ -41,6 +41,11 @@ def main(argv=None) -> int:
   p.add_argument("--imports", default="",
                  help="comma-separated files of the user's registrations (new ops, models), "
                       "imported here and in every worker")
+  p.add_argument("--pin_workers", choices=runner.PIN_CHOICES, default="off",
+                 help="share: pin each local worker to its share of the cores before JAX "
+                      "starts, sizing XLA's CPU thread pool to it (about 10%% faster with 2 "
+                      "workers on 2 cores; a run's numbers are then those of a run on that "
+                      "many cores, not of an unpinned run)")
   p.add_argument("--dry_run", action="store_true",
                  help="list the points and run ids, with a time estimate from finished runs")
   a, extra = p.parse_known_args(argv)
@@ -67,7 +72,8 @@ def main(argv=None) -> int:
       workers = a.workers or max(1, devices * a.runs_per_device)
       counts = runner.launch(spec, sweep_dir, workers=workers,
                              runs_per_device=a.runs_per_device, devices=devices,
-                             max_attempts=a.max_attempts, stale_after_s=a.stale_after_s)
+                             max_attempts=a.max_attempts, stale_after_s=a.stale_after_s,
+                             pin=a.pin_workers)
   except USER_ERRORS as e:
     return report("sweep", e)
   unfinished = sum(counts.values()) - finished(counts)

@@ -159,13 +159,41 @@ def estimate(sweep_dir: Optional[str], run_ids: List[str], workers: int) -> str:
           f"{workers} worker(s) ({mean:.0f} s a run, the mean of {len(times)} finished)")
 
 
+PIN_CHOICES = ("off", "share")
+
+
+def worker_cpus(workers: int, devices: int, pin: str = "off",
+                cpus: Optional[Sequence[int]] = None) -> List[Optional[List[int]]]:
+  """The cores each local worker is pinned to (None: not pinned), on XLA's CPU backend.
+
+  Unpinned (``off``, the default), every worker's XLA thread pool spans all cores.
+  ``share`` pins each worker to its share of the cores before JAX starts, which sizes its
+  thread pool to the share: the 60-run MNIST-1D pooling benchmark took 351 s against
+  386 s on 2 cores (``benchmarks/NOTES.md`` §8), but the pool's size sets the CPU
+  kernels' rounding, so a run's numbers are those of a run on that many cores
+  (``taskset -c 0 python -m cnnlab.main ...`` reproduces one), not those of an unpinned
+  run. More workers than cores get one core each. result.json records
+  ``runtime.cpu_affinity`` and ``runtime.cpu_threads``.
+  """
+  if pin not in PIN_CHOICES:
+    raise ConfigError(f"--pin_workers: unknown {pin!r}; valid: {', '.join(PIN_CHOICES)}")
+  cpus = sorted(cpus if cpus is not None else os.sched_getaffinity(0))
+  n = len(cpus)
+  if pin == "off" or devices or workers < 2:
+    return [None] * workers
+  if workers > n:
+    return [[cpus[k % n]] for k in range(workers)]
+  return [cpus[k * n // workers:(k + 1) * n // workers] for k in range(workers)]
+
+
 class _Workers:
   """The runner's worker processes, each logging to ``<sweep_dir>/logs/worker-<k>.log``."""
 
   def __init__(self, sweep_dir: str, workers: int, runs_per_device: int, devices: int,
-               max_attempts: int, stale_after_s: float):
+               max_attempts: int, stale_after_s: float, pin: str = "off"):
     self.sweep_dir, self.workers, self.runs_per_device = sweep_dir, workers, runs_per_device
     self.devices, self.max_attempts, self.stale_after_s = devices, max_attempts, stale_after_s
+    self.cpus = worker_cpus(workers, devices, pin)
     self.logs = os.path.join(sweep_dir, "logs")
     os.makedirs(self.logs, exist_ok=True)
     self.procs: List[subprocess.Popen] = []
@@ -178,10 +206,12 @@ class _Workers:
         env["CUDA_VISIBLE_DEVICES"] = str((k // self.runs_per_device) % self.devices)
         if self.runs_per_device > 1:  # several runs share a GPU: no up-front allocation
           env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
+      pin = [f"--cpus={','.join(map(str, self.cpus[k]))}"] if self.cpus[k] else []
       with open(os.path.join(self.logs, f"worker-{k}.log"), "a") as out:
         self.procs.append(subprocess.Popen(
             [sys.executable, "-m", "cnnlab.sweep.worker", f"--sweep_dir={self.sweep_dir}",
-             f"--max_attempts={self.max_attempts}", f"--stale_after_s={self.stale_after_s}"],
+             f"--max_attempts={self.max_attempts}", f"--stale_after_s={self.stale_after_s}",
+             *pin],
             env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
 
   def alive(self) -> bool:
@@ -215,21 +245,26 @@ def _keep_watching(pool: _Workers, index: Index, stopping: bool, respawns: List[
 
 def launch(spec, sweep_dir: str, workers: int = 1, runs_per_device: int = 1,
            devices: Optional[int] = None, max_attempts: int = 2, stale_after_s: float = 900.0,
-           poll_s: float = 1.0, packed: bool = False, log=print) -> Dict[str, int]:
+           poll_s: float = 1.0, packed: bool = False, pin: str = "off",
+           log=print) -> Dict[str, int]:
   """Runs the sweep to completion (or until stopped); returns the status counts.
 
-  ``spec`` is a :class:`SweepSpec` (or a config file spec, with ``packed`` for its seeds).
+  ``spec`` is a :class:`SweepSpec` (or a config file spec, with ``packed`` for its seeds);
+  ``pin``: :func:`worker_cpus`.
   """
   index = prepare(spec, sweep_dir, packed)
   total = index.count()
   devices = count_accelerators() if devices is None else devices
-  pool = _Workers(sweep_dir, workers, runs_per_device, devices, max_attempts, stale_after_s)
+  pool = _Workers(sweep_dir, workers, runs_per_device, devices, max_attempts, stale_after_s,
+                  pin)
   respawns = [0, -1]  # respawns without progress, finished count at the last respawn
   with StopSignal() as stop:
     pool.start()
     done_at_start = finished(index.counts())
+    pinned = f", pinned to cores {' | '.join(','.join(map(str, c)) for c in pool.cpus)}" \
+        if pool.cpus[0] else ""
     log(f"sweep {sweep_dir}: {total} runs, {done_at_start} already finished; "
-        f"{workers} worker(s){f' over {devices} accelerator(s)' if devices else ''}; "
+        f"{workers} worker(s){f' over {devices} accelerator(s)' if devices else ''}{pinned}; "
         f"logs in {pool.logs}/")
     progress = Progress(total, start=done_at_start, unit="run")
     forwarded, last = False, None

@@ -100,8 +100,13 @@ def main(argv=None) -> int:
   p.add_argument("--sweep_dir", required=True)
   p.add_argument("--max_attempts", type=int, default=2)
   p.add_argument("--stale_after_s", type=float, default=900.0)
+  p.add_argument("--cpus", default="",
+                 help="cores to pin this worker to (e.g. 0 or 2,3): XLA's CPU thread pool is "
+                      "sized to them (see runner.worker_cpus)")
   a = p.parse_args(argv)
   from cnnlab.train import runtime
+  if a.cpus:
+    runtime.pin_to_cpus([int(c) for c in a.cpus.split(",")])
   # Runs of the same shapes (the seeds of a point) load their programs instead of compiling.
   runtime.enable_compilation_cache(runtime.default_cache_dir())
   work(a.sweep_dir, a.max_attempts, a.stale_after_s,
