@@ -4,7 +4,9 @@
 
 Each cnnlab variant runs ``python -m cnnlab.main --config=configs/fashionnet.py`` (the
 real trainer and data: Fashion-MNIST, batch 100, Adam) for ``--steps`` steps in a
-fresh process with its ``XLA_FLAGS`` (they must be set before JAX starts) and reads
+fresh process with its ``XLA_FLAGS`` (they must be set before JAX starts) and config
+overrides (``configs/fashionnet.py`` sets ``train.cpu_devices=0``: one host device per
+core; the single-device variants pass ``train.cpu_devices=1``) and reads
 ``train_images_per_s`` from its result.json (warm-up excluded); an epoch is
 60,000 / that. PyTorch trains the same net (``benchmarks/torch_nets.py``) eagerly, as
 a plain loop over the same data held in memory, batch 100, Adam. Variants and
@@ -30,15 +32,18 @@ from _tables import command, publish  # noqa: E402
 
 REPO = os.path.dirname(HERE)
 
-VARIANTS = {
-    "default (one device)": "",
-    "2 host devices, data-parallel": "--xla_force_host_platform_device_count=2",
-    "oneDNN": "--xla_cpu_use_onednn=true",
-    "XNNPACK": "--xla_cpu_use_xnnpack=true",
-    "Eigen single-threaded": "--xla_cpu_multi_thread_eigen=false",
-    "concurrency-optimised scheduler": "--xla_cpu_enable_concurrency_optimized_scheduler=true",
+ONE = ("--config.train.cpu_devices=1",)  # FashionNet's config splits over the cores unless told
+VARIANTS = {  # name: (XLA_FLAGS, config overrides)
+    "config default (train.cpu_devices=0: a host device per core)": ("", ()),
+    "default (one device)": ("", ONE),
+    "2 host devices, data-parallel": ("--xla_force_host_platform_device_count=2", ONE),
+    "oneDNN": ("--xla_cpu_use_onednn=true", ONE),
+    "XNNPACK": ("--xla_cpu_use_xnnpack=true", ONE),
+    "Eigen single-threaded": ("--xla_cpu_multi_thread_eigen=false", ONE),
+    "concurrency-optimised scheduler":
+        ("--xla_cpu_enable_concurrency_optimized_scheduler=true", ONE),
     "2 host devices + XNNPACK":
-        "--xla_force_host_platform_device_count=2 --xla_cpu_use_xnnpack=true",
+        ("--xla_force_host_platform_device_count=2 --xla_cpu_use_xnnpack=true", ONE),
 }
 
 TORCH_SCRIPT = r"""
@@ -65,7 +70,8 @@ print(json.dumps({{"images_per_s": {steps} * 100 / dt, "threads": torch.get_num_
 """
 
 
-def run_cnnlab(flags: str, steps: int) -> float:
+def run_cnnlab(variant, steps: int) -> float:
+  flags, overrides = variant
   work = tempfile.mkdtemp(prefix="cpu_epoch_")
   try:
     env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
@@ -73,7 +79,7 @@ def run_cnnlab(flags: str, steps: int) -> float:
            f"--workdir={work}/run", "--config.train.num_epochs=0",
            f"--config.train.num_steps={steps}", "--config.train.checkpoint_every_steps=0",
            "--config.train.log_every_steps=0", f"--config.train.eval_every_steps={steps}",
-           "--compilation_cache_dir="]
+           "--compilation_cache_dir=", *overrides]
     out = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True)
     if out.returncode:
       raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed")
@@ -81,6 +87,11 @@ def run_cnnlab(flags: str, steps: int) -> float:
       return json.load(f)["train_images_per_s"]
   finally:
     shutil.rmtree(work, ignore_errors=True)
+
+
+def _settings(variant) -> str:
+  flags, overrides = variant
+  return " ".join(f"`{x}`" for x in (flags, *overrides) if x) or "—"
 
 
 def run_torch(steps: int, pythonpath: str):
@@ -127,13 +138,13 @@ def main(argv=None):
                  f"{torch_epoch:.1f}", "1.00"])
   for n in names:
     if n in errors:
-      rows.append([n, f"`{VARIANTS[n]}`", "error: " + errors[n][:80], "—", "—"])
+      rows.append([n, _settings(VARIANTS[n]), "error: " + errors[n][:80], "—", "—"])
       continue
     med = statistics.median(ips[n])
     ratio = f"{(60000 / med) / torch_epoch:.2f}" if torch_epoch else "—"
-    rows.append([n, f"`{VARIANTS[n]}`" if VARIANTS[n] else "—", f"{med:,.0f}",
+    rows.append([n, _settings(VARIANTS[n]), f"{med:,.0f}",
                  f"{60000 / med:.1f}", ratio])
-  head = ["variant", "XLA_FLAGS", "images/s", "s / epoch", "× PyTorch epoch time"]
+  head = ["variant", "XLA_FLAGS / config", "images/s", "s / epoch", "× PyTorch epoch time"]
   import jax
   env = [f"- date: {datetime.datetime.now().isoformat(timespec='seconds')}",
          f"- {os.cpu_count()} CPU cores, {platform.platform()}; jax {jax.__version__}"

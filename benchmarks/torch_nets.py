@@ -138,6 +138,69 @@ class Airbench94(nn.Module):
     return self.head(torch.flatten(self.features(x), 1)) / 9.0
 
 
+class _WindowPool1d(nn.Module):
+  """The MNIST-1D pooling benchmark's poolings of 2-wide, stride-2 windows on ``(N, C, L)``,
+  each the cnnlab op of the same name (``cnnlab.ops.pooling``) written the PyTorch way."""
+
+  def __init__(self, kind: str):
+    super().__init__()
+    self.kind = kind
+    if kind == "mixed":  # α = σ(logit), one per layer, starting at 0.5
+      self.alpha_logit = nn.Parameter(torch.zeros(()))
+    if kind == "gated":  # α = σ(ωᵀ window), ω ~ N(0, 1/k)
+      self.omega = nn.Parameter(torch.randn(2) / np.sqrt(2.0))
+
+  def forward(self, x):
+    k = self.kind
+    if k == "max":
+      return F.max_pool1d(x, 2)
+    if k in ("avg", "distance_weighted"):  # equidistant 2-wide windows: a plain mean
+      return F.avg_pool1d(x, 2)
+    if k == "min":
+      return -F.max_pool1d(-x, 2)
+    if k == "l2_sum":
+      return F.lp_pool1d(x, 2.0, 2)
+    w = x.unfold(-1, 2, 2)  # (N, C, L/2, 2)
+    mx, av = w.amax(-1), w.mean(-1)
+    if k == "mixed":
+      a = torch.sigmoid(self.alpha_logit)
+      return a * mx + (1 - a) * av
+    if k == "gated":
+      a = torch.sigmoid(w @ self.omega)
+      return a * mx + (1 - a) * av
+    if k == "stochastic":  # Zeiler & Fergus: sample ∝ activation (train), Σ pᵢaᵢ (test)
+      total = w.sum(-1)
+      if self.training:
+        p0 = torch.where(total > 0, w[..., 0] / total.clamp_min(1e-30), 0.5).detach()
+        first = torch.rand_like(p0) < p0
+        return torch.where(first, w[..., 0], w[..., 1])
+      return torch.where(total > 0, (w * w).sum(-1) / total.clamp_min(1e-30), 0.0)
+    raise ValueError(f"no PyTorch twin of pooling {k!r}")
+
+
+class ConvPooling1d(nn.Module):
+  """The MNIST-1D pooling benchmark's ConvPooling (``conv1d_pool``): two Conv1d of 20
+  channels, kernel 3 ('same' padding, stride ``conv_stride``), each followed by ReLU and
+  ``pool`` ("none": no pooling), then a linear head; inputs ``(N, 40)`` as in the paper."""
+
+  def __init__(self, pool: str = "max", conv_stride: int = 1, channels: int = 20,
+               length: int = 40, num_classes: int = 10):
+    super().__init__()
+    self.conv1 = nn.Conv1d(1, channels, 3, stride=conv_stride, padding=1)
+    self.conv2 = nn.Conv1d(channels, channels, 3, stride=conv_stride, padding=1)
+    self.pools = nn.ModuleList(nn.Identity() if pool == "none" else _WindowPool1d(pool)
+                               for _ in range(2))
+    for _ in range(2):
+      length = -(-length // conv_stride) // (1 if pool == "none" else 2)
+    self.head = nn.Linear(channels * length, num_classes)
+
+  def forward(self, x):
+    x = x.view(-1, 1, x.shape[-1])
+    x = self.pools[0](F.relu(self.conv1(x)))
+    x = self.pools[1](F.relu(self.conv2(x)))
+    return self.head(torch.flatten(x, 1))
+
+
 def build(name: str) -> nn.Module:
   """The twin of cnnlab model ``name``."""
   if name == "fashionnet":
@@ -151,8 +214,10 @@ def build(name: str) -> nn.Module:
     return ResNet((64, 128, 256, 512), (2, 2, 2, 2), "B")
   if name == "airbench94":
     return Airbench94()
+  if name == "conv1d_pool":
+    return ConvPooling1d()
   raise ValueError(f"no PyTorch twin of {name!r}; have: fashionnet, lenet5, resnet<6n+2>, "
-                   f"resnet18_cifar, airbench94")
+                   f"resnet18_cifar, airbench94, conv1d_pool")
 
 
 def param_count(model: nn.Module) -> int:
