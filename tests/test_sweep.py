@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -193,13 +194,15 @@ def _alone(tmp_path, config, run_id, cores, name):
             f"run = next(r for r in SweepSpec.from_args({config!r}).runs() "
             f"if r.run_id == {run_id!r})\n"
             f"train(run.config, {str(tmp_path / name)!r}, log=lambda *_: None)\n")
-  subprocess.run([sys.executable, "-c", script], env=_env(), cwd=REPO, check=True,
-                 preexec_fn=lambda: os.sched_setaffinity(0, set(cores)))
+  # taskset, not a preexec_fn: forking this multithreaded (JAX) process can deadlock
+  subprocess.run(["taskset", "-c", ",".join(map(str, cores)), sys.executable, "-c", script],
+                 env=_env(), cwd=REPO, check=True)
   with open(tmp_path / name / "result.json") as f:
     return json.load(f)
 
 
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores")
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2 or not shutil.which("taskset"),
+                    reason="needs 2 cores and taskset")
 @pytest.mark.parametrize("pin", ["off", "share"])
 def test_workers_compute_what_a_run_on_their_cores_computes(tmp_path, pin, monkeypatch):
   """Unpinned workers compute what an unpinned run computes; ``share``-pinned workers size

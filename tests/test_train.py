@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -511,14 +512,16 @@ def test_cpu_devices_zero_means_one_per_core_dividing_the_batch():
 
 
 TWO_CORES = sorted(os.sched_getaffinity(0))[:2]
-needs_two_cores = pytest.mark.skipif(len(TWO_CORES) < 2, reason="needs 2 cores")
+needs_two_cores = pytest.mark.skipif(len(TWO_CORES) < 2 or not shutil.which("taskset"),
+                                     reason="needs 2 cores and taskset")
 
 
 def _main_on_cores(cfg, wd, cores, *extra):
   """``python -m cnnlab.main`` in a fresh process restricted to ``cores``."""
   env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu"}
-  return subprocess.run(_main(cfg, wd, env, *extra), env=env, cwd=REPO, capture_output=True,
-                        text=True, preexec_fn=lambda: os.sched_setaffinity(0, cores))
+  # taskset, not a preexec_fn: forking this multithreaded (JAX) process can deadlock
+  return subprocess.run(["taskset", "-c", ",".join(map(str, cores)), *_main(cfg, wd, env, *extra)],
+                        env=env, cwd=REPO, capture_output=True, text=True)
 
 
 @needs_two_cores
