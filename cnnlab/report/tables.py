@@ -342,7 +342,9 @@ def csv_text(t: Table) -> str:
         continue
       w.writerow([r, c, f"{cell.mean * t.scale:.6g}" if cell.values else "",
                   f"{cell.std * t.scale:.6g}" if cell.values else "", len(cell.values),
-                  cell.diverged, cell.invalid, cell.unfinished, int(best.get(c) == r),
+                  # the CSV's column keeps its meaning: every other run without a value
+                  cell.diverged, cell.invalid, cell.unfinished + cell.no_value,
+                  int(best.get(c) == r),
                   t.published.get((str(r), str(c)), ""),
                   f"{cell.best_seed(t.lower_is_better) * t.scale:.6g}" if cell.values else ""])
   return out.getvalue()
