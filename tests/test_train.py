@@ -244,7 +244,17 @@ BAD_CONFIGS = [
      r"split one of test, train_epoch \(train_epoch: "),
     ("train.target_metric", "test", "config.train.target_metric: must be '<split>.<metric>'"),
     ("data.train_size", -5, "config.data.train_size: must be an int >= 0"),
+    ("train.cpu_devices", -1, "config.train.cpu_devices: must be an int >= 0"),
+    ("train.cpu_devices", 1.5, "config.train.cpu_devices: must be an int >= 0"),
 ]
+
+
+def test_host_devices_without_data_parallelism_are_refused():
+  c = base_config()
+  c.train.cpu_devices, c.train.data_parallel = 0, False
+  with pytest.raises(ConfigError, match="config.train.cpu_devices: 0 host devices need "
+                                        "train.data_parallel=True"):
+    validate(c)
 
 
 @pytest.mark.parametrize("path,value,message", BAD_CONFIGS)

@@ -274,6 +274,9 @@ def _validate_train(c) -> None:
     _need(isinstance(t[f], bool), f"train.{f}", f"must be True or False, got {t[f]!r}")
   _need(isinstance(t.cpu_devices, int) and t.cpu_devices >= 0, "train.cpu_devices",
         f"must be an int >= 0 (0: one per core), got {t.cpu_devices!r}")
+  _need(t.cpu_devices == 1 or t.data_parallel, "train.cpu_devices",
+        f"{t.cpu_devices} host devices need train.data_parallel=True (else one device "
+        f"computes and the others idle)")
   if t.target_metric:
     split, _, name = t.target_metric.partition(".")
     splits = ["test", "train_epoch"] + (["validation"] if c.data.validation_size else []) + \
