@@ -168,8 +168,8 @@ def worker_cpus(workers: int, devices: int, pin: str = "off",
 
   Unpinned (``off``, the default), every worker's XLA thread pool spans all cores.
   ``share`` pins each worker to its share of the cores before JAX starts, which sizes its
-  thread pool to the share: the 60-run MNIST-1D pooling benchmark took 351 s against
-  386 s on 2 cores (``benchmarks/NOTES.md`` §8), but the pool's size sets the CPU
+  thread pool to the share: the 60-run MNIST-1D pooling benchmark took 345 s against
+  385 s on 2 cores (``benchmarks/RESULTS.md``, NOTES §8), but the pool's size sets the CPU
   kernels' rounding, so a run's numbers are those of a run on that many cores
   (``taskset -c 0 python -m cnnlab.main ...`` reproduces one), not those of an unpinned
   run. More workers than cores get one core each. result.json records

@@ -168,7 +168,7 @@ class Run:
   hyper: Dict[str, np.ndarray]  # traced hyperparameters, one value per replica (packed runs)
   _order: Any = dataclasses.field(default=None, init=False, repr=False)  # the epoch's order
   _order_epoch: Optional[int] = dataclasses.field(default=None, init=False, repr=False)
-  data_s: float = dataclasses.field(default=0.0, init=False)  # loading the data set took
+  data_s: float = 0.0  # seconds loading the data set took
 
   @classmethod
   def build(cls, config, log: Callable[[str], None] = print) -> "Run":
@@ -200,12 +200,10 @@ class Run:
                     t.checkpoint_every_steps, t.scan_chunk_steps, t.stop_after_steps)
     loop_form = t.loop if t.loop != "auto" else (
         "step" if jax.default_backend() == "cpu" else "scan")
-    run = cls(config, ds, shape, model, loss_name, LOSSES.get(loss_name), tx, spec, mesh,
-              loop_form, events, seeds, replicated,
-              Compiled(make_train_loop(train_step, mesh=mesh, replicas=replicated)),
-              eval_step, feeds, _deterministic(config, log), schedule, hyper)
-    run.data_s = data_s
-    return run
+    return cls(config, ds, shape, model, loss_name, LOSSES.get(loss_name), tx, spec, mesh,
+               loop_form, events, seeds, replicated,
+               Compiled(make_train_loop(train_step, mesh=mesh, replicas=replicated)),
+               eval_step, feeds, _deterministic(config, log), schedule, hyper, data_s=data_s)
 
   @property
   def num_devices(self) -> int:

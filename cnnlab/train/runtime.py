@@ -109,7 +109,7 @@ def choose_cpu_devices(requested: int, batch_size: int, cores: Optional[int] = N
 
   ``requested`` 0 means one per core the process may use, or the largest count below
   that divides the batch (each device must get an equal share). On two cores a
-  FashionNet epoch takes 12.7 s on two host devices against 20.3 s on one
+  FashionNet epoch takes 12.4 s on two host devices against 17.3 s on one
   (``benchmarks/RESULTS.md``); tiny 1-D nets gain nothing, so it is a per-config choice.
   """
   cores = cores or len(os.sched_getaffinity(0))
