@@ -276,7 +276,7 @@ def _validate_train(c) -> None:
         f"must be an int >= 0 (0: one per core), got {t.cpu_devices!r}")
   _need(t.cpu_devices == 1 or t.data_parallel, "train.cpu_devices",
         f"{t.cpu_devices} host devices need train.data_parallel=True (else one device "
-        f"computes and the others idle)")
+        f"computes and the others idle); for one device set train.cpu_devices=1")
   if t.target_metric:
     split, _, name = t.target_metric.partition(".")
     splits = ["test", "train_epoch"] + (["validation"] if c.data.validation_size else []) + \
