@@ -318,6 +318,22 @@ def test_piecewise_schedule_drops_at_the_published_milestones():
       [0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
 
 
+def test_a_warmup_past_the_first_drop_or_the_run_is_refused_naming_the_field():
+  from cnnlab.train.optim import make_schedule
+  c = base_config().optim
+  c.name, c.lr, c.schedule, c.boundaries, c.warmup_steps = "sgd", 0.1, "piecewise", (0.5, 0.75), 78
+  sched = make_schedule(c, 390)  # He et al.'s CPU budget: drops at steps 195 and 292
+  assert [float(sched(s)) for s in (0, 39, 78, 194, 195, 292)] == pytest.approx(
+      [0.0, 0.05, 0.1, 0.1, 0.01, 0.001])
+  c.warmup_steps = 195
+  with pytest.raises(ConfigError, match="optim.warmup_steps: 195 .* first piecewise drop at "
+                                        "step 195"):
+    make_schedule(c, 390)
+  c.schedule, c.warmup_steps = "cosine", 390
+  with pytest.raises(ConfigError, match="optim.warmup_steps: 390 .* the run's 390 steps"):
+    make_schedule(c, 390)
+
+
 def test_l2_penalty_forms():
   params = {"conv": {"kernel": np.full((2, 2), 2.0), "bias": np.ones(2)}}
   assert float(l2_penalty(params, 0.1)) == pytest.approx(0.5 * 0.1 * 16)

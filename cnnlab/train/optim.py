@@ -3,7 +3,8 @@
 ``config.optim`` fields: ``name`` (sgd, momentum, nesterov, adam, adamw, rmsprop),
 ``lr``, ``momentum``, ``b1``, ``b2``, ``eps``, ``weight_decay`` (decoupled, AdamW
 style, applied by adamw or added to any optimizer), ``schedule`` (constant, step,
-cosine, onecycle, piecewise), ``warmup_steps``, ``decay_steps``/``decay_factor`` (step:
+cosine, onecycle, piecewise), ``warmup_steps`` (linear from 0; it must end before the
+run and before the first piecewise drop), ``decay_steps``/``decay_factor`` (step:
 every ``decay_steps``), ``boundaries`` (piecewise: × ``decay_factor`` at these fractions of
 the run, e.g. He et al.'s 32k and 48k of 64k iterations = (0.5, 0.75)),
 ``clip_norm`` (global-norm clipping, 0 = off).
@@ -19,6 +20,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from cnnlab.errors import ConfigError
+
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "piecewise", "cosine", "onecycle")
 
@@ -26,6 +29,7 @@ SCHEDULES = ("constant", "step", "piecewise", "cosine", "onecycle")
 def make_schedule(cfg, total_steps: int) -> optax.Schedule:
   lr, warm = float(cfg.lr), int(cfg.get("warmup_steps", 0))
   kind = cfg.get("schedule", "constant")
+  _check_warmup(cfg, kind, warm, total_steps)
   if kind == "constant":
     main = optax.constant_schedule(lr)
   elif kind == "step":
@@ -46,6 +50,22 @@ def make_schedule(cfg, total_steps: int) -> optax.Schedule:
   if warm:
     return optax.join_schedules([optax.linear_schedule(0.0, lr, warm), main], [warm])
   return main
+
+
+def _check_warmup(cfg, kind: str, warm: int, total_steps: int) -> None:
+  """A warm-up must end inside the run and before the first piecewise drop: past either,
+  the joined schedule would silently never reach ``lr`` or move the drop to its end."""
+  if not warm:
+    return
+  if warm >= total_steps:
+    raise ConfigError(f"config.optim.warmup_steps: {warm} warm-up steps do not end before "
+                      f"the run's {total_steps} steps (the rate would never reach optim.lr)")
+  if kind == "piecewise":
+    first = min(int(round(b * total_steps)) for b in cfg.get("boundaries", (0.5, 0.75)))
+    if first <= warm:
+      raise ConfigError(f"config.optim.warmup_steps: {warm} warm-up steps reach the first "
+                        f"piecewise drop at step {first} (optim.boundaries of "
+                        f"{total_steps} steps); the drop would move to the warm-up's end")
 
 
 def make_optimizer(cfg, total_steps: int, traced: bool = False) -> optax.GradientTransformation:
