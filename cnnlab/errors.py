@@ -6,7 +6,9 @@ by sweeps.
 """
 
 import argparse
+import os
 import sys
+import traceback
 from typing import NoReturn, Optional, TextIO
 
 from cnnlab.registry import OptionError, UnknownNameError
@@ -48,6 +50,63 @@ class ReportError(ValueError):
 INVALID_CONFIG = (ConfigError, UnknownNameError, OptionError, ModelConfigError, ShapeError,
                   IncompatibleLayersError, DataNotFoundError, DataFormatError)
 USER_ERRORS = INVALID_CONFIG + (ReportError, CheckpointError)
+
+
+def check_dir(path: str, flag: str, write: bool = True) -> None:
+  """A directory a command will create or write (``--workdir``, ``--sweep_dir``,
+  ``--out_dir``): a regular file there, or (with ``write``) a place that cannot be written
+  (a read-only mount, no permission), fails naming the flag, before anything is written."""
+  full = os.path.abspath(path)
+  probe = full
+  while not os.path.exists(probe):  # the nearest part of the path that exists
+    probe = os.path.dirname(probe)
+  if not os.path.isdir(probe):
+    where = "" if probe == full else f" ({probe} is a file)"
+    raise ConfigError(f"{flag}={path} is a file, not a directory{where}: name a new or "
+                      f"existing directory")
+  if write and not os.access(probe, os.W_OK | os.X_OK):
+    raise ConfigError(f"{flag}={path}: {probe} cannot be written (a read-only file system or "
+                      f"no permission): choose a writable directory")
+
+
+def raised_in(e: BaseException, path: str) -> Optional[str]:
+  """``<file> line <n>: <Error>: <message>`` when ``e`` was raised by code in the file
+  ``path`` (a user's config file), else None."""
+  full = os.path.realpath(path)
+  seen = set()
+  while e is not None and id(e) not in seen:  # also the error a wrapper was raised from
+    seen.add(id(e))
+    if isinstance(e, SyntaxError) and e.filename and os.path.realpath(e.filename) == full:
+      return f"{path} line {e.lineno}: SyntaxError: {e.msg}"
+    frames = [f for f in traceback.extract_tb(e.__traceback__)
+              if os.path.realpath(f.filename) == full]
+    if frames:
+      return f"{path} line {frames[-1].lineno}: {type(e).__name__}: {one_line(e)}"
+    e = e.__cause__ or e.__context__
+  return None
+
+
+def from_user_file(path: str, fn, *args):
+  """``fn(*args)`` (a config file's import or its ``get_config``/``get_sweep``); an error
+  raised by code in that file becomes a :class:`ConfigError` naming its line."""
+  try:
+    return fn(*args)
+  except USER_ERRORS:
+    raise
+  except Exception as e:  # noqa: BLE001 -- the user's code may raise anything
+    where = raised_in(e, path)
+    if where is None:
+      raise
+    raise ConfigError(f"config file {where}") from None
+
+
+def with_imports_hint(e: BaseException, imports) -> str:
+  """The one-line message of ``e``; for an unknown name when no ``--imports`` were given,
+  the reminder that the user's own ops load through them."""
+  text = one_line(e)
+  if isinstance(e, UnknownNameError) and not imports:
+    text += " (an op or model of your own? pass its file with --imports=my_ops.py)"
+  return text
 
 
 def one_line(e: BaseException) -> str:

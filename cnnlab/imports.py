@@ -16,11 +16,10 @@ import importlib.util
 import os
 import re
 import sys
-import traceback
 from types import ModuleType
 from typing import Dict, List, Sequence
 
-from cnnlab.errors import ConfigError
+from cnnlab.errors import ConfigError, one_line, raised_in
 
 _LOADED: Dict[str, ModuleType] = {}
 
@@ -49,10 +48,8 @@ def load(paths: Sequence[str]) -> List[ModuleType]:
       spec.loader.exec_module(module)
     except Exception as e:  # noqa: BLE001 -- the user's code: say where, in one line
       sys.modules.pop(name, None)
-      frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == path]
-      line = e.lineno if isinstance(e, SyntaxError) else (frames[-1].lineno if frames else None)
-      where = f"{path}:{line}" if line else path
-      raise ConfigError(f"--imports {where}: {type(e).__name__}: {e}") from None
+      where = raised_in(e, path) or f"{path}: {type(e).__name__}: {one_line(e)}"
+      raise ConfigError(f"--imports {where}") from None
     _LOADED[path] = module
     out.append(module)
   return out

@@ -116,19 +116,30 @@ def parse(argv: List[str]) -> flags.FlagValues:
     fv.config.get("model")  # applies the --config.* overrides now, inside this try
   except errors.USER_ERRORS as e:
     raise errors.ConfigError(errors.one_line(e)) from None
-  except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:
-    try:  # which override failed, with what the config has instead
-      from cnnlab.sweep.spec import load_config_file
-      module, arg = load_config_file(_config_spec(argv))
-      why = _explain_override(argv, module.get_config(arg) if arg else module.get_config())
-    except Exception:  # noqa: BLE001 -- the config file itself is the problem
-      why = None
-    raise errors.ConfigError(why or _last_line(e)) from None
+  except Exception as e:  # noqa: BLE001 -- the user's config file may raise anything
+    in_file = errors.raised_in(e, path)
+    if in_file is not None:
+      raise errors.ConfigError(f"config file {in_file}") from None
+    if not isinstance(e, (flags.Error, AttributeError, KeyError, TypeError, ValueError)):
+      raise
+    why = _why(argv, e)
+    raise errors.ConfigError(why) from None
   finally:
     sys.argv = saved
   if len(rest) > 1:
     raise errors.ConfigError(f"unexpected arguments {rest[1:]}; flags are --name=value")
   return fv
+
+
+def _why(argv: List[str], e: BaseException) -> str:
+  """A failed override or flag: which override, with what the config has instead."""
+  try:
+    from cnnlab.sweep.spec import load_config_file
+    module, arg = load_config_file(_config_spec(argv))
+    why = _explain_override(argv, module.get_config(arg) if arg else module.get_config())
+  except Exception:  # noqa: BLE001 -- the config file itself is the problem
+    why = None
+  return why or _last_line(e)
 
 
 def cli(argv: List[str]) -> int:
@@ -166,12 +177,14 @@ def _run(fv: flags.FlagValues) -> int:
                                    else fv.compilation_cache_dir)
   workdir = fv.workdir or default_workdir(fv["config"].config_filename, config)
   try:
+    errors.check_dir(workdir, "--workdir")
     train(config, workdir)
   except errors.CheckpointError as e:
     print(f"unreadable checkpoints: {errors.one_line(e)}", file=sys.stderr)
     return 2
   except errors.INVALID_CONFIG as e:
-    return errors.report("config", e)
+    print(f"invalid config: {errors.with_imports_hint(e, fv.imports)}", file=sys.stderr)
+    return 2
   except Diverged as e:
     print(f"diverged: {errors.one_line(e)}", file=sys.stderr)
     return 3
@@ -180,7 +193,10 @@ def _run(fv: flags.FlagValues) -> int:
 
 def run() -> None:
   """Console-script entry point (``cnnlab``)."""
-  sys.exit(cli(sys.argv))
+  code = cli(sys.argv)
+  if "cnnlab.train.checkpoint" in sys.modules:
+    sys.modules["cnnlab.train.checkpoint"].quiet_exit_after_failed_restore()
+  sys.exit(code)
 
 
 if __name__ == "__main__":

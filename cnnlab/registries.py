@@ -2,6 +2,7 @@
 
     python -m cnnlab.registries            # or: cnnlab-registry
     python -m cnnlab.registries pool act   # some of them: pool roi_pool act norm data model loss
+    python -m cnnlab.registries pool --imports=my_ops.py   # with the ops a file registers
 
 Each line gives a name, what it is, and its options with their defaults and ranges
 (``lp_sum  p: float = 3.0 (1 <= p)``); pass options as ``name(key=value)``.
@@ -59,11 +60,20 @@ def format_listing(selected: Optional[List[str]] = None) -> str:
 
 
 def main(argv: List[str]) -> int:
+  from cnnlab.errors import ArgumentParser, USER_ERRORS, report
+  p = ArgumentParser(prog="python -m cnnlab.registries", what="registry",
+                     description=__doc__.split("\n\n")[0],
+                     epilog="registries: pool roi_pool act norm data model loss")
+  p.add_argument("registries", nargs="*", help="which to list (default: all)")
+  p.add_argument("--imports", default="",
+                 help="comma-separated files of the user's registrations, listed with the rest")
+  a = p.parse_args(argv[1:])
   try:
-    print(format_listing(argv[1:] or None))
-  except UnknownNameError as e:
-    print(f"invalid registry: {e}", file=sys.stderr)
-    return 2
+    from cnnlab import imports
+    imports.load(imports.split_paths(a.imports))
+    print(format_listing(a.registries or None))
+  except USER_ERRORS as e:
+    return report("registry", e)
   return 0
 
 

@@ -46,6 +46,8 @@ def files(tmp_path_factory):
   (root / "sweep.py").write_text(SWEEP % "model.pool")
   (root / "sweep_typo.py").write_text(SWEEP % "model.pol")
   (root / "no_sweep.py").write_text(CONFIG)
+  (root / "raises.py").write_text("x = 1\ny = undefined_name\n" + SWEEP % "model.pool")
+  (root / "a_file").write_text("")
   return root
 
 
@@ -132,6 +134,18 @@ CASES = [
      "unknown model 'conv1d_bsae'. Did you mean 'conv1d_base'", ["--config={cfg}"]),
     ("main", ["--config={cfg}", "--config.model.num_classes=0"],
      "num_classes must be >= 1", ["--config={cfg}", "--config.model.num_classes=10"]),
+    ("main", ["--config={root}/raises.py"],
+     "config file {root}/raises.py line 2: NameError: name 'undefined_name' is not defined",
+     ["--config={cfg}"]),
+    ("main", ["--config={cfg}", "--config.train.cpu_devices=3"],
+     "config.train.cpu_devices: 3 host devices cannot split train.batch_size=16",
+     ["--config={cfg}", "--config.train.cpu_devices=1"]),
+    ("sweep", ["--config={root}/raises.py", "--sweep_dir={dir}", "--dry_run"],
+     "line 2: NameError: name 'undefined_name' is not defined",
+     ["--config={sweep}", "--sweep_dir={dir}", "--dry_run"]),
+    ("sweep", ["--config={sweep}", "--sweep_dir={root}/a_file"],
+     "--sweep_dir={root}/a_file is a file, not a directory",
+     ["--config={sweep}", "--sweep_dir={dir}", "--dry_run"]),
     ("summary", ["conv1d_pol"], "unknown model 'conv1d_pol'. Did you mean 'conv1d_pool'",
      ["conv1d_pool"]),
     ("summary", ["conv1d_pool", "--pool=gem"], "pool 'gem' is a global pooling",
@@ -181,6 +195,7 @@ def test_bad_input_is_one_line_and_the_corrected_command_succeeds(
   assert len(lines) == 1 and "Traceback" not in err, err
   assert lines[0].startswith("invalid "), lines[0]
   import re
+  says = _fill([says], files, workdir)[0]
   assert re.search(says if ".*" in says else re.escape(says), lines[0]), lines[0]
   assert not os.path.exists(workdir / "checkpoints")  # nothing left behind in the workdir
   if fixed is not None:
@@ -211,8 +226,9 @@ def test_report_and_sweep_errors_on_a_real_sweep_then_the_corrected_commands(
   spec = f"--config={files / 'sweep.py'}"
   assert _sweep([spec, f"--sweep_dir={sweep_dir}", "--workers=1"]) == 0
   capsys.readouterr()
-  assert _call(_sweep, [spec, f"--sweep_dir={sweep_dir}", "--pack_seeds"]) == 2
-  _one_line(capsys, "packed axes (--pack): none there, seed now")
+  assert _call(_sweep, [spec, f"--sweep_dir={sweep_dir}", "--config.optim.lr=0.5"]) == 2
+  _one_line(capsys, "overrides: none there, --config.optim.lr=0.5 now; 2 run(s) that already "
+                    "started would change")
   base = [f"--sweep_dir={sweep_dir}", "--cols=seed"]
   for bad, says in ((["--rows=model.pol"], "Did you mean 'pool'"),
                     (["--rows=model.pool", "--metric=test_acc"], "Did you mean 'test_accuracy'"),
@@ -253,3 +269,121 @@ def test_a_data_directory_that_is_a_file_is_an_error_not_a_skipped_source(
   _one_line(capsys, f"CNNLAB_DATA_DIR={str(not_a_dir)!r} is a file, not a directory")
   monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path / "data"))
   assert _main([f"--config={files / 'cfg.py'}", wd]) == 0
+
+
+def test_a_workdir_that_is_a_file_is_one_line_and_a_directory_then_trains(
+    tmp_path, files, capsys):
+  cfg = f"--config={files / 'cfg.py'}"
+  assert _main([cfg, f"--workdir={files / 'a_file'}"]) == 2
+  _one_line(capsys, "--workdir=")
+  assert _main([cfg, f"--workdir={files / 'a_file' / 'below'}"]) == 2
+  _one_line(capsys, "is a file, not a directory")
+  assert _main([cfg, f"--workdir={tmp_path / 'run'}"]) == 0
+
+
+def test_a_sweep_lists_every_point_that_cannot_run_and_launches_nothing(tmp_path, files, capsys):
+  sweep_dir = tmp_path / "sweep"
+  base = [f"--config={files / 'sweep.py'}", f"--sweep_dir={sweep_dir}"]
+  for extra in (["--dry_run"], ["--workers=1"]):
+    assert _call(_sweep, base + ["--config.model.act=leaky_relu(slope=0.2)"] + extra) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err and len(lines) == 3, err
+    assert lines[0].startswith("invalid sweep: 2 point(s) cannot run; nothing was launched")
+    assert all("activation 'leaky_relu' has no option 'slope'" in line and
+               "Its options: negative_slope" in line for line in lines[1:]), err
+    assert {line.split(":")[0].strip() for line in lines[1:]} == \
+        {"pool-max_seed-0-b3387a7b", "pool-avg_seed-0-48500524"}
+    assert not sweep_dir.exists()  # nothing written
+  assert _call(_sweep, base + ["--config.model.act=reluu", "--dry_run"]) == 2
+  assert "unknown activation 'reluu'. Did you mean 'relu'" in capsys.readouterr().err
+  assert _sweep(base + ["--config.model.act=leaky_relu(negative_slope=0.2)", "--dry_run"]) == 0
+
+
+def test_runs_that_end_invalid_say_why_and_a_corrected_relaunch_reruns_them(
+    tmp_path, files, capsys):
+  sweep_dir = tmp_path / "sweep"
+  base = [f"--config={files / 'sweep.py'}", f"--sweep_dir={sweep_dir}", "--workers=1"]
+  # a batch larger than the training set: known only once the data is loaded
+  assert _call(_sweep, base + ["--config.train.batch_size=1000"]) == 1
+  err = capsys.readouterr().err
+  assert "2 run(s) ended invalid" in err and err.count("exceeds the 96 training examples") == 2
+  log = (sweep_dir / "logs" / "worker-0.log").read_text()
+  assert "invalid: ConfigError: config.train.batch_size: 1000 exceeds the 96" in log
+  assert _report([f"--sweep_dir={sweep_dir}", "--rows=model.pool", "--cols=seed"]) == 0
+  out = capsys.readouterr().out
+  assert "| max | invalid (1) [1] |" in out and "[2] invalid run pool-avg_seed-0" in out
+  assert "exceeds the 96 training examples" in out
+  # the runs never ran: relaunching with the corrected override runs them
+  assert _sweep(base + ["--config.train.batch_size=16"]) == 0
+  assert "the 2 run(s) that never ran take the new settings" in capsys.readouterr().out
+  from cnnlab.sweep.index import Index
+  index = Index(str(sweep_dir / "index.sqlite"), readonly=True)
+  assert index.counts() == {"done": 2}
+  assert {r["config"]["train"]["batch_size"] for r in index.rows()} == {16}
+  index.close()
+  # once runs have started, another override is refused, naming what differs
+  assert _call(_sweep, base + ["--config.train.batch_size=8"]) == 2
+  _one_line(capsys, "would change")
+
+
+def test_a_corrupted_index_is_one_line_naming_it(tmp_path, files, capsys):
+  sweep_dir = tmp_path / "sweep"
+  assert _sweep([f"--config={files / 'sweep.py'}", f"--sweep_dir={sweep_dir}"]) == 0
+  capsys.readouterr()
+  index = sweep_dir / "index.sqlite"
+  good = index.read_bytes()
+  index.write_bytes(b"not a database" * 100)
+  args = [f"--sweep_dir={sweep_dir}", "--rows=model.pool", "--cols=seed"]
+  assert _report(args) == 2
+  _one_line(capsys, f"{index} is not a readable sweep index")
+  index.write_bytes(good)
+  assert _report(args) == 0
+
+
+def _read_only(path, *commands):
+  """Runs shell ``commands`` with ``path`` mounted read-only (a private mount namespace)."""
+  import shutil
+  if os.geteuid() != 0 or not shutil.which("unshare"):
+    pytest.skip("needs root and unshare for a read-only bind mount")
+  script = f"mount --bind {path} {path} && mount -o remount,bind,ro {path} && " + \
+      " ; ".join(f"({c}) ; echo \"rc=$?\"" for c in commands)
+  proc = subprocess.run(["unshare", "-m", "bash", "-c", script], capture_output=True,
+                        text=True, timeout=280, cwd=REPO, env={**os.environ, "PYTHONPATH": REPO})
+  if "mount:" in proc.stderr and "rc=" not in proc.stdout:
+    pytest.skip(f"no read-only bind mount here: {proc.stderr.strip()}")
+  return proc
+
+
+def test_a_finished_sweep_on_a_read_only_mount_reports_and_a_read_only_workdir_is_one_line(
+    tmp_path, files, capsys):
+  sweep_dir = tmp_path / "sweep"
+  assert _sweep([f"--config={files / 'sweep.py'}", f"--sweep_dir={sweep_dir}"]) == 0
+  py = sys.executable
+  report = f"{py} -m cnnlab.report --sweep_dir={sweep_dir} --rows=model.pool --cols=seed"
+  proc = _read_only(sweep_dir, report, f"{report} --out_dir={tmp_path / 'out'}",
+                    f"{py} -m cnnlab.main --config={files / 'cfg.py'} "
+                    f"--workdir={sweep_dir / 'new_run'}")
+  codes = [int(line[3:]) for line in proc.stdout.splitlines() if line.startswith("rc=")]
+  assert codes == [2, 0, 2], proc.stdout + proc.stderr
+  err = [line for line in proc.stderr.splitlines() if line.strip()]
+  assert "Traceback" not in proc.stderr and len(err) == 2, proc.stderr
+  assert err[0].startswith(f"invalid report: --out_dir={sweep_dir}/report: ") and \
+      "cannot be written" in err[0]
+  assert err[1].startswith(f"invalid config: --workdir={sweep_dir}/new_run: ")
+  assert "| max |" in proc.stdout and (tmp_path / "out" / "table.md").exists()
+
+
+def test_the_registry_listing_has_help_and_lists_the_users_imports(tmp_path, capsys):
+  from cnnlab import registries
+  with pytest.raises(SystemExit) as e:
+    registries.main(["cnnlab.registries", "--help"])
+  assert e.value.code == 0 and "--imports" in capsys.readouterr().out
+  ops = tmp_path / "my_listed_ops.py"
+  ops.write_text("from cnnlab.ops.activations import register_activation\n"
+                 "register_activation('cli_listed_act', lambda x: x * 1.0, "
+                 "description='listed through --imports')\n")
+  assert registries.main(["cnnlab.registries", "act", f"--imports={ops}"]) == 0
+  assert "cli_listed_act" in capsys.readouterr().out
+  from cnnlab.ops.activations import ACTIVATIONS
+  ACTIVATIONS.remove("cli_listed_act")

@@ -10,11 +10,12 @@ ops); the parametrization comes from the registries when this module is collecte
 import pytest
 
 from cnnlab.check import ops as C
-from cnnlab.ops import ACTIVATIONS, NORMS, POOLS
+from cnnlab.ops import ACTIVATIONS, NORMS, POOLS, ROI_POOLS
 
 POOL_CASES = C.cases(POOLS)
 ACT_CASES = C.cases(ACTIVATIONS)
 NORM_CASES = C.cases(NORMS)
+ROI_CASES = C.cases(ROI_POOLS)
 
 
 @pytest.mark.parametrize("prop", list(C.POOL_CHECKS))
@@ -44,8 +45,14 @@ def test_norm(case, ndim, prop):
   C.NORM_CHECKS[prop](case, ndim)
 
 
+@pytest.mark.parametrize("case", ROI_CASES)
+def test_roi_pool_entry_is_its_function(case):
+  C.roi_entry_is_its_function(case)
+
+
 def test_every_declared_option_has_a_non_default_case():
-  for registry, cases in ((POOLS, POOL_CASES), (ACTIVATIONS, ACT_CASES), (NORMS, NORM_CASES)):
+  for registry, cases in ((POOLS, POOL_CASES), (ACTIVATIONS, ACT_CASES), (NORMS, NORM_CASES),
+                          (ROI_POOLS, ROI_CASES)):
     for name, entry in registry.items():
       for option in entry.options:
         assert any(c.startswith(f"{name}({option.name}=") for c in cases), (name, option)

@@ -183,6 +183,37 @@ def test_an_unreadable_latest_checkpoint_falls_back_to_the_previous_one(tmp_path
   assert os.listdir(os.path.join(wd, "unreadable_checkpoints"))[0].startswith("14-")
 
 
+def _config_file(tmp_path):
+  cfg = tmp_path / "cfg.py"
+  cfg.write_text(f"import sys\nsys.path.insert(0, {TESTS!r})\nfrom test_resume import "
+                 f"resume_config\ndef get_config():\n  return resume_config('plain')\n")
+  return cfg
+
+
+def test_the_fallback_from_an_unreadable_checkpoint_prints_its_warning_and_nothing_else(
+    tmp_path):
+  wd = str(tmp_path / "run")
+  c = resume_config("plain")
+  c.train.stop_after_steps = 14  # checkpoints 6, 12 and 14
+  train(c, wd, log=lambda *_: None)
+  # The arrays' data files damaged, the metadata intact: the restore fails with reads of
+  # other arrays still in flight (before the fix: 24 "Event loop is closed" tracebacks).
+  data = os.path.join(wd, "checkpoints", "14", "state", "d")
+  for f in os.listdir(data):
+    with open(os.path.join(data, f), "w") as fh:
+      fh.write("x")
+  env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu"}
+  proc = subprocess.run([sys.executable, "-m", "cnnlab.main",
+                         f"--config={_config_file(tmp_path)}",
+                         f"--workdir={wd}", "--compilation_cache_dir="], env=env, cwd=REPO,
+                        capture_output=True, text=True, timeout=240)
+  out = proc.stdout + proc.stderr
+  assert proc.returncode == 0, out[-3000:]
+  assert "Traceback" not in out and "Event loop is closed" not in out, out[-3000:]
+  warnings = [line for line in out.splitlines() if "warning" in line.lower()]
+  assert len(warnings) == 1 and "checkpoints/14 is unreadable" in warnings[0], out[-3000:]
+
+
 def test_no_readable_checkpoint_is_one_line_naming_the_directory(tmp_path):
   wd = str(tmp_path / "run")
   c = resume_config("plain")
@@ -190,9 +221,7 @@ def test_no_readable_checkpoint_is_one_line_naming_the_directory(tmp_path):
   train(c, wd, log=lambda *_: None)
   for step in os.listdir(os.path.join(wd, "checkpoints")):
     _truncate_files(os.path.join(wd, "checkpoints", step))
-  cfg = tmp_path / "cfg.py"
-  cfg.write_text(f"import sys\nsys.path.insert(0, {TESTS!r})\nfrom test_resume import "
-                 f"resume_config\ndef get_config():\n  return resume_config('plain')\n")
+  cfg = _config_file(tmp_path)
   env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu"}
   proc = subprocess.run([sys.executable, "-m", "cnnlab.main", f"--config={cfg}",
                          f"--workdir={wd}"], env=env, cwd=REPO, capture_output=True, text=True,

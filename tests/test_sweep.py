@@ -135,10 +135,21 @@ def test_small_sweep_runs_once_records_results_and_a_rerun_does_nothing(tmp_path
                              'sweep("optim.lr", [1e-3, 1e30]))',
                    epochs=1)
   out = str(tmp_path / "sweep")
+  # stochastic pooling after tanh cannot run: refused before anything is launched, with
+  # every such point named
+  with pytest.raises(runner.InvalidPoints) as e:
+    runner.launch(config, out, workers=2, log=lambda *_: None)
+  assert len(e.value.lines) == 2 and not os.path.exists(out)
+  assert all("pool-stochastic_act-tanh" in line and "needs non-negative inputs" in line
+             for line in e.value.lines)
+  # a run rejected only once its data is loaded (a batch larger than the training set) is
+  # a result, as is divergence; the sweep goes on past both
+  config = _config(tmp_path, 'product(sweep("model.pool", ["max", "stochastic"]), '
+                             'sweep("train.batch_size", [16, 1000]), '
+                             'sweep("optim.lr", [1e-3, 1e30]))',
+                   epochs=1)
   counts = runner.launch(config, out, workers=2, log=lambda *_: None)
-  # stochastic pooling after tanh is rejected when the model is built: a result, as is
-  # divergence; the sweep goes on past both.
-  assert counts == {"done": 3, "diverged": 3, "invalid": 2}
+  assert counts == {"done": 2, "diverged": 2, "invalid": 4}
   stamps = {r: os.path.getmtime(os.path.join(out, "runs", r, "result.json"))
             for r, s in _statuses(out).items() if s != "invalid"}
   again = runner.launch(config, out, workers=2, log=lambda *_: None)
@@ -148,14 +159,15 @@ def test_small_sweep_runs_once_records_results_and_a_rerun_does_nothing(tmp_path
   assert set(_starts(out).values()) == {1}
   index = Index(os.path.join(out, "index.sqlite"))
   invalid = index.rows(status="invalid")
-  assert {r["config"]["model"]["act"] for r in invalid} == {"tanh"}
-  assert "non-negative" in invalid[0]["error"]
+  assert {r["config"]["train"]["batch_size"] for r in invalid} == {1000}
+  assert "exceeds the 64 training examples" in invalid[0]["error"]
   assert len(index.rows(**{"model.pool": "max", "optim.lr": 1e-3})) == 2  # query by field
   index.close()
-  # The report counts diverged and invalid runs in their cells.
+  # The report counts diverged and invalid runs in their cells, the reasons as notes.
   t = tables.build(tables.collect(out), "model.pool", "optim.lr", "test_accuracy")
-  assert t.text("max", 1e30) == "diverged (2)"
-  assert t.text("stochastic", 1e30) == "diverged (1), invalid (1)"
+  assert t.text("max", 1e30) == "diverged (1), invalid (1) [2]"
+  assert t.text("stochastic", 1e-3).endswith(" (1) [1 invalid] [3]")
+  assert len(t.notes) == 4 and "exceeds the 64 training examples" in t.notes[0]
 
 
 def test_worker_cpus_gives_each_local_worker_its_share_of_the_cores():

@@ -82,10 +82,13 @@ def test_end_to_end_writes_run_directory(tmp_path):
   assert saved["deterministic"] == {"requested": False, "xla_flags_applied": False}
   assert saved["final"]["test"]["accuracy"] == test_rows[-1]["accuracy"]
   assert result.value("test_accuracy") == result.value("final.test.accuracy")
-  # Rerunning a finished run does no new steps.
+  # Rerunning a finished run does no new steps and leaves its results as they are.
+  before = open(os.path.join(wd, "result.json")).read()
   again = train(tiny_config(), wd, log=logs.append)
-  assert again.step == 18 and again.resumed_from == 18
-  assert again.comparable() == result.comparable()
+  assert again.step == 18 and again.resumed_from is None
+  assert again.to_json() == result.to_json()
+  assert open(os.path.join(wd, "result.json")).read() == before
+  assert any(m.startswith("already finished at step 18: best test accuracy") for m in logs)
   assert len(read_metrics(wd)) == len(rows)  # nothing evaluated or logged again
 
 

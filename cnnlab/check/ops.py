@@ -19,8 +19,8 @@ import numpy as np
 
 from cnnlab.ops.activations import ACTIVATIONS, get_activation
 from cnnlab.ops.normalization import NORMS, get_norm
-from cnnlab.ops.pooling import POOLS, get_pool
-from cnnlab.registry import Registry, format_call
+from cnnlab.ops.pooling import POOLS, ROI_POOLS, get_pool
+from cnnlab.registry import Registry, format_call, parse_call
 
 SPATIAL = {1: (9,), 2: (6, 5), 3: (4, 5, 4)}
 CHANNELS = 8
@@ -45,9 +45,22 @@ def _input(ndim: int, seed: int = 0, nonneg: bool = False, dtype=jnp.float32):
   return jnp.asarray(np.abs(x) + 0.05 if nonneg else x, dtype)
 
 
-def _close(a, b, rtol, atol, what: str) -> None:
-  np.testing.assert_allclose(np.asarray(a, np.float32), np.asarray(b, np.float32), rtol=rtol,
-                             atol=atol, err_msg=what)
+def _close(a, b, rtol, atol, what: str, x=None) -> None:
+  """``a`` ≈ ``b``, else one line: what was compared, on which input, the largest
+  difference and where (``cnnlab.check`` shows a failure's first line)."""
+  a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+  inp = f" on input {tuple(x.shape)} {x.dtype}" if x is not None else ""
+  if a.shape != b.shape:
+    raise AssertionError(f"{what}{inp}: shapes {a.shape} and {b.shape} differ")
+  bad = ~(np.abs(a - b) <= atol + rtol * np.abs(b)) | (np.isnan(a) != np.isnan(b))
+  if bad.any():
+    diff = np.where(np.isnan(a - b), np.inf, np.abs(a - b))
+    excess = np.where(bad, diff - (atol + rtol * np.abs(b)), -np.inf)  # the worst offender
+    at = np.unravel_index(int(np.argmax(excess)), diff.shape)
+    raise AssertionError(
+        f"{what}{inp}: {int(bad.sum())} of {bad.size} values differ beyond rtol={rtol:g}, "
+        f"atol={atol:g}; the largest excess: difference {diff[at]:.3g} at index "
+        f"{tuple(map(int, at))} ({a[at]:.6g} vs {b[at]:.6g})")
 
 
 # -- pooling ------------------------------------------------------------------------------
@@ -79,7 +92,7 @@ def pool_jit(case: str, ndim: int, padding: str) -> None:
   x = _input(ndim, nonneg=get_pool(case).requires_nonnegative)
   for train in _modes(case):
     f = _pool(case, ndim, padding, train)
-    _close(jax.jit(f)(x), f(x), 1e-5, 1e-6, f"{case} (train={train}) jit vs eager")
+    _close(jax.jit(f)(x), f(x), 1e-5, 1e-6, f"{case} (train={train}) jit vs eager", x)
 
 
 def pool_deterministic(case: str, ndim: int, padding: str) -> None:
@@ -107,7 +120,7 @@ def pool_bfloat16(case: str, ndim: int, padding: str) -> None:
   yb = f(x.astype(jnp.bfloat16))
   assert yb.dtype == jnp.bfloat16, f"{case}: bfloat16 input gave {yb.dtype}"
   assert f(x).dtype == jnp.float32, f"{case}: float32 input gave {f(x).dtype}"
-  _close(yb, f(x), 5e-2, 5e-2, f"{case} bfloat16 vs float32")
+  _close(yb, f(x), 5e-2, 5e-2, f"{case} bfloat16 vs float32", x.astype(jnp.bfloat16))
 
 
 def pool_window_too_large(case: str) -> None:
@@ -135,9 +148,52 @@ def pool_learnable(case: str) -> None:
     assert np.all(np.isfinite(leaf)), f"{case}: non-finite parameter gradient"
 
 
+def pool_entry_is_its_function(case: str) -> None:
+  """The registry entry called as users call it (the options passed to the call, no
+  parameters for a learnable op whose initial ones are not random) computes what the
+  bare function computes with those options (init options: the parameters they set)."""
+  name, options = parse_call(case)
+  entry = POOLS.get(name)
+  x = _input(2, nonneg=entry.requires_nonnegative)
+  key = jax.random.PRNGKey(0)
+  init = {k: v for k, v in options.items() if k in entry.init_options}
+  call = {k: v for k, v in entry.resolve(options).items() if k not in entry.init_options}
+  params = entry.init_params(jax.random.PRNGKey(7), CHANNELS, 2, 2, **options) \
+      if entry.learnable and entry.init_random else None
+  bare_params = params or (entry.init(None, CHANNELS, (2, 2), **init) if entry.learnable
+                           else {})
+  for train in _modes(case):
+    if entry.kind == "identity":
+      via, bare = entry(x), entry.fn(x)
+    elif entry.kind == "global":
+      via, bare = entry(x, params=params, **options), entry.fn(x, **call, **bare_params)
+    else:
+      extra = {"rng": key, "train": train} if entry.stochastic else {}
+      via = entry(x, 2, None, "SAME", params=params, rng=key, train=train, **options)
+      bare = entry.fn(x, 2, None, "SAME", **call, **bare_params, **extra)
+    _close(via, bare, 1e-6, 1e-6, f"{case} (train={train}): POOLS[{name!r}] called with "
+           f"{options or 'no options'} vs its function", x)
+
+
+def roi_entry_is_its_function(case: str) -> None:
+  """An RoI pooling entry takes its boxes (``entry(features, rois, **options)``) and
+  computes what the bare function computes with the case's options."""
+  name, options = parse_call(case)
+  entry = ROI_POOLS.get(name)
+  x = _input(2)
+  rois = np.asarray([[0, 0, 0, 4, 3], [1, 1, 2, 3, 4], [0, 2, 1, 2, 1]], np.float32)
+  full = {**{o.name: o.default for o in entry.options}, **options}
+  bare = entry.fn(x, rois, **full)
+  _close(entry(x, rois, **options), bare, 1e-6, 1e-6,
+         f"{case}: ROI_POOLS[{name!r}] called with {options or 'no options'} vs its function",
+         x)
+  _close(entry(x, rois=rois, **options), bare, 1e-6, 1e-6, f"{case}: rois= by keyword", x)
+
+
 POOL_CHECKS = {"shape": pool_shape, "jit": pool_jit, "deterministic": pool_deterministic,
                "gradients": pool_gradients, "bfloat16": pool_bfloat16}
-POOL_SINGLE_CHECKS = {"window too large": pool_window_too_large, "learnable": pool_learnable}
+POOL_SINGLE_CHECKS = {"window too large": pool_window_too_large, "learnable": pool_learnable,
+                      "entry is its function": pool_entry_is_its_function}
 
 
 # -- activations ----------------------------------------------------------------------------
@@ -154,7 +210,7 @@ def act_shape_and_dtype(case: str) -> None:
 def act_jit(case: str) -> None:
   spec = get_activation(case)
   x = jnp.asarray(_GRID)
-  _close(jax.jit(spec.__call__)(x), spec(x), 1e-6, 1e-6, f"{case} jit vs eager")
+  _close(jax.jit(spec.__call__)(x), spec(x), 1e-6, 1e-6, f"{case} jit vs eager", x)
 
 
 def act_range(case: str) -> None:
@@ -176,11 +232,27 @@ def act_bfloat16(case: str) -> None:
   spec = get_activation(case)
   yb = spec(jnp.asarray(_GRID, jnp.bfloat16))
   assert yb.dtype == jnp.bfloat16, f"{case}: bfloat16 input gave {yb.dtype}"
-  _close(yb, spec(jnp.asarray(_GRID)), 2e-2, 2e-2, f"{case} bfloat16 vs float32")
+  _close(yb, spec(jnp.asarray(_GRID)), 2e-2, 2e-2, f"{case} bfloat16 vs float32",
+         jnp.asarray(_GRID, jnp.bfloat16))
+
+
+def act_entry_is_its_function(case: str) -> None:
+  """The registry entry called with the case's options, and the bound name, compute what
+  the bare function computes with them."""
+  name, options = parse_call(case)
+  entry = ACTIVATIONS.get(name)
+  x = jnp.asarray(_GRID)
+  bare = entry.fn(x, **{**{o.name: o.default for o in entry.options}, **options})
+  _close(entry(x, **options), bare, 1e-6, 1e-6,
+         f"{case}: ACTIVATIONS[{name!r}] called with {options or 'no options'} vs its function",
+         x)
+  _close(get_activation(case)(x), bare, 1e-6, 1e-6, f"{case}: the bound name vs its function",
+         x)
 
 
 ACT_CHECKS = {"shape and dtype": act_shape_and_dtype, "jit": act_jit, "range": act_range,
-              "gradients": act_gradients, "bfloat16": act_bfloat16}
+              "gradients": act_gradients, "bfloat16": act_bfloat16,
+              "entry is its function": act_entry_is_its_function}
 
 
 # -- normalization ----------------------------------------------------------------------------
@@ -210,7 +282,7 @@ def norm_jit(case: str, ndim: int) -> None:
   x = _input(ndim)
   for train in (False, True):
     f, params = _norm(case, train)
-    _close(jax.jit(f)(x, params), f(x, params), 1e-5, 1e-5, f"{case} (train={train}) jit")
+    _close(jax.jit(f)(x, params), f(x, params), 1e-5, 1e-5, f"{case} (train={train}) jit", x)
 
 
 def norm_gradients(case: str, ndim: int) -> None:
@@ -245,8 +317,26 @@ def norm_statistics(case: str, ndim: int) -> None:
         np.testing.assert_array_equal(new[k], stats[k], err_msg=f"{case}: eval moved {k}")
 
 
+def norm_entry_is_its_function(case: str, ndim: int) -> None:
+  """The registry entry called with the case's options computes what the bare function
+  computes with them (train and eval)."""
+  name, options = parse_call(case)
+  entry = NORMS.get(name)
+  x = _input(ndim)
+  params = entry.init(CHANNELS) if entry.init else {}
+  stats = entry.init_stats(CHANNELS) if entry.has_stats else {}
+  full = {**{o.name: o.default for o in entry.options}, **options}
+  for train in (False, True):
+    via = entry(x, params=params, stats=stats, train=train, **options)
+    bare = entry.fn(x, **params, **stats, **full, train=train, axis_name=None) \
+        if entry.has_stats else entry.fn(x, **params, **full)
+    via, bare = (via[0], bare[0]) if entry.has_stats else (via, bare)
+    _close(via, bare, 1e-6, 1e-6, f"{case} (train={train}): NORMS[{name!r}] called with "
+           f"{options or 'no options'} vs its function", x)
+
+
 NORM_CHECKS = {"shape and dtype": norm_shape_and_dtype, "jit": norm_jit,
                "gradients": norm_gradients, "bfloat16": norm_bfloat16,
-               "statistics": norm_statistics}
+               "statistics": norm_statistics, "entry is its function": norm_entry_is_its_function}
 
 REGISTRIES = {"pool": POOLS, "act": ACTIVATIONS, "norm": NORMS}

@@ -205,6 +205,19 @@ def _carve_validation(train: Split, size, how: str, seed: int) -> Tuple[Split, O
   return (Split(train.images[tr], train.labels[tr]), Split(train.images[va], train.labels[va]))
 
 
+def dataset_info(name: str, options: Mapping[str, Any]) -> Tuple[DatasetInfo, Dict[str, Any]]:
+  """The metadata of data set ``name`` with ``options`` (and the options with their
+  defaults), without loading it; an unknown name or option fails naming the valid ones."""
+  spec = DATASETS.get(name)
+  unknown = sorted(set(options) - set(spec.defaults))
+  if unknown:
+    raise ConfigError(f"config.data.options: data set {name!r} has no option {unknown[0]!r}."
+                      f"{did_you_mean(unknown[0], list(spec.defaults))} Its options: "
+                      f"{', '.join(sorted(spec.defaults)) or 'none'}")
+  opts = {**spec.defaults, **options}
+  return (spec.info_for(spec.info, opts) if spec.info_for else spec.info), opts
+
+
 def load_dataset(name: str, *, path: Optional[str] = None, validation_size=0,
                  validation_from: str = "end", validation_seed: int = 0,
                  **options) -> Dataset:
@@ -221,13 +234,7 @@ def load_dataset(name: str, *, path: Optional[str] = None, validation_size=0,
   """
   spec = DATASETS.get(name)
   data_dir()  # a CNNLAB_DATA_DIR that is not a directory fails here, whatever the source
-  unknown = sorted(set(options) - set(spec.defaults))
-  if unknown:
-    raise ConfigError(f"config.data.options: data set {name!r} has no option {unknown[0]!r}."
-                      f"{did_you_mean(unknown[0], list(spec.defaults))} Its options: "
-                      f"{', '.join(sorted(spec.defaults)) or 'none'}")
-  opts = {**spec.defaults, **options}
-  info = spec.info_for(spec.info, opts) if spec.info_for else spec.info
+  info, opts = dataset_info(name, options)
   arrays, source = spec.loader(path, opts)
   _validate(info, arrays, source)
   train = Split(arrays["x_train"], arrays["y_train"])

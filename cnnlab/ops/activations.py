@@ -15,8 +15,8 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Unio
 import jax
 import jax.numpy as jnp
 
-from cnnlab.registry import (Option, Registry, check_signature, doc_summary, format_call,
-                             parse_call, resolve_options)
+from cnnlab.registry import (Option, OptionError, Registry, check_signature, doc_summary,
+                             format_call, parse_call, resolve_options)
 
 INF = math.inf
 
@@ -36,8 +36,14 @@ class ActivationSpec:
   options: Tuple[Option, ...] = ()
   values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
-  def resolve(self) -> Dict[str, Any]:
-    return resolve_options(self.options, self.values, f"activation {self.name!r}")
+  def resolve(self, options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """Every option's value: the bound ones, then ``options`` (a call's), each checked."""
+    clash = set(self.values) & set(options or {})
+    if clash:
+      raise OptionError(f"activation {self.name!r}: option(s) {sorted(clash)} given twice (in "
+                        f"{self.label!r} and again)")
+    return resolve_options(self.options, {**self.values, **(options or {})},
+                           f"activation {self.name!r}")
 
   @property
   def output_range(self) -> Tuple[float, float]:
@@ -60,8 +66,10 @@ class ActivationSpec:
     lo, hi = self.output_range
     return f"range [{lo:.4g}, {hi:.4g}]  {self.description}"
 
-  def __call__(self, x):
-    return self.fn(x, **self.resolve())
+  def __call__(self, x, **options):
+    """``fn(x)`` with the bound options and ``options`` (``ACTIVATIONS.get("elu")(x,
+    alpha=0.5)`` is ``elu(x, alpha=0.5)``)."""
+    return self.fn(x, **self.resolve(options))
 
 
 ACTIVATIONS: Registry[ActivationSpec] = Registry("activation")

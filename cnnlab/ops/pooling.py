@@ -30,10 +30,10 @@ from cnnlab.ops.pool_functions import (  # noqa: F401  (re-exported: the pooling
     gated_pool, gem_pool, global_avg_pool, global_max_pool, identity_pool, lp_pool,
     max_pool, min_pool, mixed_pool, stochastic_pool, subsample)
 from cnnlab.ops.roi import roi_max_pool
-from cnnlab.registry import (Option, Registry, check_signature, doc_summary, format_call,
-                             parse_call, resolve_options)
+from cnnlab.registry import (Option, OptionError, Registry, check_signature, doc_summary,
+                             format_call, parse_call, resolve_options)
 
-KINDS = ("window", "global", "identity")
+KINDS = ("window", "global", "identity", "roi")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +53,12 @@ class PoolSpec:
     options: the declared options; ``init_options`` name those that go to ``init``
       (e.g. a learned parameter's initial value) instead of ``fn``.
     values: options bound to this entry (``get_pool("lp_sum(p=4)")``).
+    init_random: whether ``init`` draws random numbers. Called without ``params``, a
+      learnable op whose init is not random computes with its initial parameters, the
+      init options giving their values (``POOLS.get("gem")(x, p=1.0)`` is the mean); one
+      whose init is random is refused, asking for ``params``.
+
+  A ``"roi"`` op (RoI pooling) is called ``spec(features, rois, **options)``.
   """
   name: str
   fn: Callable[..., jax.Array]
@@ -64,6 +70,7 @@ class PoolSpec:
   init_options: Tuple[str, ...] = ()
   description: str = ""
   values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  init_random: bool = True
 
   @property
   def learnable(self) -> bool:
@@ -107,6 +114,9 @@ class PoolSpec:
       return in_shape
     if self.kind == "global":
       return (in_shape[0], in_shape[-1])
+    if self.kind == "roi":
+      raise ValueError(f"pooling {self.name!r}: an RoI pooling's output is (boxes, rows, cols, "
+                       f"C), set by its rois, not by the input shape")
     dummy = jax.ShapeDtypeStruct(in_shape, jnp.float32)
     _, _, _, out = _geometry(dummy, window, strides, padding, layer)
     return (in_shape[0],) + out + (in_shape[-1],)
@@ -124,12 +134,19 @@ class PoolSpec:
   def __call__(self, x, window: Optional[Window] = None, strides: Optional[Window] = None,
                padding="VALID", *, params: Optional[Mapping[str, jax.Array]] = None,
                rng=None, train: bool = False, layer: Optional[str] = None,
-               defaults: Optional[Mapping[str, Any]] = None, **options):
+               defaults: Optional[Mapping[str, Any]] = None, rois=None, **options):
+    where = f"{'layer %r: ' % layer if layer else ''}pooling {self.name!r}"
+    if self.learnable and not params:
+      params = self._initial_params(x, window, options, layer, defaults, where)
     opts = self.resolve(options, layer, defaults)
     opts = {k: v for k, v in opts.items() if k not in self.init_options}
-    where = f"{'layer %r: ' % layer if layer else ''}pooling {self.name!r}"
     if self.kind == "identity":
       return self.fn(x)
+    if self.kind == "roi":
+      rois = window if rois is None else rois  # spec(features, rois) or rois=
+      if rois is None:
+        raise ValueError(f"{where} needs rois: (R, 5) rows (batch_index, x1, y1, x2, y2)")
+      return self.fn(x, rois, **opts)
     if self.kind == "global":
       return self.fn(x, **opts, **(params or {}))
     if window is None:
@@ -143,6 +160,16 @@ class PoolSpec:
     return self.fn(x, window, strides, padding, **opts, **(params or {}), **extra)
 
 
+  def _initial_params(self, x, window, options, layer, defaults, where):
+    """The parameters a bare call computes with: the initial ones, where init is not random
+    (the init options are their values)."""
+    if self.init_random:
+      raise OptionError(f"{where} is learnable and its initial parameters are random: pass "
+                        f"params= (e.g. spec.init_params(key, channels, window))")
+    return self.init_params(None, x.shape[-1], window, ndim=max(x.ndim - 2, 1), layer=layer,
+                            defaults=defaults, **options)
+
+
 POOLS: Registry[PoolSpec] = Registry("pooling")
 ROI_POOLS: Registry[PoolSpec] = Registry("RoI pooling")
 
@@ -151,7 +178,8 @@ def register_pool(name: str, fn: Optional[Callable] = None, *, kind: str = "wind
                   requires_nonnegative: bool = False, stochastic: bool = False,
                   init: Optional[Callable] = None, options: Sequence[Option] = (),
                   init_options: Sequence[str] = (), description: Optional[str] = None,
-                  overwrite: bool = False, registry: Registry = POOLS):
+                  overwrite: bool = False, registry: Registry = POOLS,
+                  init_random: bool = True):
   """Registers a pooling function under ``name``; usable as a call or a decorator.
 
   One line is enough for a new op, e.g. in a test, a notebook or a user's file::
@@ -176,7 +204,8 @@ def register_pool(name: str, fn: Optional[Callable] = None, *, kind: str = "wind
     if init is not None:
       check_signature(init, list(init_options), f"pooling {name!r} (init)")
     registry.add(name, PoolSpec(name, f, kind, requires_nonnegative, stochastic, init,
-                                options, tuple(init_options), description or doc_summary(f)),
+                                options, tuple(init_options), description or doc_summary(f),
+                                init_random=init_random),
                  overwrite=overwrite)
     return f
 
@@ -248,7 +277,7 @@ POOLS.hint("lp", "choose 'lp_sum' ((Σ|x|ᵖ)^(1/p)) or 'lp_mean' ((mean|x|ᵖ)^
 register_pool("stochastic", stochastic_pool, requires_nonnegative=True, stochastic=True,
               description="Train: sample with pᵢ=aᵢ/Σa; test: Σpᵢaᵢ (Zeiler & Fergus)")
 register_pool("mixed", _mixed_learned, init=_mixed_init, options=[PER_CHANNEL],
-              init_options=["per_channel"],
+              init_options=["per_channel"], init_random=False,
               description="α·max + (1−α)·avg, α learned (option per_channel)")
 register_pool("gated", gated_pool, init=_gated_init, options=[PER_CHANNEL],
               init_options=["per_channel"],
@@ -264,9 +293,9 @@ register_pool("global_avg", global_avg_pool, kind="global")
 register_pool("global_max", global_max_pool, kind="global")
 register_pool("gem", gem_pool, kind="global", init=_gem_init,
               options=[Option("p", float, 3.0, low=1.0, doc="the learned power's initial value")],
-              init_options=["p"],
+              init_options=["p"], init_random=False,
               description="Generalized mean (mean xᵖ)^(1/p), p learned (init option p=3)")
-register_pool("roi_max", roi_max_pool, kind="global", registry=ROI_POOLS,
+register_pool("roi_max", roi_max_pool, kind="roi", registry=ROI_POOLS,
               options=[Option("output_size", int, 7, low=1, doc="cells per box side"),
                        Option("spatial_scale", float, 1.0, low=0.0, low_open=True,
                               doc="feature-map pixels per input pixel")],

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from cnnlab.errors import USER_ERRORS, ArgumentParser, ReportError, report
+from cnnlab.errors import USER_ERRORS, ArgumentParser, ReportError, check_dir, report
 from cnnlab.report import html, plots, tables
 
 
@@ -40,11 +40,12 @@ def main(argv=None) -> int:
   p.add_argument("--html", action="store_true",
                  help="also write report.html: the table and the plots side by side")
   a = p.parse_args(argv)
+  out = a.out_dir or os.path.join(a.sweep_dir, "report")
   try:
     records, t = _table(a)
+    check_dir(out, "--out_dir")
   except USER_ERRORS as e:
     return report("report", e)
-  out = a.out_dir or os.path.join(a.sweep_dir, "report")
   os.makedirs(out, exist_ok=True)
   md = tables.markdown(t)
   for name, text in (("table.md", md), ("table.tex", tables.latex(t)),

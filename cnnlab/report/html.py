@@ -40,12 +40,13 @@ def page(t: Table, title: str, images: Sequence[str], command: str = "") -> str:
       f"<figcaption>{html.escape(name)}</figcaption></figure>"
       for p in images if p for name in [os.path.splitext(os.path.basename(p))[0]])
   cmd = f"<p><code>{html.escape(command)}</code></p>" if command else ""
+  notes = "".join(f"<p class=\"note\">{html.escape(n)}</p>\n" for n in t.notes_lines())
   return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}"
           f"</title><style>{STYLE}</style></head><body>\n<h1>{html.escape(title)}</h1>{cmd}\n"
           f"<p>{html.escape(t.metric + unit)}: mean ± std over seeds (runs); best per column "
           f"in bold</p>\n<table><thead><tr><th>{html.escape(t.row_key)} \\ "
           f"{html.escape(t.col_key)}</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
-          f"</table>\n<div class=\"plots\">{figures}</div>\n</body></html>\n")
+          f"</table>\n{notes}<div class=\"plots\">{figures}</div>\n</body></html>\n")
 
 
 def write(path: str, t: Table, title: str, images: Sequence[str], command: str = "") -> str:

@@ -47,9 +47,10 @@ def collect(sweep_dir: str) -> List[Dict[str, Any]]:
   path = os.path.join(sweep_dir, INDEX_FILE)
   rows = []
   if os.path.exists(path):
-    index = Index(path)
+    index = Index(path, readonly=True)
     rows = [{"run_id": r["run_id"], "status": r["status"], "config": r["config"],
-             "result": _result(r["result"]), "workdir": os.path.join(runs_dir, r["run_id"])}
+             "result": _result(r["result"]), "workdir": os.path.join(runs_dir, r["run_id"]),
+             "error": r.get("error")}
             for r in index.rows()]
     index.close()
   else:
@@ -116,6 +117,7 @@ class Cell:
   invalid: int = 0
   unfinished: int = 0
   no_value: int = 0  # finished runs without the metric (e.g. no epoch ended in the run)
+  notes: List[int] = dataclasses.field(default_factory=list)  # indices into Table.notes
 
   def problems(self):
     """``(what, count)`` for the runs that gave no value, the non-zero ones."""
@@ -148,6 +150,11 @@ class Table:
   lower_is_better: bool
   published: Dict[Tuple[str, str], float]
   best_of_seeds: bool = False  # also print each cell's best single run
+  # why runs gave no value: each invalid run's reason (the cells refer to them by number)
+  notes: List[str] = dataclasses.field(default_factory=list)
+
+  def notes_lines(self) -> List[str]:
+    return [f"[{i + 1}] {n}" for i, n in enumerate(self.notes)]
 
   def best(self) -> Dict[Any, Any]:
     """The best row per column (by mean)."""
@@ -163,8 +170,9 @@ class Table:
     cell = self.cells.get((r, c))
     if cell is None:
       return "—"
+    refs = "".join(f" [{i + 1}]" for i in cell.notes)
     if not cell.values:
-      return ", ".join(f"{k} ({n})" for k, n in cell.problems()) or "—"
+      return (", ".join(f"{k} ({n})" for k, n in cell.problems()) or "—") + refs
     d = _digits(self.scale)
     spread = f" ± {cell.std * self.scale:.{d}f}" if len(cell.values) > 1 else ""  # one run: no ±
     s = f"{cell.mean * self.scale:.{d}f}{spread} ({len(cell.values)})"
@@ -175,7 +183,7 @@ class Table:
     pub = self.published.get((str(r), str(c)))
     if pub is not None:
       s += f" · paper {pub:g}"
-    return s
+    return s + refs
 
 
 def _digits(scale: float) -> int:
@@ -215,7 +223,7 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
                         f"{', '.join(flat)}); or a path such as best.test.accuracy, or "
                         f"last.<split>.<metric> from metrics.jsonl")
   cells: Dict[Tuple[Any, Any], Cell] = {}
-  rows, cols = [], []
+  rows, cols, notes = [], [], []
   for rec in records:
     r = _axis_value(rec["config"], row_key)
     if r not in rows:
@@ -229,6 +237,9 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
       cell = cells.setdefault((r, c), Cell([]))
       status = rec["status"]
       value = record_value(rec, m) if status == "done" else None
+      if status == "invalid" and rec.get("error") and m == metrics[0]:  # the reason, once
+        notes.append(f"invalid run {rec['run_id']}: {' '.join(str(rec['error']).split())}")
+        cell.notes.append(len(notes) - 1)
       if status == "diverged":
         cell.diverged += 1
       elif status == "invalid":
@@ -252,7 +263,7 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
       r, _, c = k.partition("|")
       pub[(r, c)] = float(v)
   return Table(rows, cols, cells, row_key, col_key, metric, 100.0 if percent else 1.0,
-               lower_is_better, pub, best_of_seeds)
+               lower_is_better, pub, best_of_seeds, notes)
 
 
 def _check_path(trees: Sequence[Dict], path: str, what: str, kind: str) -> None:
@@ -306,6 +317,8 @@ def markdown(t: Table) -> str:
       s = t.text(r, c)
       cells.append(f"**{s}**" if best.get(c) == r else s)
     lines.append(f"| {r} | " + " | ".join(cells) + " |")
+  if t.notes:
+    lines += [""] + [f"{n}  " for n in t.notes_lines()]
   return "\n".join(lines) + "\n"
 
 
@@ -326,6 +339,7 @@ def latex(t: Table) -> str:
       cells.append(f"\\textbf{{{s}}}" if best.get(c) == r else s)
     lines.append(_tex(r) + " & " + " & ".join(cells) + " \\\\")
   lines += ["\\bottomrule", "\\end{tabular}"]
+  lines += [_tex(n) + " \\\\" for n in t.notes_lines()]
   return "\n".join(lines) + "\n"
 
 

@@ -8,7 +8,7 @@ import sys
 
 from argparse import RawDescriptionHelpFormatter
 
-from cnnlab.errors import USER_ERRORS, ArgumentParser, report
+from cnnlab.errors import USER_ERRORS, ArgumentParser, check_dir, report
 from cnnlab.imports import split_paths
 from cnnlab.sweep import runner
 from cnnlab.sweep.definition import SweepSpec
@@ -56,9 +56,11 @@ def main(argv=None) -> int:
     value = getattr(a, name)
     if value is not None and value < (0 if name == "devices" else 1):
       p.error(f"--{name} must be {'>= 0' if name == 'devices' else '>= 1'}, got {value}")
+  _checks_on_the_cpu()
   try:
     spec = SweepSpec.from_args(a.config, extra, split_paths(a.imports), _pack(a))
     sweep_dir = a.sweep_dir or runner.default_sweep_dir(a.config)
+    check_dir(sweep_dir, "--sweep_dir", write=not a.dry_run)
     if a.dry_run:
       print("\n".join(runner.describe(spec, sweep_dir, a.workers or 1)))
       return 0
@@ -74,10 +76,41 @@ def main(argv=None) -> int:
                              runs_per_device=a.runs_per_device, devices=devices,
                              max_attempts=a.max_attempts, stale_after_s=a.stale_after_s,
                              pin=a.pin_workers)
+  except runner.InvalidPoints as e:  # one line per point that cannot run
+    print(f"invalid sweep: {len(e.lines)} point(s) cannot run; nothing was launched "
+          f"(fix them, or leave them out, and relaunch):", file=sys.stderr)
+    for line in e.lines:
+      print(f"  {line}", file=sys.stderr)
+    return 2
   except USER_ERRORS as e:
     return report("sweep", e)
   unfinished = sum(counts.values()) - finished(counts)
+  if counts.get("invalid"):  # rejected while running (e.g. a batch larger than the data)
+    _print_invalid(sweep_dir)
+    return 1
   return 0 if unfinished == 0 else 1
+
+
+def _print_invalid(sweep_dir: str) -> None:
+  import os
+  from cnnlab.sweep.index import INDEX_FILE, Index
+  index = Index(os.path.join(sweep_dir, INDEX_FILE), readonly=True)
+  rows = index.rows(status="invalid")
+  index.close()
+  print(f"{len(rows)} run(s) ended invalid (a relaunch with the corrected settings re-runs "
+        f"them):", file=sys.stderr)
+  for r in rows:
+    print(f"  {r['run_id']}: {' '.join(str(r['error']).split())}", file=sys.stderr)
+
+
+def _checks_on_the_cpu() -> None:
+  """The launcher only checks configs (shapes, traced abstractly): on the CPU, so that it
+  never takes the accelerator memory its workers need. (Process-local: workers inherit
+  nothing of it.)"""
+  from cnnlab.train import runtime
+  if not runtime.backends_initialized():
+    import jax
+    jax.config.update("jax_platforms", "cpu")
 
 
 def _pack(a) -> tuple:

@@ -22,8 +22,10 @@ import os
 import socket
 import sqlite3
 import time
+import urllib.parse
 from typing import Any, Dict, Iterable, List, Optional
 
+from cnnlab.errors import ConfigError, ReportError
 from cnnlab.train.result import dumps
 from cnnlab.trees import flatten, get, put
 
@@ -47,6 +49,35 @@ CREATE TABLE IF NOT EXISTS runs (
   error TEXT, result TEXT);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+def _check_is_index(db: sqlite3.Connection, path: str) -> None:
+  """A file that is not an SQLite database (corrupted, or something else) fails by name."""
+  try:
+    db.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+  except sqlite3.DatabaseError as e:  # OperationalError too: a WAL file on a read-only mount
+    db.close()
+    raise ReportError(f"{path} is not a readable sweep index ({e}); restore it from a copy, "
+                      f"or move it away and relaunch the sweep to re-index its runs") from None
+
+
+def _open_readonly(path: str) -> sqlite3.Connection:
+  """A read-only connection. SQLite reads a WAL-mode file through its ``-shm`` file, which a
+  read-only directory cannot hold: there the file is opened as immutable (nothing may write
+  it while it is read, which a read-only mount guarantees)."""
+  if not os.path.isfile(path):
+    raise ReportError(f"no sweep index at {path}")
+  uri = "file:" + urllib.parse.quote(os.path.abspath(path))
+  for mode in ("mode=ro", "immutable=1"):
+    db = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=120, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    try:
+      _check_is_index(db, path)
+      return db
+    except ReportError:
+      if mode == "immutable=1" or os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
+        raise
+  raise AssertionError("unreachable")
 
 
 def _alive(pid: Optional[int]) -> bool:
@@ -78,11 +109,22 @@ def _runnable(row, max_attempts: int, stale_after_s: float, host: str, now: floa
 
 
 class Index:
-  def __init__(self, path: str):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  """A sweep's index; ``readonly=True`` only reads (a report), which also works on a
+  read-only mount and never switches the file's journal mode."""
+
+  def __init__(self, path: str, readonly: bool = False):
     self.path = path
+    if readonly:
+      self._db = _open_readonly(path)
+      return
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(folder) and not os.path.isdir(folder):
+      raise ConfigError(f"sweep directory {folder} is a file, not a directory: name a new or "
+                        f"existing directory (--sweep_dir)")
+    os.makedirs(folder, exist_ok=True)
     self._db = sqlite3.connect(path, timeout=120, isolation_level=None)
     self._db.row_factory = sqlite3.Row
+    _check_is_index(self._db, path)
     # Two processes opening a new index at once can find it locked while the other switches
     # it to WAL, which SQLite reports at once instead of waiting out the busy timeout.
     for attempt in range(200):
@@ -110,6 +152,10 @@ class Index:
           [(r.run_id, json.dumps(r.overrides, sort_keys=True, default=str),
             r.config.to_json_best_effort(), now) for r in runs])
       return self.count() - before
+
+  def remove_runs(self, run_ids: Iterable[str]) -> None:
+    """Drops runs from the index (a relaunch re-registers runs that never ran)."""
+    self._db.executemany("DELETE FROM runs WHERE run_id = ?", [(r,) for r in run_ids])
 
   def set_meta(self, key: str, value: Any) -> None:
     self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))

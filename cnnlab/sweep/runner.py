@@ -25,6 +25,7 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
+from cnnlab.errors import with_imports_hint
 from cnnlab.registry import did_you_mean
 from cnnlab.signals import StopSignal
 from cnnlab.sweep.index import INDEX_FILE, Index, finished, format_counts
@@ -102,27 +103,57 @@ def pack(points: List[Dict], axes: Sequence[str], base_seed: int = 0) -> List[Di
   return out
 
 
-def prepare(spec, sweep_dir: str, packed: bool = False) -> Index:
-  """Expands and validates the sweep and registers its runs in the sweep's index.
+class InvalidPoints(ConfigError):
+  """Sweep points that cannot run: ``lines`` holds one ``<run id>: <reason>`` each."""
 
-  A relaunch may add points (an extended sweep); existing runs are kept as they are. A
-  relaunch with another spec (other overrides, imports or packing) is refused, naming
+  def __init__(self, lines: List[str], total: int):
+    self.lines = lines
+    super().__init__(f"{len(lines)} of {total} sweep points cannot run (nothing was launched): "
+                     + "; ".join(lines))
+
+
+def checked_runs(spec: SweepSpec):
+  """The sweep's runs, each config checked as ``cnnlab.main`` would check it before
+  training (:func:`cnnlab.train.run.check_runnable`: fields, op names and options, the
+  model built on the data's shape); :class:`InvalidPoints` lists every point that fails."""
+  from cnnlab.errors import INVALID_CONFIG
+  from cnnlab.train.run import check_runnable
+  runs = spec.runs(check=False)
+  bad, models = [], {}
+  for r in runs:
+    try:
+      check_runnable(r.config, models)
+    except INVALID_CONFIG as e:
+      bad.append(f"{r.run_id}: {with_imports_hint(e, spec.imports)}")
+    except Exception:  # noqa: BLE001 -- a crash (a bug in a model) is no config error: the
+      pass  # run records it as failed, with its traceback, and retries it
+  if bad:
+    raise InvalidPoints(bad, len(runs))
+  return runs
+
+
+def prepare(spec, sweep_dir: str, packed: bool = False, log=print) -> Index:
+  """Expands and checks the sweep and registers its runs in the sweep's index.
+
+  Every point is checked before anything is written (:func:`checked_runs`). A relaunch
+  may add points (an extended sweep); existing runs are kept as they are. A relaunch with
+  another spec (other overrides, imports or packing) is accepted when it changes only runs
+  that never ran (pending, or invalid: a corrected override); else it is refused, naming
   what differs. ``spec`` is a :class:`SweepSpec`, or a config file spec (``packed``: its
   seeds packed).
   """
   if isinstance(spec, str):
     spec = SweepSpec.from_args(spec, pack=("seed",) if packed else ())
-  runs = spec.runs()  # every point validated before anything runs
+  runs = checked_runs(spec)  # every point checked before anything runs
   index = Index(os.path.join(sweep_dir, INDEX_FILE))
   stored = SweepSpec.of_index(index)
-  if stored is not None:
-    diff = spec.differences(stored)
-    if diff:
-      index.close()
-      raise ConfigError(f"{sweep_dir} holds this sweep launched otherwise — "
-                        f"{'; '.join(diff)}; relaunch it the same way (or use a new "
-                        f"--sweep_dir)")
   known = index.meta("points", [])
+  if stored is not None and spec.differences(stored):
+    try:
+      known = _relaunch_otherwise(index, spec, stored, runs, known, sweep_dir, log)
+    except ConfigError:
+      index.close()
+      raise
   ids = {run_id(p) for p in known}
   merged = known + [json.loads(json.dumps(r.overrides, default=str)) for r in runs
                     if r.run_id not in ids]
@@ -132,10 +163,34 @@ def prepare(spec, sweep_dir: str, packed: bool = False) -> Index:
   return index
 
 
+NEVER_RAN = ("pending", "invalid")
+
+
+def _relaunch_otherwise(index: Index, spec: SweepSpec, stored: SweepSpec, runs, known,
+                        sweep_dir: str, log) -> List[Dict]:
+  """A relaunch with another spec: accepted when every run that started keeps its config
+  (the never-run ones are re-registered with the new one); returns the points kept."""
+  rows = {r["run_id"]: r for r in index.rows()}
+  new = {r.run_id: json.loads(r.config.to_json_best_effort()) for r in runs}
+  started = [rid for rid, r in rows.items() if r["status"] not in NEVER_RAN]
+  changed = [rid for rid in started if new.get(rid) != rows[rid]["config"]]
+  if changed:
+    raise ConfigError(f"{sweep_dir} holds this sweep launched otherwise — "
+                      f"{'; '.join(spec.differences(stored))}; {len(changed)} run(s) that "
+                      f"already started would change (e.g. {changed[0]}): relaunch it the "
+                      f"same way (or use a new --sweep_dir)")
+  dropped = [rid for rid, r in rows.items() if r["status"] in NEVER_RAN]
+  index.remove_runs(dropped)
+  log(f"sweep {sweep_dir}: relaunched with {'; '.join(spec.differences(stored))}: "
+      + (f"the {len(dropped)} run(s) that never ran take the new settings" if dropped else
+         "no run changes"))
+  return [p for p in known if run_id(p) in set(started)]
+
+
 def describe(spec: SweepSpec, sweep_dir: Optional[str] = None, workers: int = 1) -> List[str]:
   """The points with their run ids, and an estimate of the time left from the sweep
   directory's finished runs (when there are any)."""
-  runs = spec.runs()
+  runs = checked_runs(spec)
   lines = [f"{r.run_id}  {json.dumps(r.overrides, default=str)}" for r in runs]
   lines.append(f"{len(runs)} runs; " + estimate(sweep_dir, [r.run_id for r in runs], workers))
   return lines
@@ -145,7 +200,7 @@ def estimate(sweep_dir: Optional[str], run_ids: List[str], workers: int) -> str:
   path = os.path.join(sweep_dir, INDEX_FILE) if sweep_dir else None
   if not path or not os.path.exists(path):
     return "no time estimate (no finished run in this sweep directory yet)"
-  index = Index(path)
+  index = Index(path, readonly=True)
   rows = {r["run_id"]: r for r in index.rows()}
   index.close()
   times = [r["result"]["wall_time_s"] for r in rows.values()
@@ -252,7 +307,7 @@ def launch(spec, sweep_dir: str, workers: int = 1, runs_per_device: int = 1,
   ``spec`` is a :class:`SweepSpec` (or a config file spec, with ``packed`` for its seeds);
   ``pin``: :func:`worker_cpus`.
   """
-  index = prepare(spec, sweep_dir, packed)
+  index = prepare(spec, sweep_dir, packed, log=log)
   total = index.count()
   devices = count_accelerators() if devices is None else devices
   pool = _Workers(sweep_dir, workers, runs_per_device, devices, max_attempts, stale_after_s,

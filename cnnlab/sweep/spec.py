@@ -28,6 +28,7 @@ import json
 import re
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
+from cnnlab.errors import from_user_file
 from cnnlab.registry import did_you_mean
 from cnnlab.train.config import ConfigError, validate
 from cnnlab.trees import flatten
@@ -217,7 +218,7 @@ def load_config_file(spec: str):
   name = "cnnlab_config_" + re.sub(r"\W", "_", os.path.abspath(path))
   module_spec = importlib.util.spec_from_file_location(name, path)
   module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
+  from_user_file(path, module_spec.loader.exec_module, module)
   return module, (arg or None)
 
 
@@ -227,7 +228,8 @@ def sweep_of(spec: str):
   module, arg = load_config_file(spec)
   if not hasattr(module, "get_sweep"):
     raise ConfigError(f"{spec}: the config file defines no get_sweep()")
-  base = module.get_config(arg) if arg else module.get_config()
+  path = spec.partition(":")[0]
+  base = from_user_file(path, module.get_config, *([arg] if arg else []))
   takes_arg = bool(inspect.signature(module.get_sweep).parameters)
-  points = module.get_sweep(arg) if takes_arg else module.get_sweep()
+  points = from_user_file(path, module.get_sweep, *([arg] if takes_arg else []))
   return base, points

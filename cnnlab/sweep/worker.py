@@ -66,6 +66,7 @@ def execute(index: Index, run, sweep_dir: str, heartbeat_s: float = 30.0, log=pr
   except invalid_config_errors() as e:
     status = "invalid"
     index.finish(run_id, status, None, f"{type(e).__name__}: {e}")
+    log(f"[{run_id}] invalid: {type(e).__name__}: {' '.join(str(e).split())}")
   except Exception as e:  # noqa: BLE001 -- a crash: recorded, retried up to max_attempts
     status = "failed"
     index.finish(run_id, status, _read_result(workdir),
@@ -111,6 +112,8 @@ def main(argv=None) -> int:
   runtime.enable_compilation_cache(runtime.default_cache_dir())
   work(a.sweep_dir, a.max_attempts, a.stale_after_s,
        log=lambda m: print(m, flush=True))
+  from cnnlab.train.checkpoint import quiet_exit_after_failed_restore
+  quiet_exit_after_failed_restore()
   return 0
 
 

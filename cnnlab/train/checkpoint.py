@@ -17,8 +17,10 @@ state with no record.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
+import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -76,12 +78,16 @@ class Checkpointer:
     when there is none. Unreadable newer ones are moved aside with a one-line warning; when
     none is readable, :class:`CheckpointError` says which directory to remove."""
     steps = self.all_steps()
+    if steps:  # a failing restore's stray callbacks come during its unwinding already
+      _quiet_closed_loop_callbacks()
     for i, step in enumerate(reversed(steps)):
       try:
         state, record = self.restore(template, step)
       except Exception as e:  # noqa: BLE001 -- any read failure: try the previous one
+        why = f"{type(e).__name__}: {_first_line(e)}"
+        _drop_failed_reads(e)
         log(f"warning: checkpoint {os.path.join(self.directory, str(step))} is unreadable "
-            f"({type(e).__name__}: {_first_line(e)}); "
+            f"({why}); "
             + ("falling back to the previous one" if i + 1 < len(steps) else "none left"))
         continue
       self._move_aside([s for s in steps if s > step])
@@ -118,6 +124,57 @@ class Checkpointer:
 
   def __exit__(self, *exc):
     self.close()
+
+
+def _drop_failed_reads(e: BaseException) -> None:
+  """Collects what a failed restore left (the frames of its traceback hold the futures of
+  reads still in flight) while their callbacks are quieted, not at the process's exit."""
+  _FAILED_RESTORES.append(1)
+  seen = set()
+  while e is not None and id(e) not in seen:
+    seen.add(id(e))
+    e.__traceback__ = None
+    e = e.__cause__ or e.__context__
+  gc.collect()
+
+
+_FAILED_RESTORES: List[int] = []  # one entry per failed restore in this process
+
+
+def _quiet_closed_loop_callbacks() -> None:
+  """When a restore fails, TensorStore's reads still in flight call back into orbax's
+  event loop, which the failure closed; Python prints each as an unraisable
+  ``RuntimeError: Event loop is closed`` traceback (24 for one small state; some through
+  ``sys.excepthook``), which reads as a crash beside the one warning that matters. Those,
+  and only those, are dropped from the first restore on: they come while the failed
+  restore unwinds, and after it returned."""
+  previous, previous_except = sys.unraisablehook, sys.excepthook
+  if getattr(previous, "cnnlab_quiet", False):
+    return
+
+  def stray(e) -> bool:
+    return isinstance(e, RuntimeError) and str(e) == "Event loop is closed"
+
+  def hook(unraisable):
+    if not stray(unraisable.exc_value):
+      previous(unraisable)
+
+  def excepthook(kind, value, tb):  # TensorStore's threads print some through PyErr_Print
+    if not stray(value):
+      previous_except(kind, value, tb)
+  hook.cnnlab_quiet = True
+  sys.unraisablehook, sys.excepthook = hook, excepthook
+
+
+def quiet_exit_after_failed_restore() -> None:
+  """For a command's last act: after a failed restore, some of those callbacks come only
+  when Python tears the process down, past any hook; standard error is closed for that
+  teardown (everything the command printed is flushed first)."""
+  if not _FAILED_RESTORES:
+    return
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
 
 
 def _first_line(e: BaseException) -> str:

@@ -274,6 +274,10 @@ def _validate_train(c) -> None:
     _need(isinstance(t[f], bool), f"train.{f}", f"must be True or False, got {t[f]!r}")
   _need(isinstance(t.cpu_devices, int) and t.cpu_devices >= 0, "train.cpu_devices",
         f"must be an int >= 0 (0: one per core), got {t.cpu_devices!r}")
+  _need(t.cpu_devices <= 1 or t.batch_size % t.cpu_devices == 0, "train.cpu_devices",
+        f"{t.cpu_devices} host devices cannot split train.batch_size={t.batch_size} into equal "
+        f"shares: set train.cpu_devices to a divisor of the batch, to 0 (one per core, fewer "
+        f"where the batch does not divide) or to 1")
   _need(t.cpu_devices == 1 or t.data_parallel, "train.cpu_devices",
         f"{t.cpu_devices} host devices need train.data_parallel=True (else one device "
         f"computes and the others idle); for one device set train.cpu_devices=1")

@@ -44,7 +44,7 @@ from typing import Callable, Dict, Optional
 import jax
 import numpy as np
 
-from cnnlab.errors import ConfigError
+from cnnlab.errors import ConfigError, check_dir
 from cnnlab.signals import StopSignal
 from cnnlab.train import runtime
 from cnnlab.train.checkpoint import Checkpointer
@@ -52,7 +52,7 @@ from cnnlab.train.evaluator import Evaluator
 from cnnlab.train.metrics import MetricWriter
 from cnnlab.train.progress import Progress
 from cnnlab.train.record import RunRecord, split_metrics
-from cnnlab.train.result import Result
+from cnnlab.train.result import Result, load_result
 from cnnlab.train.run import Run
 from cnnlab.trees import flatten
 
@@ -100,16 +100,32 @@ def train(config, workdir: str, log: Callable[[str], None] = print) -> Result:
   SIGTERM/SIGINT are caught from the start (a signal during data loading or
   compilation stops the run after its next chunk of steps, checkpointed).
   """
+  check_dir(workdir, "workdir")
   with StopSignal() as stop:
     t0 = time.time()
     run = Run.build(config, log)  # everything validated: nothing is written before this
     ckpt = Checkpointer(os.path.join(workdir, "checkpoints"),
                         keep=config.train.keep_checkpoints)
     try:
-      open_workdir(workdir, config, ckpt.latest_step() is not None)
+      latest = ckpt.latest_step()
+      open_workdir(workdir, config, latest is not None)
+      done = finished_result(workdir, latest, run.events.total)
+      if done is not None:  # nothing to train: the results stay as they are
+        log(f"already finished at step {done.step}: {_summary(done)}; results in {workdir} "
+            f"(a new --workdir trains again)")
+        return done
       return _Trainer(run, workdir, ckpt, log, stop, t0).fit()
     finally:
       ckpt.close()
+
+
+def finished_result(workdir: str, latest_step: Optional[int], total: int) -> Optional[Result]:
+  """The run's result when it finished (``done`` at its last checkpoint, all steps trained
+  or its target met): a rerun then leaves result.json and the metrics as they are."""
+  result = load_result(workdir) if latest_step is not None else None
+  if result is None or result.status != "done" or result.step != latest_step:
+    return None
+  return result if result.step >= total or (result.target and result.target.met()) else None
 
 
 class _Trainer:
@@ -333,5 +349,15 @@ def _sums(metrics) -> Dict[str, np.ndarray]:
 
 
 def _summary(result: Result) -> str:
+  """The run's numbers as result.json reports them: the best of each evaluated split (the
+  test value at the best validation point where there is one), then the final test."""
+  parts = []
+  for split, best in result.best.items():
+    if best.point.value is not None:
+      what = "test at the best validation" if split == "test_at_best_validation" else \
+          f"best {split}"
+      parts.append(f"{what} {best.metric} {best.point.value:.4f} (step {best.point.step})")
   test = result.final.get("test")
-  return ", ".join(f"test {k} {v:.4f}" for k, v in test.values.items()) if test else "no test"
+  if test:
+    parts.append("final " + ", ".join(f"test {k} {v:.4f}" for k, v in test.values.items()))
+  return "; ".join(parts) or "no evaluation"

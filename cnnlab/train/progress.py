@@ -67,9 +67,12 @@ class Progress:
       return log
 
     def write(message):
-      self._bar.clear()
+      bar = self._bar  # None once closed: the run's last lines follow the finished bar
+      if bar is not None:
+        bar.clear()
       log(message)
-      self._bar.refresh()
+      if bar is not None:
+        bar.refresh()
     return write
 
   def close(self) -> None:

@@ -12,6 +12,7 @@ rejected config leaves its work directory untouched.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import platform
 import subprocess
@@ -24,9 +25,9 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from cnnlab.data import DeviceSplit, load_dataset
-from cnnlab.data.catalog import Dataset, DatasetInfo
+from cnnlab.data.catalog import Dataset, DatasetInfo, dataset_info
 from cnnlab.data.pipeline import epoch_batch_indices
-from cnnlab.data.prepare import input_shape as prepared_shape, prepare
+from cnnlab.data.prepare import input_shape as prepared_shape, prepare, subset_info
 from cnnlab.errors import ConfigError
 from cnnlab.models import create_model
 from cnnlab.train import runtime
@@ -98,6 +99,27 @@ def build_model(config, info: DatasetInfo) -> Tuple[Any, Tuple[int, ...], str]:
   return create_model(config.model.name, input_shape=shape, **kwargs), shape, loss_name
 
 
+def check_runnable(config, models_seen: Optional[Dict[str, Any]] = None) -> None:
+  """Everything :meth:`Run.build` refuses that can be known without loading the data: the
+  fields, the data set and its options, the model built on the data's shape (op names and
+  options, layer combinations, windows that do not fit) and, with a fixed step count, the
+  schedule. A sweep calls it on every point before launching any; ``models_seen`` caches
+  the model check across points that build the same model on the same shape."""
+  validate(config)
+  d, t = config.data, config.train
+  info, _ = dataset_info(d.name, dict(d.options))
+  info = subset_info(info, tuple(d.classes))
+  key = json.dumps([json.loads(config.model.to_json_best_effort()), info.to_json(),
+                    list(d.pad_to), t.dtype, t.loss, t.label_smoothing], sort_keys=True,
+                   default=str)
+  if models_seen is None or key not in models_seen:
+    build_model(config, info)
+    if models_seen is not None:
+      models_seen[key] = True
+  if t.num_steps:
+    make_schedule(config.optim, t.num_steps)
+
+
 def load_run_data(config) -> Dataset:
   """The data set of ``config``: loaded, then subset, reduced and expanded as it asks."""
   d = config.data
@@ -137,8 +159,12 @@ def _check_batch(config, n: int, num_devices: int) -> int:
   """Steps per epoch; a batch the devices cannot split or the data cannot fill fails here."""
   bs = config.train.batch_size
   if bs % num_devices:
+    t = config.train
+    fix = (f"set config.train.cpu_devices to a divisor of {bs} (0 picks one per core that "
+           f"divides it) or to 1" if jax.default_backend() == "cpu" and t.cpu_devices != 1
+           else "or set config.train.data_parallel=False")
     raise ConfigError(f"config.train.batch_size: {bs} is not divisible by the {num_devices} "
-                      f"devices it is sharded over (or set config.train.data_parallel=False)")
+                      f"devices it is sharded over ({fix})")
   if bs > n:
     raise ConfigError(f"config.train.batch_size: {bs} exceeds the {n} training examples")
   return n // bs
