@@ -6,7 +6,8 @@ the user's imports and the packed axes.
     runs = spec.runs()          # every point, overrides applied, validated
 
 The sweep's index stores the spec (``meta["spec"]``) when the sweep is first launched;
-a relaunch with another spec is refused naming what differs, and every worker (local
+a relaunch with another spec is refused naming what differs (unless it changes only
+runs that never ran: ``runner.prepare``), and every worker (local
 or Ray) rebuilds its runs from the stored spec and points.
 """
 
