@@ -194,7 +194,7 @@ def _run(fv: flags.FlagValues) -> int:
 def run() -> None:
   """Console-script entry point (``cnnlab``)."""
   code = cli(sys.argv)
-  if "cnnlab.train.checkpoint" in sys.modules:
+  if "cnnlab.train.checkpoint" in sys.modules:  # (not imported: --help and errors stay fast)
     sys.modules["cnnlab.train.checkpoint"].quiet_exit_after_failed_restore()
   sys.exit(code)
 

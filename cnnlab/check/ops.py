@@ -182,8 +182,7 @@ def roi_entry_is_its_function(case: str) -> None:
   entry = ROI_POOLS.get(name)
   x = _input(2)
   rois = np.asarray([[0, 0, 0, 4, 3], [1, 1, 2, 3, 4], [0, 2, 1, 2, 1]], np.float32)
-  full = {**{o.name: o.default for o in entry.options}, **options}
-  bare = entry.fn(x, rois, **full)
+  bare = entry.fn(x, rois, **entry.resolve(options))
   _close(entry(x, rois, **options), bare, 1e-6, 1e-6,
          f"{case}: ROI_POOLS[{name!r}] called with {options or 'no options'} vs its function",
          x)
@@ -242,7 +241,7 @@ def act_entry_is_its_function(case: str) -> None:
   name, options = parse_call(case)
   entry = ACTIVATIONS.get(name)
   x = jnp.asarray(_GRID)
-  bare = entry.fn(x, **{**{o.name: o.default for o in entry.options}, **options})
+  bare = entry.fn(x, **entry.resolve(options))
   _close(entry(x, **options), bare, 1e-6, 1e-6,
          f"{case}: ACTIVATIONS[{name!r}] called with {options or 'no options'} vs its function",
          x)
@@ -325,7 +324,7 @@ def norm_entry_is_its_function(case: str, ndim: int) -> None:
   x = _input(ndim)
   params = entry.init(CHANNELS) if entry.init else {}
   stats = entry.init_stats(CHANNELS) if entry.has_stats else {}
-  full = {**{o.name: o.default for o in entry.options}, **options}
+  full = entry.resolve(options)
   for train in (False, True):
     via = entry(x, params=params, stats=stats, train=train, **options)
     bare = entry.fn(x, **params, **stats, **full, train=train, axis_name=None) \

@@ -159,7 +159,6 @@ class PoolSpec:
       extra = {"rng": rng, "train": train}
     return self.fn(x, window, strides, padding, **opts, **(params or {}), **extra)
 
-
   def _initial_params(self, x, window, options, layer, defaults, where):
     """The parameters a bare call computes with: the initial ones, where init is not random
     (the init options are their values)."""

@@ -25,7 +25,7 @@ import time
 import urllib.parse
 from typing import Any, Dict, Iterable, List, Optional
 
-from cnnlab.errors import ConfigError, ReportError
+from cnnlab.errors import ReportError, check_dir
 from cnnlab.train.result import dumps
 from cnnlab.trees import flatten, get, put
 
@@ -68,16 +68,18 @@ def _open_readonly(path: str) -> sqlite3.Connection:
   if not os.path.isfile(path):
     raise ReportError(f"no sweep index at {path}")
   uri = "file:" + urllib.parse.quote(os.path.abspath(path))
-  for mode in ("mode=ro", "immutable=1"):
+
+  def connect(mode: str) -> sqlite3.Connection:
     db = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=120, isolation_level=None)
     db.row_factory = sqlite3.Row
-    try:
-      _check_is_index(db, path)
-      return db
-    except ReportError:
-      if mode == "immutable=1" or os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
-        raise
-  raise AssertionError("unreachable")
+    _check_is_index(db, path)
+    return db
+  try:
+    return connect("mode=ro")
+  except ReportError:
+    if os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
+      raise  # a writable directory: the file itself is bad
+    return connect("immutable=1")
 
 
 def _alive(pid: Optional[int]) -> bool:
@@ -118,9 +120,7 @@ class Index:
       self._db = _open_readonly(path)
       return
     folder = os.path.dirname(os.path.abspath(path))
-    if os.path.exists(folder) and not os.path.isdir(folder):
-      raise ConfigError(f"sweep directory {folder} is a file, not a directory: name a new or "
-                        f"existing directory (--sweep_dir)")
+    check_dir(folder, "sweep_dir", write=False)
     os.makedirs(folder, exist_ok=True)
     self._db = sqlite3.connect(path, timeout=120, isolation_level=None)
     self._db.row_factory = sqlite3.Row

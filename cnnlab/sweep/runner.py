@@ -172,19 +172,20 @@ def _relaunch_otherwise(index: Index, spec: SweepSpec, stored: SweepSpec, runs, 
   (the never-run ones are re-registered with the new one); returns the points kept."""
   rows = {r["run_id"]: r for r in index.rows()}
   new = {r.run_id: json.loads(r.config.to_json_best_effort()) for r in runs}
-  started = [rid for rid, r in rows.items() if r["status"] not in NEVER_RAN]
-  changed = [rid for rid in started if new.get(rid) != rows[rid]["config"]]
+  started = {rid for rid, r in rows.items() if r["status"] not in NEVER_RAN}
+  changed = sorted(rid for rid in started if new.get(rid) != rows[rid]["config"])
+  what = "; ".join(spec.differences(stored))
   if changed:
     raise ConfigError(f"{sweep_dir} holds this sweep launched otherwise — "
-                      f"{'; '.join(spec.differences(stored))}; {len(changed)} run(s) that "
+                      f"{what}; {len(changed)} run(s) that "
                       f"already started would change (e.g. {changed[0]}): relaunch it the "
                       f"same way (or use a new --sweep_dir)")
   dropped = [rid for rid, r in rows.items() if r["status"] in NEVER_RAN]
   index.remove_runs(dropped)
-  log(f"sweep {sweep_dir}: relaunched with {'; '.join(spec.differences(stored))}: "
+  log(f"sweep {sweep_dir}: relaunched with {what}: "
       + (f"the {len(dropped)} run(s) that never ran take the new settings" if dropped else
          "no run changes"))
-  return [p for p in known if run_id(p) in set(started)]
+  return [p for p in known if run_id(p) in started]
 
 
 def describe(spec: SweepSpec, sweep_dir: Optional[str] = None, workers: int = 1) -> List[str]:
