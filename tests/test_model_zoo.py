@@ -188,8 +188,10 @@ def test_unrolled_blocks_compute_what_the_scan_computes_with_the_same_params(nam
     out, stats = model.apply({**v, "params": params}, x, train=True, mutable=["batch_stats"])
     return (out ** 2).sum(), stats
 
-  (l_scan, s_scan), g_scan = jax.value_and_grad(loss, has_aux=True)(v["params"], models["scan"])
-  (l_unr, s_unr), g_unr = jax.value_and_grad(loss, has_aux=True)(v["params"], models["unroll"])
+  # jitted: op by op, the unrolled net's hundreds of small ops took most of a minute
+  grad = jax.jit(jax.value_and_grad(loss, has_aux=True), static_argnums=1)
+  (l_scan, s_scan), g_scan = grad(v["params"], models["scan"])
+  (l_unr, s_unr), g_unr = grad(v["params"], models["unroll"])
   np.testing.assert_allclose(l_scan, l_unr, rtol=1e-5)
   # Unrolled code fuses differently: rounding relative to each gradient's scale.
   jax.tree.map(lambda a, b: np.testing.assert_allclose(

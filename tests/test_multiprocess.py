@@ -75,7 +75,7 @@ def _same_run(a, b, rtol=0.0):
 def jobs(tmp_path_factory):
   """The two-process job and the one-process two-device run of the same config."""
   tmp = tmp_path_factory.mktemp("mp")
-  cfg = _cfg(tmp, 480)
+  cfg = _cfg(tmp, 144)  # 12 epochs: long enough for a kill after 12 steps and a resume
   out = _launch(cfg, tmp / "two").communicate(timeout=400)[0]
   assert load_result(tmp / "two") is not None, out[-3000:]
   single = subprocess.run(

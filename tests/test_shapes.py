@@ -91,3 +91,36 @@ def test_param_counts():
   assert S.param_count({"a": np.zeros((3, 4)), "b": [np.zeros(5)]}) == 17
   with pytest.raises(S.ShapeError, match="groups"):
     S.conv_param_count(3, 8, 3, groups=2)
+
+
+# -- branches and exact intervals (hand-worked) ----------------------------------------------
+
+
+def test_parallel_branches_take_the_union_of_their_fields():
+  """A residual block: 3×3 (pad 1) twice beside the identity → the main path's 5; a
+  shortcut misaligned by SAME padding at stride 2 widens the union."""
+  block = S.Parallel("b", ((("c1", 3, 1, 1), ("c2", 3, 1, 1)), ()))
+  g, = S.receptive_fields([block], 8)
+  assert (g.size, g.jump, g.receptive_field, g.start) == (8, 1, 5, 0.0)
+  # stride-2 SAME conv on 8 pads (0, 1): centre of output i at 2i + 1; a 1×1 stride-2
+  # shortcut sits at 2i: the union of [2i, 2i + 2] and [2i, 2i] is 3 wide, centred at 2i + 1
+  down = S.Parallel("d", ((("c", 3, 2, "SAME"),), (("s", 1, 2),)))
+  g, = S.receptive_fields([down], 8)
+  assert (g.size, g.jump, g.receptive_field, g.start) == (4, 2, 3, 1.0)
+  with pytest.raises(S.ShapeError, match="branches disagree"):
+    S.receptive_fields([S.Parallel("x", ((("a", 3, 2),), ()))], 8)
+
+
+def test_input_interval_cuts_fields_where_the_maps_end():
+  """Subsampling 3/2 of 20 reads 0, 2, …, 16; a 5-wide padded conv at its last position
+  reaches pool positions 6..10 of which 9 and 10 are padding, so input 17..19 is not read,
+  though the recurrences' field (centre 16 ± 6, clipped) says 10..19."""
+  layers = [("conv1", 5, 1, 2), S.LayerSpec("pool1", 3, 2, span=1), ("conv2", 5, 1, 2)]
+  geoms = S.receptive_fields(layers, 20)
+  assert geoms[-1].interval(8, 20) == (10, 19)
+  assert S.input_interval(layers, 20, 8) == (10, 18)
+  assert S.input_interval(layers, 20, 0) == (0, 6)
+  assert S.input_interval(layers, 20, 4, upto=1) == (6, 10)  # pool1 at 4 reads conv1 8
+  # a global layer reads everything; a window entirely in padding reads nothing
+  assert S.input_interval([("c", 3), S.LayerSpec("g", None)], 9, 0) == (0, 8)
+  assert S.input_interval([("p", 1, 1, 3)], 4, 0) == (-1, -1)

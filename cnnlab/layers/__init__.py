@@ -178,4 +178,12 @@ class Conv(nn.Module):
                          self.padding, self.dilation, self.groups, layer=_layer_name(self))
 
 
-__all__ = ["Pool", "Act", "Norm", "Dropout", "Conv"]
+class Tap(nn.Module):
+  """The identity, as a named module: marks a tensor that is no module's output (a scanned
+  stage's result) so that inspection can find it by path (no parameters, no compute)."""
+
+  def __call__(self, x):
+    return x
+
+
+__all__ = ["Pool", "Act", "Norm", "Dropout", "Conv", "Tap"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import flax.linen as nn
 
 from cnnlab.layers import Act, Conv, Norm, Pool
-from cnnlab.models.common import Head, ZooModel, scaled
+from cnnlab.models.common import Head, ZooModel, pool_layer, scaled
 from cnnlab.models.registry import register_model
 
 BN = {"momentum": 0.4, "eps": 1e-5}
@@ -51,12 +51,10 @@ class Airbench94(ZooModel):
     x = Pool("max", 3, name="head_pool")(x, train)
     return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x) / 9.0
 
-  @staticmethod
-  def geometry():
-    return [("whiten", 2), ("group1_conv1", 3, 1, 1), ("group1_pool", 2, 2),
-            ("group1_conv2", 3, 1, 1), ("group2_conv1", 3, 1, 1), ("group2_pool", 2, 2),
-            ("group2_conv2", 3, 1, 1), ("group3_conv1", 3, 1, 1), ("group3_pool", 2, 2),
-            ("group3_conv2", 3, 1, 1), ("head_pool", 3, 3)]
+  def geometry(self):
+    return [("whiten", 2), *[layer for g in (1, 2, 3) for layer in [
+        (f"group{g}_conv1", 3, 1, "SAME"), *pool_layer(f"group{g}_pool", self.pool, 2),
+        (f"group{g}_conv2", 3, 1, "SAME")]], ("head_pool", 3, 3)]
 
 
 register_model("airbench94", Airbench94, input_shape=(32, 32, 3), dataset="cifar10",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import flax.linen as nn
 
 from cnnlab.layers import Act, Conv, Dropout, Norm, Pool
-from cnnlab.models.common import fc, Head, ZooModel, scaled
+from cnnlab.models.common import fc, Head, ZooModel, pool_layer, scaled
 from cnnlab.models.registry import register_model
 
 LRN = {"size": 5, "k": 2.0, "alpha": 1e-4, "beta": 0.75}
@@ -40,10 +40,11 @@ class AlexNetCifar(ZooModel):
                  if self.norm == "lrn" else None, name=f"norm{i + 1}")(x, train)
     return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x)
 
-  @staticmethod
-  def geometry():
-    return [layer for i in range(3) for layer in ((f"conv{i + 1}", 5, 1, 2),
-                                                  (f"pool{i + 1}", 3, 2, "SAME"))]
+  def geometry(self):
+    return [layer for i in range(3) for layer in [
+        (f"conv{i + 1}", 5, 1, 2),
+        *pool_layer(f"pool{i + 1}", self.pool if (i == 0 or self.all_pools) else "avg", 3, 2,
+                    "SAME")]]
 
 
 class AlexNet(ZooModel):
@@ -71,10 +72,10 @@ class AlexNet(ZooModel):
       x = act(fc(x, w(4096), self.head, self.dtype, f"fc{i + 6}"))
     return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x)
 
-  @staticmethod
-  def geometry():
-    return [("conv1", 11, 4), ("pool1", 3, 2), ("conv2", 5, 1, 2), ("pool2", 3, 2),
-            ("conv3", 3, 1, 1), ("conv4", 3, 1, 1), ("conv5", 3, 1, 1), ("pool5", 3, 2)]
+  def geometry(self):
+    return [("conv1", 11, 4), *pool_layer("pool1", self.pool, 3, 2), ("conv2", 5, 1, 2),
+            *pool_layer("pool2", self.pool, 3, 2), ("conv3", 3, 1, 1), ("conv4", 3, 1, 1),
+            ("conv5", 3, 1, 1), *pool_layer("pool5", self.pool, 3, 2)]
 
 
 register_model("alexnet_cifar", AlexNetCifar, input_shape=(32, 32, 3), dataset="cifar10",

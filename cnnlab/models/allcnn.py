@@ -20,7 +20,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Dropout, Norm, Pool
-from cnnlab.models.common import ModelConfigError, ZooModel, norm_has_shift, scaled
+from cnnlab.models.common import ModelConfigError, ZooModel, norm_has_shift, pool_layer, scaled
 from cnnlab.models.registry import register_model
 from cnnlab.ops.pooling import global_avg_pool
 
@@ -83,6 +83,23 @@ class AllCNN(ZooModel):
     x = Conv(self.num_classes, 1, dtype=self.dtype, name="head")(x).astype(jnp.float32)
     self.sow("intermediates", "score_map", x)  # All-CNN's classifier is a convolution already
     return global_avg_pool(x)
+
+  def geometry(self):
+    out, n = [], 0
+    for s, stage in enumerate(STAGES[self.model]):
+      for i, (_, k) in enumerate(stage):
+        n += 1
+        stride = 2 if (i == len(stage) - 1 and self.variant == "strided") else 1
+        out.append((f"conv{n}", k, stride, (k - 1) // 2))
+      if self.variant == "convpool":
+        n += 1
+        out.append((f"conv{n}", 3, 1, 1))
+      if self.variant in ("base", "convpool"):
+        out += pool_layer(f"pool{s + 1}", self.pool, 3, 2, "SAME")
+      elif self.variant == "allcnn":
+        n += 1
+        out.append((f"conv{n}", 3, 2, 1))
+    return out + [(f"conv{n + 1}", 3, 1, 0), (f"conv{n + 2}", 1), ("head", 1)]
 
 
 for _m in "ABC":

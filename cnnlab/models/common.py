@@ -84,6 +84,15 @@ class ZooModel(nn.Module):
   def check(self) -> None:
     """Model-specific validation; raise :class:`ModelConfigError` naming the field."""
 
+  def geometry(self):
+    """The spatial layers along one axis, input to output, as :mod:`cnnlab.ops.shapes`
+    layers (``LayerSpec`` or tuples ``(name, window, stride, padding)``, ``Parallel`` for
+    branches), each named by its module path where it has one (``[]``: no spatial
+    layers). Receptive fields come from it (:func:`cnnlab.ops.shapes.receptive_fields`),
+    and a registry test measures them from gradients for every model; None: not declared.
+    """
+    return None
+
   def __post_init__(self):
     name = type(self).__name__
     for f in self.UNUSED_FIELDS:
@@ -101,6 +110,13 @@ class ZooModel(nn.Module):
     self.check()
     check_names(self, self.POOL_KINDS, self.POOL_AFTER, self.POOL_LAYER)
     super().__post_init__()
+
+
+def pool_layer(name: str, kind: str, window=2, strides=None, padding="VALID") -> list:
+  """The receptive-field geometry of a ``Pool(kind, window, strides, padding)`` layer as a
+  list for a model's :meth:`ZooModel.geometry` (empty for the identity)."""
+  spec = get_pool(kind).layer_spec(name, window, strides, padding)
+  return [] if spec is None else [spec]
 
 
 def norm_has_shift(norm: str) -> bool:

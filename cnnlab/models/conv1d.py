@@ -15,7 +15,7 @@ from typing import Sequence
 import flax.linen as nn
 
 from cnnlab.layers import Act, Conv, Pool
-from cnnlab.models.common import fc, Head, ZooModel, scaled
+from cnnlab.models.common import fc, Head, ZooModel, pool_layer, scaled
 from cnnlab.models.registry import register_model
 
 
@@ -37,7 +37,9 @@ class ConvBase1D(ZooModel):
     return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x)
 
   def geometry(self):
-    return [(f"conv{i + 1}", 5 if i == 0 else 3, 2, 1) for i in range(self.depth)]
+    return [layer for i in range(self.depth)
+            for layer in [(f"conv{i + 1}", 5 if i == 0 else 3, 2, 1),
+                          *pool_layer(f"pool{i + 1}", self.pool, 2)]]
 
 
 class ConvPool1D(ZooModel):
@@ -55,6 +57,11 @@ class ConvPool1D(ZooModel):
       x = Act(self.act)(x)
       x = Pool(self.pool, 2, input_act=self.act, name=f"pool{i + 1}")(x, train)
     return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x)
+
+  def geometry(self):
+    return [layer for i in range(self.depth)
+            for layer in [(f"conv{i + 1}", 3, self.conv_stride, "SAME"),
+                          *pool_layer(f"pool{i + 1}", self.pool, 2)]]
 
 
 class MLP(ZooModel):
@@ -75,6 +82,9 @@ class MLP(ZooModel):
       y = Act(self.act)(fc(x, scaled(h, self.width), self.head, self.dtype, f"fc{i + 1}"))
       x = x + y if self.residual and i > 0 and x.shape == y.shape else y
     return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x)
+
+  def geometry(self):
+    return []
 
 
 class GRU1D(ZooModel):
@@ -100,6 +110,9 @@ class GRU1D(ZooModel):
     else:
       x = forward(x)
     return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x)
+
+  def geometry(self):
+    return []  # recurrent: every output of the GRU sees the whole sequence
 
 
 _SRC = "MNIST-1D (Greydanus & Kobak)"

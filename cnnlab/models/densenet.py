@@ -14,7 +14,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Act, Conv, Norm, Pool
-from cnnlab.models.common import GlobalConvHead, ModelConfigError, ZooModel
+from cnnlab.models.common import GlobalConvHead, ModelConfigError, ZooModel, pool_layer
+from cnnlab.ops.shapes import Parallel
 from cnnlab.ops.pooling import global_avg_pool
 from cnnlab.models.registry import register_model
 
@@ -59,6 +60,18 @@ class DenseNetBC(ZooModel):
       return GlobalConvHead(self.num_classes, self.dtype, name="head")(x)
     x = global_avg_pool(x)
     return nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x).astype(jnp.float32)
+
+  def geometry(self):
+    n, out = (self.depth - 4) // 6, [("conv1", 3, 1, 1)]
+    for b in range(3):
+      # each layer's output is concatenated to its input: the identity is one branch
+      out += [Parallel(f"block{b + 1}_{i}", ((), ((f"block{b + 1}_{i}_conv1", 1),
+                                                   (f"block{b + 1}_{i}_conv2", 3, 1, 1))))
+              for i in range(n)]
+      if b < 2:
+        out += [(f"transition{b + 1}_conv", 1),
+                *pool_layer(f"transition{b + 1}_pool", self.pool, 2)]
+    return out
 
 
 register_model("densenet_bc", DenseNetBC, input_shape=(32, 32, 3), dataset="cifar10",

@@ -17,7 +17,7 @@ from typing import Tuple
 import flax.linen as nn
 
 from cnnlab.layers import Act, Dropout, Pool
-from cnnlab.models.common import ConvNormAct, fc, Head, ZooModel, scaled
+from cnnlab.models.common import ConvNormAct, fc, Head, ZooModel, pool_layer, scaled
 from cnnlab.models.registry import register_model
 
 
@@ -43,9 +43,9 @@ class FashionNet(ZooModel):
     return Head(self.num_classes, self.dtype, kind=self.head, name="head",
                 **({"kernel_init": init} if self.glorot else {}))(x)
 
-  @staticmethod
-  def geometry():
-    return [("conv1", 5, 1, 2), ("pool1", 2, 2), ("conv2", 5, 1, 2), ("pool2", 2, 2)]
+  def geometry(self):
+    return [layer for i in range(len(self.features))
+            for layer in [(f"conv{i + 1}", 5, 1, 2), *pool_layer(f"pool{i + 1}", self.pool, 2)]]
 
 
 register_model("fashionnet", FashionNet, input_shape=(28, 28, 1), dataset="fashion_mnist",

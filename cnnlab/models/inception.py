@@ -16,7 +16,9 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnlab.layers import Dropout, Pool
-from cnnlab.models.common import GlobalConvHead, ConvNormAct, ModelConfigError, ZooModel, scaled
+from cnnlab.models.common import (GlobalConvHead, ConvNormAct, ModelConfigError, ZooModel,
+                                  pool_layer, scaled)
+from cnnlab.ops.shapes import Parallel
 from cnnlab.models.registry import register_model
 from cnnlab.ops.pooling import global_avg_pool
 
@@ -82,6 +84,23 @@ class InceptionSmall(ZooModel):
           Dropout(self.dropout)(x, train))
     x = Dropout(self.dropout)(global_avg_pool(x), train)
     return nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x).astype(jnp.float32)
+
+  def geometry(self):
+    out, used, p = [("stem", 3, 1, "SAME")], 0, 0
+    for item in LAYOUT:
+      if used == self.depth:
+        break
+      if item == "pool":
+        p += 1
+        out += pool_layer(f"pool{p}", self.pool, 3, 2, "SAME")
+        continue
+      name = f"inception{item}"
+      out.append(Parallel(name, (
+          ((f"{name}/b1", 1),), ((f"{name}/b3_reduce", 1), (f"{name}/b3", 3, 1, "SAME")),
+          ((f"{name}/b5_reduce", 1), (f"{name}/b5", 5, 1, "SAME")),
+          (*pool_layer(f"{name}/bp_pool", self.pool, 3, 1, "SAME"), (f"{name}/bp", 1)))))
+      used += 1
+    return out
 
 
 register_model("inception_small", InceptionSmall, input_shape=(32, 32, 3), dataset="cifar10",

@@ -24,7 +24,7 @@ import numpy as np
 
 from cnnlab.layers import Act, Conv, Pool
 from cnnlab.ops import conv as conv_ops
-from cnnlab.models.common import fc, Head, ModelConfigError, ZooModel, scaled
+from cnnlab.models.common import fc, Head, ModelConfigError, ZooModel, pool_layer, scaled
 from cnnlab.models.registry import register_model
 
 # Table I of the paper: which S2 maps (rows) feed each C3 map (columns).
@@ -123,9 +123,9 @@ class LeNet5(ZooModel):
                kernel_init=lecun_uniform_2_4))
     return Head(self.num_classes, self.dtype, kind=self.head, name="head")(x)
 
-  @staticmethod
-  def geometry():
-    return [("C1", 5), ("S2", 2, 2), ("C3", 5), ("S4", 2, 2), ("C5", 5)]
+  def geometry(self):
+    return [("C1", 5), *pool_layer("S2", self.pool, 2, 2), ("C3", 5),
+            *pool_layer("S4", self.pool, 2, 2), ("C5", 5)]
 
 
 register_model("lenet5", LeNet5, input_shape=(32, 32, 1), dataset="mnist",

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnnlab.layers import Act, Conv, Dropout, Pool
-from cnnlab.models.common import fc, Head, ZooModel, scaled
+from cnnlab.models.common import fc, Head, ZooModel, pool_layer, scaled
 from cnnlab.models.registry import register_model
 
 
@@ -77,10 +77,8 @@ class NielsenNet(ZooModel):
                 kernel_init=nn.initializers.zeros_init(), name="head")(x)
 
   def geometry(self):
-    out = []
-    for i, _ in enumerate(self.conv_maps):
-      out += [(f"conv{i + 1}", 5), (f"pool{i + 1}", 2, 2)]
-    return out
+    return [layer for i in range(len(self.conv_maps)) for layer in [
+        (f"ConvPool_{i}/conv", 5), *pool_layer(f"ConvPool_{i}", self.pool, 2)]]
 
 
 _SRC = "Nielsen NNDL ch. 6"

@@ -25,6 +25,9 @@ class Perceptron(ZooModel):
     return Head(self.num_classes, self.dtype, kind=self.head,
                 kernel_init=nn.initializers.zeros_init(), name="head")(x.astype(self.dtype))
 
+  def geometry(self):
+    return []
+
 
 register_model("perceptron", Perceptron, input_shape=(8, 8, 1), dataset="digits",
                description="Rosenblatt's perceptron: one linear threshold unit, zero start")

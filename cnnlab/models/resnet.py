@@ -26,8 +26,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cnnlab.layers import Act, Conv, Norm, Pool
-from cnnlab.models.common import GlobalConvHead, ModelConfigError, ZooModel, check_pool, scaled
+from cnnlab.layers import Act, Conv, Norm, Pool, Tap
+from cnnlab.models.common import (GlobalConvHead, ModelConfigError, ZooModel, check_pool,
+                                  pool_layer, scaled)
+from cnnlab.ops.shapes import Parallel
 from cnnlab.models.registry import register_model
 
 SHORTCUTS = ("A", "B", "none")
@@ -97,6 +99,29 @@ def shortcut(x, features, stride, kind, norm, dtype, train):
   return Norm(norm, name="proj_norm")(y, train)
 
 
+def block_geometry(name, kind, stride, shortcut_kind, reshapes):
+  """A residual block's geometry: the main path and the shortcut (identity, option A's
+  subsampling, option B's 1×1 projection; none in a plain net) as parallel branches."""
+  main = (((f"{name}/conv1", 3, stride, 1), (f"{name}/conv2", 3, 1, 1)) if kind == "basic" else
+          ((f"{name}/conv1", 1), (f"{name}/conv2", 3, stride, 1), (f"{name}/conv3", 1)))
+  if shortcut_kind == "none":
+    return Parallel(name, (main,))
+  if not reshapes:
+    return Parallel(name, (main, ()))
+  short = ("shortcut", 1, stride) if shortcut_kind == "A" else (f"{name}/proj", 1, stride)
+  return Parallel(name, (main, (short,)))
+
+
+def stage_geometry(name, kind, count, stride, shortcut_kind, reshapes):
+  """The geometry of :func:`run_stage`: the first block, then the scanned ones (the last
+  named by the stage's output tap)."""
+  out = [block_geometry(f"{name}_block0", kind, stride, shortcut_kind, reshapes)]
+  for j in range(count - 1):
+    label = f"{name}_output" if j == count - 2 else f"{name}_blocks[{j}]"
+    out.append(block_geometry(label, kind, 1, shortcut_kind, False))
+  return out
+
+
 class _ScanBlock(nn.Module):
   """A block with the (carry, _) signature that nn.scan expects."""
   block: Any
@@ -134,6 +159,7 @@ def run_stage(x, block, count, features, stride, kwargs, train, name, block_loop
                       unroll=count if unroll else 1)
     x, _ = scanned(block, dict(features=features, stride=1, **kwargs),
                    name=f"{name}_blocks")(x, train)
+    x = Tap(name=f"{name}_output")(x)  # a scan's result is no module's output
   return x
 
 
@@ -174,6 +200,13 @@ class ResNetCifar(ZooModel):
       return GlobalConvHead(self.num_classes, self.dtype, name="head")(x)
     x = Pool(self.pool, name="global_pool")(x, train)
     return nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x).astype(jnp.float32)
+
+  def geometry(self):
+    n, out = (self.depth - 2) // 6, [("conv1", 3, 1, 1)]
+    for s in range(3):
+      out += stage_geometry(f"stage{s + 1}", "basic", n, 1 if s == 0 else 2, self.shortcut,
+                            s > 0)
+    return out + pool_layer("global_pool", self.pool)
 
 
 class ResNet(ZooModel):
@@ -225,6 +258,15 @@ class ResNet(ZooModel):
       return GlobalConvHead(self.num_classes, self.dtype, name="head")(x)
     x = Pool(self.head_pool, name="global_pool")(x, train)
     return nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x).astype(jnp.float32)
+
+  def geometry(self):
+    kind, counts = self.LAYOUTS[self.depth]
+    out = ([("conv1", 7, 2, 3), *pool_layer("stem_pool", self.pool, 3, 2, 1)]
+           if self.stem == "imagenet" else [("conv1", 3, 1, 1)])
+    for s, c in enumerate(counts):  # the first block reshapes but in a basic net's stage 1
+      out += stage_geometry(f"stage{s + 1}", kind, c, 1 if s == 0 else 2, self.shortcut,
+                            s > 0 or kind == "bottleneck")
+    return out + pool_layer("global_pool", self.head_pool)
 
 
 register_model("resnet_cifar", ResNetCifar, input_shape=(32, 32, 3), dataset="cifar10",

@@ -13,7 +13,8 @@ from __future__ import annotations
 import flax.linen as nn
 
 from cnnlab.layers import Act, Conv, Dropout, Norm, Pool
-from cnnlab.models.common import fc, Head, ModelConfigError, ZooModel, norm_has_shift, scaled
+from cnnlab.models.common import (fc, Head, ModelConfigError, ZooModel, norm_has_shift,
+                                  pool_layer, scaled)
 from cnnlab.models.registry import register_model
 
 M = "M"
@@ -66,7 +67,7 @@ class VGG(ZooModel):
     for v in CONFIGS[self.config]:
       if v == M:
         p += 1
-        out.append((f"pool{p}", 2, 2))
+        out += pool_layer(f"pool{p}", self.pool, 2)
       else:
         c += 1
         out.append((f"conv{c}", 3, 1, 1))

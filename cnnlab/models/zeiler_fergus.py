@@ -10,7 +10,7 @@ from __future__ import annotations
 import flax.linen as nn
 
 from cnnlab.layers import Act, Conv, Norm, Pool
-from cnnlab.models.common import Head, ZooModel, scaled
+from cnnlab.models.common import Head, ZooModel, pool_layer, scaled
 from cnnlab.models.registry import register_model
 
 
@@ -31,7 +31,7 @@ class ZeilerFergusNet(ZooModel):
 
   def geometry(self):
     return [layer for i in range(self.depth)
-            for layer in ((f"conv{i + 1}", 5, 1, 2), (f"pool{i + 1}", 3, 2))]
+            for layer in [(f"conv{i + 1}", 5, 1, 2), *pool_layer(f"pool{i + 1}", self.pool, 3, 2)]]
 
 
 register_model("zeiler_fergus", ZeilerFergusNet, input_shape=(28, 28, 1),

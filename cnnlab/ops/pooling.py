@@ -57,6 +57,7 @@ class PoolSpec:
       learnable op whose init is not random computes with its initial parameters, the
       init options giving their values (``POOLS.get("gem")(x, p=1.0)`` is the mean); one
       whose init is random is refused, asking for ``params``.
+    first_only: each output reads its window's first element only (subsampling).
 
   A ``"roi"`` op (RoI pooling) is called ``spec(features, rois, **options)``.
   """
@@ -71,6 +72,20 @@ class PoolSpec:
   description: str = ""
   values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   init_random: bool = True
+  first_only: bool = False
+
+  def layer_spec(self, name: str, window: Optional[Window] = 2,
+                 strides: Optional[Window] = None, padding="VALID"):
+    """This op's geometry along one axis (:mod:`cnnlab.ops.shapes`), for receptive fields:
+    None for the identity, a global layer for a global op."""
+    if self.kind == "identity":
+      return None
+    if self.kind != "window":
+      return shapes.LayerSpec(name, None)
+    w = window if isinstance(window, int) else tuple(window)[0]
+    s = w if strides is None else (strides if isinstance(strides, int) else tuple(strides)[0])
+    pad = padding if isinstance(padding, (str, int)) else tuple(padding)[0]
+    return shapes.LayerSpec(name, w, s, pad, span=1 if self.first_only else None)
 
   @property
   def learnable(self) -> bool:
@@ -178,7 +193,7 @@ def register_pool(name: str, fn: Optional[Callable] = None, *, kind: str = "wind
                   init: Optional[Callable] = None, options: Sequence[Option] = (),
                   init_options: Sequence[str] = (), description: Optional[str] = None,
                   overwrite: bool = False, registry: Registry = POOLS,
-                  init_random: bool = True):
+                  init_random: bool = True, first_only: bool = False):
   """Registers a pooling function under ``name``; usable as a call or a decorator.
 
   One line is enough for a new op, e.g. in a test, a notebook or a user's file::
@@ -189,6 +204,8 @@ def register_pool(name: str, fn: Optional[Callable] = None, *, kind: str = "wind
   Options are declared, e.g. ``options=[Option("p", float, 3.0, low=1.0)]``; the
   function must take each by keyword. From then on every model, config and sweep
   accepts ``pool="double_avg"`` (or ``"name(p=4)"``) and the conformance tests check it.
+  ``first_only``: each output depends on its window's first element only (subsampling),
+  which receptive fields need to know.
   """
   if kind not in KINDS:
     raise ValueError(f"pool kind must be one of {KINDS}, got {kind!r}")
@@ -204,7 +221,7 @@ def register_pool(name: str, fn: Optional[Callable] = None, *, kind: str = "wind
       check_signature(init, list(init_options), f"pooling {name!r} (init)")
     registry.add(name, PoolSpec(name, f, kind, requires_nonnegative, stochastic, init,
                                 options, tuple(init_options), description or doc_summary(f),
-                                init_random=init_random),
+                                init_random=init_random, first_only=first_only),
                  overwrite=overwrite)
     return f
 
@@ -286,7 +303,7 @@ register_pool("distance_weighted", distance_weighted_pool,
                               doc="standard deviation of the Gaussian weights, in pixels")],
               description="Gaussian-weighted average by distance to the window centre "
                           "(option sigma)")
-register_pool("subsample", subsample,
+register_pool("subsample", subsample, first_only=True,
               description="First element of each window: plain striding ('stride_2')")
 register_pool("global_avg", global_avg_pool, kind="global")
 register_pool("global_max", global_max_pool, kind="global")

@@ -139,7 +139,7 @@ class Geometry:
     name: the layer.
     size: number of output positions.
     jump: distance, in input pixels, between adjacent outputs.
-    receptive_field: input pixels that influence one output.
+    receptive_field: input pixels that influence one output (the extent, first to last).
     start: input coordinate of the centre of the first output's receptive field
       (negative or fractional values are normal with padding or even windows).
   """
@@ -149,48 +149,162 @@ class Geometry:
   receptive_field: int
   start: float
 
+  def interval(self, position: int, input_size: Optional[int] = None) -> Tuple[int, int]:
+    """First and last input pixel that output ``position`` depends on (clipped to the input
+    when ``input_size`` is given: the part of a receptive field in the padding is not there)."""
+    centre = self.start + position * self.jump
+    lo, hi = centre - (self.receptive_field - 1) / 2, centre + (self.receptive_field - 1) / 2
+    lo, hi = int(round(lo)), int(round(hi))
+    if input_size is not None:
+      lo, hi = max(lo, 0), min(hi, input_size - 1)
+    return lo, hi
+
 
 @dataclasses.dataclass(frozen=True)
 class LayerSpec:
-  """The geometry of one layer along one axis: window, stride, low padding, dilation."""
+  """The geometry of one layer along one axis: window, stride, padding, dilation.
+
+  ``window=None`` is a global layer (one output seeing the whole map). ``span`` is how
+  many of each window's first inputs reach the output when fewer than all do: 1 for
+  subsampling, which keeps each window's first element (``None``: the whole window).
+  """
   name: str
-  window: int = 1
+  window: Optional[int] = 1
   stride: int = 1
   padding: Padding = "VALID"
   dilation: int = 1
+  span: Optional[int] = None
 
 
-def receptive_fields(layers: Iterable[Union[LayerSpec, Tuple]], input_size: int,
-                     ) -> List[Geometry]:
+@dataclasses.dataclass(frozen=True)
+class Parallel:
+  """Branches that see the same input and are merged position by position (a residual
+  sum, a concatenation): each branch a sequence of layers (empty for the identity). The
+  receptive field of the merge is the union of the branches'; they must agree on size
+  and jump."""
+  name: str
+  branches: Tuple[Tuple[Union[LayerSpec, Tuple, "Parallel"], ...], ...]
+
+
+Layer = Union[LayerSpec, Tuple, Parallel]
+
+
+def _advance(g: Geometry, layer: Layer) -> Geometry:
+  """The geometry after ``layer``, from the geometry ``g`` of its input."""
+  if isinstance(layer, Parallel):
+    outs = [_chain(g, branch) for branch in layer.branches]
+    if len({(o.size, o.jump) for o in outs}) > 1:
+      raise ShapeError(f"{_where(layer.name)}branches disagree on size/jump: "
+                       + ", ".join(f"{o.size}/{o.jump}" for o in outs))
+    lo = min(o.start - (o.receptive_field - 1) / 2 for o in outs)
+    hi = max(o.start + (o.receptive_field - 1) / 2 for o in outs)
+    return Geometry(layer.name, outs[0].size, outs[0].jump, int(round(hi - lo)) + 1,
+                    (lo + hi) / 2)
+  spec = layer if isinstance(layer, LayerSpec) else LayerSpec(*layer)
+  if spec.window is None:  # global: the whole map at once
+    spec = dataclasses.replace(spec, window=g.size, stride=g.size, padding="VALID",
+                               dilation=1)
+  (lo, _), = resolve_padding(_one_axis(spec.padding), (g.size,), (spec.window,),
+                             (spec.stride,), (spec.dilation,), spec.name)
+  f_eff = effective_window(spec.window if spec.span is None else spec.span, spec.dilation)
+  size = output_size(g.size, spec.window, spec.stride, spec.padding, spec.dilation, spec.name)
+  return Geometry(spec.name, size, g.jump * spec.stride,
+                  g.receptive_field + (f_eff - 1) * g.jump,
+                  g.start + ((f_eff - 1) / 2 - lo) * g.jump)
+
+
+def _chain(g: Geometry, layers: Iterable[Layer]) -> Geometry:
+  for layer in layers:
+    g = _advance(g, layer)
+  return g
+
+
+def receptive_fields(layers: Iterable[Layer], input_size: int) -> List[Geometry]:
   """Size, jump, receptive field and start of every layer of a stack (one axis).
 
   Uses the layer-by-layer recurrences ``j_out = j_in·s``,
   ``r_out = r_in + (F_eff − 1)·j_in`` and
   ``start_out = start_in + ((F_eff − 1)/2 − P_lo)·j_in``, starting from the input
-  (size W, jump 1, receptive field 1, start 0: the centre of the first pixel).
+  (size W, jump 1, receptive field 1, start 0: the centre of the first pixel); a
+  :class:`Parallel` block takes the union of its branches' fields.
 
   Args:
-    layers: ``LayerSpec``s or tuples ``(name, window, stride, padding, dilation)``.
+    layers: ``LayerSpec``s, tuples ``(name, window, stride, padding, dilation)`` or
+      ``Parallel`` blocks.
     input_size: the input length along this axis.
   """
-  size, jump, rf, start = int(input_size), 1, 1, 0.0
-  out = []
+  g, out = Geometry("input", int(input_size), 1, 1, 0.0), []
   for layer in layers:
-    spec = layer if isinstance(layer, LayerSpec) else LayerSpec(*layer)
-    (lo, _), = resolve_padding(_one_axis(spec.padding), (size,), (spec.window,),
-                               (spec.stride,), (spec.dilation,), spec.name)
-    f_eff = effective_window(spec.window, spec.dilation)
-    new_size = output_size(size, spec.window, spec.stride, spec.padding, spec.dilation,
-                           spec.name)
-    start = start + ((f_eff - 1) / 2 - lo) * jump
-    rf = rf + (f_eff - 1) * jump
-    jump = jump * spec.stride
-    size = new_size
-    out.append(Geometry(spec.name, size, jump, rf, start))
+    g = _advance(g, layer)
+    out.append(g)
   return out
 
 
-def receptive_field(layers: Iterable[Union[LayerSpec, Tuple]], input_size: int) -> int:
+def input_interval(layers: Sequence[Layer], input_size: int, position: int,
+                   upto: Optional[int] = None) -> Tuple[int, int]:
+  """First and last input pixel that output ``position`` of layer ``upto`` (default: the
+  last) reads, exactly: each layer's window is clipped to the positions its input really
+  has (a window reaching into padding reads nothing there), so a field that the
+  recurrences of :func:`receptive_fields` extend past a map's last real position is cut
+  where it ends. ``(-1, -1)`` when the position reads only padding."""
+  return input_intervals(layers, input_size, [position], upto)[0]
+
+
+def input_intervals(layers: Sequence[Layer], input_size: int, positions: Sequence[int],
+                    upto: Optional[int] = None) -> List[Tuple[int, int]]:
+  """:func:`input_interval` of several positions of one layer."""
+  plan = _plan(list(layers), int(input_size))
+  upto = len(plan) if upto is None else upto + 1
+  return [_back(plan[:upto], p, p) for p in positions]
+
+
+def every_layer_intervals(layers: Sequence[Layer], input_size: int,
+                          positions: Sequence[Sequence[int]]) -> List[List[Tuple[int, int]]]:
+  """:func:`input_interval` of ``positions[i]`` of every layer ``i`` (the stack's plan
+  built once: linear in depth per layer)."""
+  plan = _plan(list(layers), int(input_size))
+  return [[_back(plan[:i + 1], p, p) for p in ps] for i, ps in enumerate(positions)]
+
+
+def _plan(layers: List[Layer], size: int) -> list:
+  """Per layer, what :func:`_back` needs: ``("branches", [plans])``, ``("all", n_in)`` or
+  ``(stride, low padding, read width, n_in)``."""
+  plan, g = [], Geometry("input", size, 1, 1, 0.0)
+  for layer in layers:
+    if isinstance(layer, Parallel):
+      plan.append(("branches", [_plan(list(b), g.size) for b in layer.branches]))
+    else:
+      spec = layer if isinstance(layer, LayerSpec) else LayerSpec(*layer)
+      if spec.window is None:
+        plan.append(("all", g.size))
+      else:
+        (lo, _), = resolve_padding(_one_axis(spec.padding), (g.size,), (spec.window,),
+                                   (spec.stride,), (spec.dilation,), spec.name)
+        f_eff = effective_window(spec.window if spec.span is None else spec.span,
+                                 spec.dilation)
+        plan.append((spec.stride, lo, f_eff, g.size))
+    g = _advance(g, layer)
+  return plan
+
+
+def _back(plan: list, a: int, b: int) -> Tuple[int, int]:
+  for step in reversed(plan):
+    if a > b:
+      return -1, -1
+    if step[0] == "branches":
+      parts = [p for p in (_back(branch, a, b) for branch in step[1]) if p[0] >= 0]
+      if not parts:
+        return -1, -1
+      a, b = min(p[0] for p in parts), max(p[1] for p in parts)
+    elif step[0] == "all":
+      a, b = 0, step[1] - 1
+    else:
+      stride, lo, f_eff, n_in = step
+      a, b = max(a * stride - lo, 0), min(b * stride - lo + f_eff - 1, n_in - 1)
+  return (a, b) if a <= b else (-1, -1)
+
+
+def receptive_field(layers: Iterable[Layer], input_size: int) -> int:
   """Receptive field of the last layer of a stack (one axis)."""
   geoms = receptive_fields(layers, input_size)
   return geoms[-1].receptive_field if geoms else 1

@@ -1,0 +1,51 @@
+"""``python -m cnnlab.evaluate``: a trained run's metrics and confusion matrix on a split.
+
+    python -m cnnlab.evaluate --workdir=runs/fashionnet [--split=test] [--data=NAME] [--out=DIR]
+
+Writes ``evaluate_<split>.json`` and ``confusion_<split>.png`` (default: into the run's
+directory) and prints the metrics. ``--data`` evaluates on another registered data set of
+the same example shape (its default options).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from absl import flags
+
+from cnnlab.inspect import cli
+
+
+def _define(fv: flags.FlagValues) -> None:
+  cli.define_run_flags(fv)
+  flags.DEFINE_string("split", "test", "train, validation or test.", flag_values=fv)
+  flags.DEFINE_string("data", None, "Another data set (catalog name) to evaluate on.",
+                      flag_values=fv)
+  flags.DEFINE_string("out", None, "Output folder (default: the run's directory).",
+                      flag_values=fv)
+  flags.DEFINE_integer("batch_size", 500, "Evaluation batch size.", flag_values=fv)
+
+
+def _body(fv: flags.FlagValues) -> int:
+  from cnnlab.inspect.evaluate import confusion_figure, evaluate
+  run = cli.load_from_flags(fv)
+  if fv.data:
+    run.config.unlock() if hasattr(run.config, "unlock") else None
+    run.config.data.name = fv.data
+    run.config.data.options = {}
+  result = evaluate(run, fv.split, fv.batch_size)
+  out = fv.out or run.workdir
+  os.makedirs(out, exist_ok=True)
+  tag = f"{fv.data}_{fv.split}" if fv.data else fv.split
+  with open(os.path.join(out, f"evaluate_{tag}.json"), "w") as f:
+    json.dump(result, f, indent=1)
+  png = confusion_figure(result, os.path.join(out, f"confusion_{tag}.png"))
+  shown = ", ".join(f"{k} {v:.4f}" for k, v in result.items() if isinstance(v, float))
+  print(f"{result['run']} on {tag} ({result['count']} examples): {shown}")
+  print(f"written: {os.path.join(out, f'evaluate_{tag}.json')}" + (f", {png}" if png else ""))
+  return 0
+
+
+if __name__ == "__main__":
+  cli.main_of("evaluate", _define, _body)

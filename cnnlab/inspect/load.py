@@ -1,0 +1,215 @@
+"""A trained run in one call: its model, variables, config and data description.
+
+    run = cnnlab.load_run("runs/fashionnet")                  # the last checkpoint
+    run = cnnlab.load_run("sweeps/pool", "0007", step="best")  # a run of a sweep
+    logits = run.apply(images)      # raw images, normalised as in training
+
+``step``: ``"last"`` (the newest checkpoint), ``"best"`` (the step of the best
+validation value, else the best test value, as ``result.json`` records it — found only
+where that checkpoint was kept: ``train.keep_checkpoints`` keeps the newest few) or an
+int. A packed run (``train.num_replicas``) holds its replicas side by side; ``replica``
+picks one (a sweep's run id ``<id>/r<i>`` does too), and :meth:`LoadedRun.replicas`
+lists them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import re
+from typing import Any, List, Optional, Tuple, Union
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from cnnlab.data import augment
+from cnnlab.data.catalog import Dataset, DatasetInfo, dataset_info
+from cnnlab.data.prepare import subset_info
+from cnnlab.errors import ConfigError
+from cnnlab.train import checkpoint
+from cnnlab.train.result import Result
+from cnnlab.train.run import build_model, load_run_data
+
+Step = Union[str, int]
+
+
+@dataclasses.dataclass
+class LoadedRun:
+  """A run's trained model. ``variables`` are ``{"params", "batch_stats"}`` of one replica."""
+  workdir: str
+  config: ml_collections.ConfigDict
+  model: Any
+  variables: dict
+  input_shape: Tuple[int, ...]
+  info: DatasetInfo
+  loss_name: str
+  step: int
+  replica: Optional[int] = None
+  num_replicas: int = 0
+  stacked: Optional[dict] = dataclasses.field(default=None, repr=False)  # all replicas
+
+  @property
+  def name(self) -> str:
+    base = os.path.basename(os.path.normpath(self.workdir))
+    return base + (f"/r{self.replica}" if self.replica is not None else "") + f"@{self.step}"
+
+  def replicas(self) -> List["LoadedRun"]:
+    """Every replica of a packed run as a run of its own (the run itself otherwise)."""
+    if not self.num_replicas:
+      return [self]
+    return [self.with_replica(i) for i in range(self.num_replicas)]
+
+  def with_replica(self, i: int) -> "LoadedRun":
+    if not 0 <= i < max(self.num_replicas, 1) or not self.num_replicas:
+      raise ValueError(f"{self.workdir}: no replica {i} (the run packs "
+                       f"{self.num_replicas or 'no'} replicas)")
+    pick = jax.tree_util.tree_map(lambda a: a[i], self.stacked)
+    return dataclasses.replace(self, variables=pick, replica=i)
+
+  def preprocess(self, images) -> jax.Array:
+    """Raw examples (uint8 pixels or float features) as the model saw them in training:
+    padded to ``data.pad_to`` and normalised by the data set's mean and std."""
+    x = jnp.asarray(images)
+    pad = tuple(self.config.data.pad_to)
+    if pad:
+      x = augment.pad_to(x, pad)
+    return augment.normalize(x, self.info.mean, self.info.std)
+
+  @functools.cached_property
+  def dataset(self) -> Dataset:
+    """The run's data set, loaded (and subset, reduced) as the run's config says."""
+    return load_run_data(self.config)
+
+  def apply(self, images, preprocess: bool = True) -> jax.Array:
+    """Eval-mode outputs for a batch of examples."""
+    x = self.preprocess(images) if preprocess else images
+    return _apply(self.model, self.variables, x)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _apply(model, variables, x):
+  return model.apply(variables, x, train=False)
+
+
+def read_config(workdir: str) -> ml_collections.ConfigDict:
+  path = os.path.join(workdir, "config.json")
+  with open(path) as f:
+    raw = json.load(f)
+  return ml_collections.ConfigDict(_tuples(raw))
+
+
+def _tuples(d):
+  """JSON lists back to the tuples configs hold (model fields must be hashable)."""
+  if isinstance(d, dict):
+    return {k: _tuples(v) for k, v in d.items()}
+  if isinstance(d, list):
+    return tuple(_tuples(v) for v in d)
+  return d
+
+
+def resolve_workdir(path: str, run_id: Optional[str] = None) -> Tuple[str, Optional[int]]:
+  """``(workdir, replica)`` of a run directory, or of run ``run_id`` of the sweep at
+  ``path`` (``"<id>/r<i>"`` names one replica of a packed run)."""
+  replica = None
+  if run_id is not None:
+    m = re.fullmatch(r"(.+)/r(\d+)", run_id)
+    if m:
+      run_id, replica = m.group(1), int(m.group(2))
+    workdir = os.path.join(path, "runs", run_id)
+    if not os.path.isfile(os.path.join(workdir, "config.json")):
+      raise FileNotFoundError(f"no run {run_id!r} in the sweep {path}; its runs: "
+                              f"{_run_ids(path)}")
+    return workdir, replica
+  if os.path.isfile(os.path.join(path, "config.json")):
+    return path, None
+  if os.path.isdir(os.path.join(path, "runs")):
+    raise ValueError(f"{path} is a sweep: name one of its runs ({_run_ids(path)})")
+  raise FileNotFoundError(f"{path} is not a run directory (no config.json) nor a sweep")
+
+
+def _run_ids(sweep_dir: str, shown: int = 8) -> str:
+  runs = os.path.join(sweep_dir, "runs")
+  ids = sorted(d for d in os.listdir(runs) if os.path.isdir(os.path.join(runs, d))) \
+      if os.path.isdir(runs) else []
+  more = f", … ({len(ids)} in all)" if len(ids) > shown else ""
+  return ", ".join(ids[:shown]) + more if ids else "none yet"
+
+
+def resolve_step(workdir: str, step: Step) -> int:
+  """The checkpoint step that ``step`` ("last", "best" or an int) names in ``workdir``."""
+  ckpt_dir = os.path.join(workdir, "checkpoints")
+  kept = sorted(int(d) for d in os.listdir(ckpt_dir) if d.isdigit()) \
+      if os.path.isdir(ckpt_dir) else []
+  if not kept:
+    raise FileNotFoundError(f"{workdir} has no checkpoint")
+  if step == "last":
+    return kept[-1]
+  if step == "best":
+    want = _best_step(workdir)
+  else:
+    try:
+      want = int(step)
+    except (TypeError, ValueError):
+      raise ValueError(f"step must be 'last', 'best' or an int, got {step!r}") from None
+  if want not in kept:
+    raise FileNotFoundError(f"{workdir}: no checkpoint at step {want}"
+                            f"{' (the best)' if step == 'best' else ''}; kept: "
+                            f"{', '.join(map(str, kept))} (train.keep_checkpoints keeps the "
+                            f"newest)")
+  return want
+
+
+def _best_step(workdir: str) -> int:
+  path = os.path.join(workdir, "result.json")
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"{workdir} has no result.json yet: its best step is unknown")
+  with open(path) as f:
+    result = Result.from_json(json.load(f))
+  for split in ("validation", "test"):
+    best = result.best.get(split)
+    if best is not None and best.point.step is not None:
+      return int(best.point.step)
+  raise ValueError(f"{workdir}: result.json records no best validation or test step")
+
+
+def load_run(path: str, run_id: Optional[str] = None, step: Step = "last",
+             replica: Optional[int] = None, use_ema: bool = False) -> LoadedRun:
+  """Model, variables, config and data description of a trained run (see the module
+  docstring). ``use_ema`` takes the EMA parameters (``train.ema_decay > 0``)."""
+  workdir, from_id = resolve_workdir(path, run_id)
+  replica = from_id if replica is None else replica
+  config = read_config(workdir)
+  d = config.data
+  info, _ = dataset_info(d.name, dict(d.options))
+  info = subset_info(info, tuple(d.classes))
+  model, shape, loss_name = build_model(config, info)
+  at = resolve_step(workdir, step)
+  state = checkpoint.load_raw(os.path.join(workdir, "checkpoints"), at)
+  params = state.get("ema_params") if use_ema else state["params"]
+  if params is None:
+    raise ConfigError(f"the run in {workdir} kept no EMA parameters (train.ema_decay was 0)")
+  stacked = {"params": params, "batch_stats": state.get("batch_stats") or {}}
+  stacked = jax.tree_util.tree_map(jnp.asarray, stacked)
+  n = int(config.train.get("num_replicas", 0) or 0)
+  run = LoadedRun(workdir, config, model, stacked, tuple(shape), info, loss_name, at,
+                  None, n, stacked if n else None)
+  if n:
+    run = run.with_replica(0 if replica is None else replica)
+  elif replica not in (None, 0):
+    raise ValueError(f"{workdir}: the run packs no replicas; replica={replica} does not exist")
+  return run
+
+
+def example_arrays(run: LoadedRun, split: str = "test") -> Tuple[np.ndarray, np.ndarray]:
+  """``(images, labels)`` of a split of the run's data set (``train``, ``validation``,
+  ``test``)."""
+  ds = run.dataset
+  splits = {"train": ds.train, "test": ds.test, "validation": getattr(ds, "validation", None)}
+  if split not in splits or splits[split] is None:
+    have = [k for k, v in splits.items() if v is not None]
+    raise ValueError(f"split {split!r} unknown for this run; it has: {', '.join(have)}")
+  return np.asarray(splits[split].images), np.asarray(splits[split].labels)
