@@ -204,6 +204,9 @@ def test_top_activations_and_projection_by_brute_force():
   peak = fmap.reshape(50, -1, fmap.shape[-1]).max(1)
   for c in range(fmap.shape[-1]):
     np.testing.assert_array_equal(idx[c], np.argsort(-peak[:, c], kind="stable")[:4])
+  for rule in attribution.RULES:  # the rules change the backward pass only
+    np.testing.assert_allclose(attribution.apply_with_rule(model, variables, x[:3], rule),
+                               model.apply(variables, x[:3], train=False), rtol=1e-6)
   proj, top, where = attribution.projection(model, variables, x[:3], "pool1", 0, "gradient")
   np.testing.assert_allclose(top, peak[:3, 0], rtol=1e-6)
   # the gradient rule is the plain gradient of that one activation

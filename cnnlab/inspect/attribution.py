@@ -71,17 +71,19 @@ def backward_rule(act: str, rule: str) -> Callable[[jax.Array], jax.Array]:
   return f
 
 
+def rule_in_place(rule: str):
+  """A context in which every ``Act`` module computes with the backward ``rule``."""
+  def swap(next_fun, args, kwargs, context):
+    if rule != "gradient" and isinstance(context.module, Act) and \
+        context.method_name == "__call__":
+      return backward_rule(context.module.fn, rule)(*args)
+    return next_fun(*args, **kwargs)
+  return nn.intercept_methods(swap)
+
+
 def apply_with_rule(model, variables, x, rule: str = "gradient", **kwargs):
   """``model.apply`` in eval mode with every ``Act`` module's backward ``rule``."""
-  if rule == "gradient":
-    return model.apply(variables, x, train=False, **kwargs)
-
-  def swap(next_fun, args, kwargs_, context):
-    if isinstance(context.module, Act) and context.method_name == "__call__":
-      return backward_rule(context.module.fn, rule)(*args)
-    return next_fun(*args, **kwargs_)
-
-  with nn.intercept_methods(swap):
+  with rule_in_place(rule):
     return model.apply(variables, x, train=False, **kwargs)
 
 
@@ -205,15 +207,7 @@ def _projection(model, layer: str, rule: str):
   from cnnlab.inspect.receptive import module_outputs
 
   def feature(variables, z):
-    if rule == "gradient":
-      return module_outputs(model, variables, z, [layer])[layer]
-
-    def swap(next_fun, args, kwargs, context):
-      if isinstance(context.module, Act) and context.method_name == "__call__":
-        return backward_rule(context.module.fn, rule)(*args)
-      return next_fun(*args, **kwargs)
-
-    with nn.intercept_methods(swap):
+    with rule_in_place(rule):
       return module_outputs(model, variables, z, [layer])[layer]
 
   @jax.jit

@@ -41,11 +41,14 @@ def _show_input(ax, x: np.ndarray) -> None:
   ax.axis("off")
 
 
-def _show_map(ax, m: np.ndarray, diverging: bool = False) -> None:
-  """A map (``(H, W)`` or ``(L,)``); diverging maps are centred at 0."""
+def _show_map(ax, m: np.ndarray, diverging: bool = False, limits=None) -> None:
+  """A map (``(H, W)`` or ``(L,)``); diverging maps are centred at 0; ``limits`` fixes
+  the value range (a probability: (0, 1)), else each map uses its own."""
   if m.ndim == 1:
     ax.plot(m, linewidth=1, color="C3" if diverging else "C0")
     ax.axhline(0, color="0.7", linewidth=0.5)
+    if limits:
+      ax.set_ylim(*limits)
     ax.set_xticks([])
     ax.set_yticks([])
     return
@@ -53,7 +56,8 @@ def _show_map(ax, m: np.ndarray, diverging: bool = False) -> None:
     v = float(np.abs(m).max()) or 1.0
     ax.imshow(m, cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest")
   else:
-    ax.imshow(m, cmap="viridis", interpolation="nearest")
+    lo, hi = limits or (None, None)
+    ax.imshow(m, cmap="viridis", vmin=lo, vmax=hi, interpolation="nearest")
   ax.axis("off")
 
 
@@ -116,8 +120,9 @@ def attributions(x: np.ndarray, maps: Sequence[np.ndarray], names: Sequence[str]
       axes[i, 0].set_title(captions[i], fontsize=7)
     for j, m in enumerate(maps):
       a = m[i]
+      occluded = names[j] == "occlusion"  # a probability: one scale for every map
       _show_map(axes[i, j + 1], a.sum(-1) if a.ndim == x[i].ndim else a,
-                diverging=names[j] != "occlusion")
+                diverging=not occluded, limits=(0, 1) if occluded else None)
       if i == 0:
         axes[i, j + 1].set_title(names[j], fontsize=8)
   return _save(fig, path, title)

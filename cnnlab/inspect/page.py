@@ -158,15 +158,12 @@ def feature_section(page: Page, x: np.ndarray, xn: np.ndarray, layers: List[str]
   got = jax.jit(lambda v, z: receptive.module_outputs(run.model, v, z, layers))(
       run.variables, xn)
   page.sections.append("<h2>Feature maps</h2>")
-  zeros = {}
   for name in layers:
     maps = np.asarray(got[name])
     page.arrays[f"features/{name}"] = maps
-    zeros[name] = float((maps == 0).mean())
     img = figures.feature_maps(xn, maps, page.path(f"features_{name}"),
                                page.title("feature maps", name))
     page.figure(name, img, page.title("feature maps", name))
-  page.stats["fraction_of_zero_activations"] = zeros
 
 
 def attribution_section(page: Page, x: np.ndarray, xn: np.ndarray, labels, o: Options) -> None:
@@ -176,6 +173,9 @@ def attribution_section(page: Page, x: np.ndarray, xn: np.ndarray, labels, o: Op
   sal = attribution.saliency(model, v, xn, pred)
   smooth = attribution.smoothgrad(model, v, xn, pred, seed=o.seed)
   ig, err = attribution.integrated_gradients(model, v, xn, pred, steps=o.ig_steps)
+  delta = ig.reshape(len(ig), -1).sum(1) - err  # f(x) − f(baseline)
+  page.stats["ig_completeness_relative_error_max"] = float(
+      np.max(np.abs(err) / np.maximum(np.abs(delta), 1e-12)))
   patch = o.occlusion_patch or max(1, min(xn.shape[1:-1]) // 4)
   occ = attribution.occlusion(model, v, xn, pred, patch=patch, stride=max(1, patch // 2))
   page.arrays.update({"saliency": sal, "smoothgrad": smooth, "integrated_gradients": ig,
@@ -191,8 +191,9 @@ def attribution_section(page: Page, x: np.ndarray, xn: np.ndarray, labels, o: Op
   page.sections.append(
       f"<h2>Attributions</h2><p>For the predicted class. Integrated gradients: {o.ig_steps} "
       f"Gauss–Legendre steps from a zero (mean) baseline; completeness error (Σ attributions "
-      f"− (f(x) − f(0))): max {np.abs(err).max():.2e}. Occlusion: the class probability with "
-      f"a {patch}-wide patch set to the mean, per patch position.</p>")
+      f"− (f(x) − f(0))): max {np.abs(err).max():.2e}, relative "
+      f"{page.stats['ig_completeness_relative_error_max']:.2%}. Occlusion: the class "
+      f"probability with a {patch}-wide patch set to the mean, per patch position.</p>")
   page.figure("attributions", img, page.title("saliency · SmoothGrad · IG · occlusion"))
 
 
@@ -230,6 +231,8 @@ def similarity_section(page: Page, xn: np.ndarray, layers: List[str],
   feats = similarity.layer_features(run.model, run.variables, xn, names)
   names = [n for n in names if feats.get(n)]
   feats = {n: feats[n] for n in names}
+  page.stats["fraction_of_zero_activations"] = {
+      n: float(np.mean([np.mean(b == 0) for b in feats[n]])) for n in names}
   within = similarity.cka_matrix(feats, feats)
   page.arrays["cka/within"] = within
   page.sections.append(f"<h2>Layer similarity</h2><p>Linear CKA, unbiased minibatch "
