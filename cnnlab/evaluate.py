@@ -31,7 +31,13 @@ def _body(fv: flags.FlagValues) -> int:
   from cnnlab.inspect.evaluate import confusion_figure, evaluate
   run = cli.load_from_flags(fv)
   if fv.data:
-    run.config.unlock() if hasattr(run.config, "unlock") else None
+    from cnnlab.data.catalog import dataset_info
+    from cnnlab.data.prepare import input_shape
+    info, _ = dataset_info(fv.data, {})
+    shape = tuple(input_shape(info, run.config.data.pad_to))
+    if shape != tuple(run.input_shape):
+      raise ValueError(f"--data={fv.data}: its examples are {shape} (after data.pad_to), "
+                       f"the run's model takes {tuple(run.input_shape)}")
     run.config.data.name = fv.data
     run.config.data.options = {}
   result = evaluate(run, fv.split, fv.batch_size)

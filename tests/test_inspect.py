@@ -324,6 +324,8 @@ def test_the_evaluate_export_and_inspect_commands(tmp_path, runs):
                  ["x", f"--workdir={tmp_path / 'nope'}"]) == 2
   assert run_cli("evaluate", evaluate_cli._define, evaluate_cli._body,
                  ["x", f"--workdir={wd}", "--step=5"]) == 2
+  assert run_cli("evaluate", evaluate_cli._define, evaluate_cli._body,  # 8×8 digits
+                 ["x", f"--workdir={wd}", "--data=digits"]) == 2
   page = tmp_path / "page"
   assert run_cli("inspect", inspect_cli._define, inspect_cli._body,
                  ["x", f"--workdir={runs['packed'][1]}", f"--out={page}", "--examples=2",
