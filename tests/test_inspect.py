@@ -72,12 +72,12 @@ def test_every_zoo_model_fields_attributions_and_similarity(model_name):
     assert any(r.measured is not None for r in rows), "no layer was measured"
 
   x = np.asarray(jax.random.normal(jax.random.PRNGKey(2), (1,) + shape))
-  out = np.asarray(model.apply(variables, x, train=False))
-  target = out.argmax(-1)
+  logits = lambda z: np.asarray(attribution._logits(model, variables, z))  # noqa: E731 (jitted)
+  target = logits(x).argmax(-1)
   attr, err = attribution.integrated_gradients(model, variables, x, target, steps=64)
-  base = np.asarray(model.apply(variables, np.zeros_like(x), train=False))
-  delta = out[0, target[0]] - base[0, target[0]]
+  delta = logits(x)[0, target[0]] - logits(np.zeros_like(x))[0, target[0]]
   assert attr.shape == x.shape
+  np.testing.assert_allclose(attr.sum() - err[0], delta, rtol=1e-4, atol=1e-5)
   assert abs(err[0]) <= 0.01 * abs(delta) + 1e-5, (err, delta)
 
   layers = [r.geometry.name for r in rows] + ["head"]

@@ -122,7 +122,8 @@ def receptive_field_rows(model, variables, input_shape: Sequence[int], measured:
   per_axis = [shapes.receptive_fields(layers, s) for s in sizes]
   positions = [_probe_positions(min(axis[i].size for axis in per_axis))
                for i in range(len(layers))]
-  per = [shapes.every_layer_intervals(layers, s, positions) for s in sizes]
+  by_size = {s: shapes.every_layer_intervals(layers, s, positions) for s in set(sizes)}
+  per = [by_size[s] for s in sizes]  # a square map's axes share one computation
   rows = []
   for i, g in enumerate(per_axis[0]):
     computed = {p: tuple(axis[i][j] for axis in per) for j, p in enumerate(positions[i])}
