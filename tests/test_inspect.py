@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -386,3 +387,31 @@ def test_the_inspect_page_renders_in_headless_chromium(tmp_path, runs):
   import matplotlib.image
   rgb = matplotlib.image.imread(str(shot))[..., :3]
   assert ((rgb.max(-1) - rgb.min(-1)) > 0.3).sum() > 2000  # the figures' colour maps show
+
+
+def test_a_sweep_s_runs_load_evaluate_and_export(tmp_path, monkeypatch):
+  """A sweep made by ``cnnlab.sweep``: its runs by id, through the API and the commands."""
+  from test_cli import SWEEP
+  from cnnlab import evaluate as evaluate_cli, export as export_cli
+  from cnnlab.inspect.cli import run_cli
+  from cnnlab.sweep import __main__ as sweep_cli
+  monkeypatch.setenv("CNNLAB_DATA_DIR", str(tmp_path / "data"))
+  (tmp_path / "sweep.py").write_text(SWEEP % "model.pool")
+  sweep_dir = tmp_path / "sweep"
+  assert sweep_cli.main([f"--config={tmp_path / 'sweep.py'}", f"--sweep_dir={sweep_dir}",
+                         "--workers=1"]) == 0
+  run = load_run(str(sweep_dir), "pool-avg_seed-0")
+  assert run.config.model.pool == "avg" and run.step == 4
+  got = evaluate(run)
+  result = json.loads((Path(run.workdir) / "result.json").read_text())
+  assert got["accuracy"] == pytest.approx(result["final"]["test"]["accuracy"], abs=1e-6)
+  flags = [f"--sweep_dir={sweep_dir}", "--run_id=pool-max_seed-0"]
+  assert run_cli("evaluate", evaluate_cli._define, evaluate_cli._body,
+                 ["x", *flags, f"--out={tmp_path / 'eval'}"]) == 0
+  assert json.loads((tmp_path / "eval" / "evaluate_test.json").read_text())["count"] == 30
+  assert run_cli("export", export_cli._define, export_cli._body,
+                 ["x", *flags, f"--out={tmp_path / 'exp'}"]) == 0
+  model, variables, config = load_exported(str(tmp_path / "exp"))
+  assert config.model.pool == "max"
+  assert run_cli("evaluate", evaluate_cli._define, evaluate_cli._body,  # no run id: one line
+                 ["x", f"--sweep_dir={sweep_dir}"]) == 2

@@ -113,7 +113,8 @@ def _tuples(d):
 
 def resolve_workdir(path: str, run_id: Optional[str] = None) -> Tuple[str, Optional[int]]:
   """``(workdir, replica)`` of a run directory, or of run ``run_id`` of the sweep at
-  ``path`` (``"<id>/r<i>"`` names one replica of a packed run)."""
+  ``path`` (an id or its unique prefix; ``"<id>/r<i>"`` names one replica of a packed
+  run)."""
   replica = None
   if run_id is not None:
     m = re.fullmatch(r"(.+)/r(\d+)", run_id)
@@ -121,8 +122,14 @@ def resolve_workdir(path: str, run_id: Optional[str] = None) -> Tuple[str, Optio
       run_id, replica = m.group(1), int(m.group(2))
     workdir = os.path.join(path, "runs", run_id)
     if not os.path.isfile(os.path.join(workdir, "config.json")):
-      raise FileNotFoundError(f"no run {run_id!r} in the sweep {path}; its runs: "
-                              f"{_run_ids(path)}")
+      runs = os.path.join(path, "runs")
+      ids = sorted(d for d in os.listdir(runs) if d.startswith(run_id)) \
+          if os.path.isdir(runs) else []
+      if len(ids) != 1:  # an id's unique prefix will do (ids end in a hash of the config)
+        what = "several runs start with" if ids else "no run"
+        raise FileNotFoundError(f"{what} {run_id!r} in the sweep {path}; its runs: "
+                                f"{', '.join(ids) if ids else _run_ids(path)}")
+      workdir = os.path.join(runs, ids[0])
     return workdir, replica
   if os.path.isfile(os.path.join(path, "config.json")):
     return path, None
