@@ -2,7 +2,8 @@
 :mod:`cnnlab.inspect.page`).
 
     python -m cnnlab.inspect --workdir=runs/zeiler_fergus --examples=5 [--out=DIR]
-    python -m cnnlab.inspect --sweep_dir=sweeps/pool --run_id=0003 --compare=0004,0005
+    python -m cnnlab.inspect --sweep_dir=sweeps/pool --run_id=pool-max_seed-0 \
+        --compare=pool-avg_seed-0
 
 ``--compare`` adds runs (of ``--sweep_dir``, or run directories) to the layer-similarity
 section; a packed run's replicas are compared with each other without it.

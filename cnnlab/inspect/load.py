@@ -1,7 +1,7 @@
 """A trained run in one call: its model, variables, config and data description.
 
     run = cnnlab.load_run("runs/fashionnet")                  # the last checkpoint
-    run = cnnlab.load_run("sweeps/pool", "0007", step="best")  # a run of a sweep
+    run = cnnlab.load_run("sweeps/pool", "pool-avg_seed-0")      # a run of a sweep (id prefix)
     logits = run.apply(images)      # raw images, normalised as in training
 
 ``step``: ``"last"`` (the newest checkpoint), ``"best"`` (the step of the best
