@@ -24,7 +24,8 @@ def _define(fv: flags.FlagValues) -> None:
                       flag_values=fv)
   flags.DEFINE_string("out", None, "Output folder (default: the run's directory).",
                       flag_values=fv)
-  flags.DEFINE_integer("batch_size", 500, "Evaluation batch size.", flag_values=fv)
+  flags.DEFINE_integer("batch_size", 500, "Evaluation batch size.", lower_bound=1,
+                      flag_values=fv)
 
 
 def _body(fv: flags.FlagValues) -> int:

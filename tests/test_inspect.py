@@ -6,7 +6,6 @@ trained run and on a sweep's runs."""
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import jax
@@ -14,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from browser import CHROMIUM, dump_dom, screenshot
 from cnnlab.inspect import attribution, receptive, similarity
 from cnnlab.inspect.evaluate import evaluate, export, load_exported
 from cnnlab.inspect.load import load_run
@@ -24,7 +24,6 @@ from cnnlab.train import checkpoint
 from cnnlab.train.config import base_config
 from cnnlab.train.loop import train
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.timeout(600)
 
 
@@ -73,7 +72,7 @@ def test_every_zoo_model_fields_attributions_and_similarity(model_name):
     assert any(r.measured is not None for r in rows), "no layer was measured"
 
   x = np.asarray(jax.random.normal(jax.random.PRNGKey(2), (1,) + shape))
-  logits = lambda z: np.asarray(attribution._logits(model, variables, z))  # noqa: E731 (jitted)
+  logits = lambda z: np.asarray(attribution.eval_outputs(model, variables, z))  # noqa: E731
   target = logits(x).argmax(-1)
   attr, err = attribution.integrated_gradients(model, variables, x, target, steps=64)
   delta = logits(x)[0, target[0]] - logits(np.zeros_like(x))[0, target[0]]
@@ -332,6 +331,13 @@ def test_the_evaluate_export_and_inspect_commands(tmp_path, runs):
                  ["x", f"--workdir={runs['packed'][1]}", f"--out={page}", "--examples=2",
                   "--pool_size=32", "--cka_examples=32", "--top_k=3", "--features=2",
                   "--ig_steps=16"]) == 0
+  for bad in ("--top_k=0", "--cka_examples=2", "--rule=deconv", "--project=pool9"):
+    assert run_cli("inspect", inspect_cli._define, inspect_cli._body,  # refused, one line,
+                   ["x", f"--workdir={wd}", f"--out={tmp_path / 'bad'}", bad]) == 2
+  assert not (tmp_path / "bad").exists()  # before anything is written
+  with pytest.raises(ValueError, match="cka_examples must be >= 4"):
+    from cnnlab.inspect.page import Options
+    Options(cka_examples=2)
   summary = json.loads((page / "summary.json").read_text())
   assert summary["compared_with"] == ["packed/r1@6"]  # the other replica
   arrays = np.load(page / "inspect.npz")
@@ -373,19 +379,9 @@ def test_the_inspect_page_renders_in_headless_chromium(tmp_path, runs):
   path = inspect_run(run, str(tmp_path / "page"), Options(examples=2, pool_size=32,
                                                           cka_examples=32, top_k=3,
                                                           features=2, ig_steps=16))
-  common = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}"]
-  dom = subprocess.run(common + ["--dump-dom", f"file://{path}"], capture_output=True,
-                       text=True, timeout=120)
-  assert dom.returncode == 0, dom.stderr[-2000:]
-  assert "Receptive fields" in dom.stdout and "single@6 · pool1 · feature maps" in dom.stdout
-  shot = tmp_path / "shot.png"
-  proc = subprocess.run(common + [f"--screenshot={shot}", "--window-size=1280,2000",
-                                  f"file://{path}"], capture_output=True, timeout=120)
-  assert proc.returncode == 0, proc.stderr[-2000:]
-  import matplotlib.image
-  rgb = matplotlib.image.imread(str(shot))[..., :3]
+  dom = dump_dom(path, tmp_path)
+  assert "Receptive fields" in dom and "single@6 · pool1 · feature maps" in dom
+  rgb = screenshot(path, tmp_path, "1280,2000")
   assert ((rgb.max(-1) - rgb.min(-1)) > 0.3).sum() > 2000  # the figures' colour maps show
 
 

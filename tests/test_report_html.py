@@ -1,15 +1,11 @@
 """The report's HTML page renders in headless Chromium (Debian's ``chromium`` package):
 the table and every plot load. Skipped where Chromium is not installed."""
 
-import shutil
-import subprocess
-
 import pytest
 
+from browser import CHROMIUM, dump_dom, screenshot
 from cnnlab.report import html, tables
 from cnnlab.report.plots import heatmap
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def _table():
@@ -33,22 +29,11 @@ def test_the_page_renders_in_headless_chromium(tmp_path):
   t = _table()
   img = heatmap(t, str(tmp_path / "heatmap.png"), "title")
   path = html.write(str(tmp_path / "report.html"), t, "test_accuracy — sweep x", [img])
-  profile = tmp_path / "profile"
-  common = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={profile}"]
   # The DOM after load holds the table's cells ...
-  dom = subprocess.run(common + ["--dump-dom", f"file://{path}"], capture_output=True,
-                       text=True, timeout=120)
-  assert dom.returncode == 0, dom.stderr[-2000:]
-  assert "<td>max</td>" in dom.stdout and "91.0 (1)" in dom.stdout
-  shot = tmp_path / "shot.png"
-  proc = subprocess.run(common + [f"--screenshot={shot}", "--window-size=1200,900",
-                                  f"file://{path}"], capture_output=True, timeout=120)
-  assert proc.returncode == 0, proc.stderr[-2000:]
+  dom = dump_dom(path, tmp_path)
+  assert "<td>max</td>" in dom and "91.0 (1)" in dom
   # ... and the screenshot shows the heatmap: many saturated (viridis) pixels, which the
   # table's black, grey and pale green cannot give.
-  import matplotlib.image
-  rgb = matplotlib.image.imread(str(shot))[..., :3]
+  rgb = screenshot(path, tmp_path, "1200,900")
   saturated = (rgb.max(-1) - rgb.min(-1)) > 0.3
   assert saturated.sum() > 2000, saturated.sum()

@@ -20,30 +20,34 @@ from cnnlab.inspect import cli
 
 
 def _define(fv: flags.FlagValues) -> None:
+  from cnnlab.inspect.attribution import RULES
   from cnnlab.inspect.page import Options
   d = Options()
   cli.define_run_flags(fv)
   flags.DEFINE_string("out", None, "Output folder (default: <workdir>/inspect).",
                       flag_values=fv)
   flags.DEFINE_integer("examples", d.examples, "Examples shown (the first of --split).",
-                       flag_values=fv)
+                       lower_bound=d.LEAST["examples"], flag_values=fv)
   flags.DEFINE_string("split", d.split, "Split the examples come from.", flag_values=fv)
   flags.DEFINE_integer("top_k", d.top_k, "Examples per feature in the projections.",
-                       flag_values=fv)
+                       lower_bound=d.LEAST["top_k"], flag_values=fv)
   flags.DEFINE_integer("features", d.features, "Features shown per projected layer.",
-                       flag_values=fv)
+                       lower_bound=d.LEAST["features"], flag_values=fv)
   flags.DEFINE_list("project", list(d.project), "Layers whose features are projected "
                     "(module paths, e.g. pool1,pool2; default: the first two).",
                     flag_values=fv)
-  flags.DEFINE_enum("rule", d.rule, ["deconvnet", "guided", "gradient"],
-                    "Backward rule of the projections.", flag_values=fv)
+  flags.DEFINE_enum("rule", d.rule, list(RULES), "Backward rule of the projections.",
+                    flag_values=fv)
   flags.DEFINE_integer("pool_size", d.pool_size, "Examples searched for the top-k (the "
-                       "first N of --split; 0: all of it).", flag_values=fv)
+                       "first N of --split; 0: all of it).",
+                       lower_bound=d.LEAST["pool_size"], flag_values=fv)
   flags.DEFINE_integer("cka_examples", d.cka_examples, "Examples for layer similarity.",
-                       flag_values=fv)
+                       lower_bound=d.LEAST["cka_examples"], flag_values=fv)
   flags.DEFINE_integer("occlusion_patch", d.occlusion_patch,
-                       "Occluding patch width (0: a quarter of the input).", flag_values=fv)
-  flags.DEFINE_integer("ig_steps", d.ig_steps, "Integrated-gradients steps.", flag_values=fv)
+                       "Occluding patch width (0: a quarter of the input).",
+                       lower_bound=d.LEAST["occlusion_patch"], flag_values=fv)
+  flags.DEFINE_integer("ig_steps", d.ig_steps, "Integrated-gradients steps.",
+                       lower_bound=d.LEAST["ig_steps"], flag_values=fv)
   flags.DEFINE_list("compare", [], "Runs to compare layer by layer (run ids of --sweep_dir, "
                     "or run directories).", flag_values=fv)
 

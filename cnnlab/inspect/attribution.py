@@ -150,13 +150,15 @@ def integrated_gradients(model, variables, x, target, baseline=None, steps: int 
 
 
 def _scores(model, variables, x, target, batch_size: int) -> np.ndarray:
-  out = [np.asarray(_logits(model, variables, x[s]))[np.arange(s.stop - s.start), target[s]]
+  out = [np.asarray(eval_outputs(model, variables, x[s]))[np.arange(s.stop - s.start),
+                                                          target[s]]
          for s in _batches(len(x), batch_size)]
   return np.concatenate(out)
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
-def _logits(model, variables, x):
+def eval_outputs(model, variables, x):
+  """``model.apply`` in eval mode, compiled once per model and input shape."""
   return model.apply(variables, x, train=False)
 
 
@@ -228,12 +230,12 @@ def top_activations(model, variables, x, layer: str, k: int = 9, batch_size: int
   """``(indices, values)`` of shape ``(C, k)``: for every channel of ``layer``, the ``k``
   examples of ``x`` with the strongest activation anywhere in the map (Zeiler & Fergus
   2014, Fig. 2), streamed over batches."""
-  from cnnlab.inspect.receptive import module_outputs
-  fn = jax.jit(lambda v, z: module_outputs(model, v, z, [layer])[layer])
+  from cnnlab.inspect.receptive import outputs_fn
+  fn = outputs_fn(model, (layer,))
   best_v: Optional[np.ndarray] = None
   best_i: Optional[np.ndarray] = None
   for s in _batches(len(x), batch_size):
-    y = np.asarray(fn(variables, np.asarray(x[s], np.float32)))
+    y = np.asarray(fn(variables, np.asarray(x[s], np.float32))[layer])
     peak = y.reshape(y.shape[0], -1, y.shape[-1]).max(axis=1).T  # (C, batch)
     idx = np.broadcast_to(np.arange(s.start, s.stop), peak.shape)
     v = peak if best_v is None else np.concatenate([best_v, peak], 1)

@@ -19,7 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnnlab.inspect.load import LoadedRun, example_arrays, _apply
+from cnnlab.inspect.attribution import eval_outputs
+from cnnlab.inspect.load import LoadedRun, example_arrays
 from cnnlab.train.losses import LOSSES
 
 
@@ -32,7 +33,7 @@ def evaluate(run: LoadedRun, split: str = "test", batch_size: int = 500) -> Dict
   for i in range(0, len(images), batch_size):
     x = run.preprocess(images[i:i + batch_size])
     y = jnp.asarray(labels[i:i + batch_size])
-    out = _apply(run.model, run.variables, x)
+    out = eval_outputs(run.model, run.variables, x)
     s = spec.eval_sums(out, y, jnp.ones(len(y), bool))
     sums = s if sums is None else jax.tree_util.tree_map(jnp.add, sums, s)
     outputs.append(np.asarray(out))

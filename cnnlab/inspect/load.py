@@ -30,6 +30,7 @@ from cnnlab.data import augment
 from cnnlab.data.catalog import Dataset, DatasetInfo, dataset_info
 from cnnlab.data.prepare import subset_info
 from cnnlab.errors import ConfigError
+from cnnlab.inspect.attribution import eval_outputs
 from cnnlab.train import checkpoint
 from cnnlab.train.result import Result
 from cnnlab.train.run import build_model, load_run_data
@@ -87,12 +88,7 @@ class LoadedRun:
   def apply(self, images, preprocess: bool = True) -> jax.Array:
     """Eval-mode outputs for a batch of examples."""
     x = self.preprocess(images) if preprocess else images
-    return _apply(self.model, self.variables, x)
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _apply(model, variables, x):
-  return model.apply(variables, x, train=False)
+    return eval_outputs(self.model, self.variables, x)
 
 
 def read_config(workdir: str) -> ml_collections.ConfigDict:

@@ -45,15 +45,23 @@ class Options:
   ig_steps: int = 64
   seed: int = 0
 
+  # the least each count can be (CKA's unbiased estimator needs 4 examples a batch)
+  LEAST = {"examples": 1, "top_k": 1, "features": 1, "pool_size": 0, "cka_examples": 4,
+           "occlusion_patch": 0, "ig_steps": 1}
+
+  def __post_init__(self):
+    for name, least in self.LEAST.items():
+      if getattr(self, name) < least:
+        raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")
+    if self.rule not in attribution.RULES:
+      raise ValueError(f"rule {self.rule!r} unknown; valid: {', '.join(attribution.RULES)}")
+
 
 def _layers(run: LoadedRun) -> List[str]:
   """The geometry's layers that are modules with a feature map, in order."""
   names = [getattr(g, "name", g[0] if isinstance(g, tuple) else None)
            for g in (run.model.geometry() or [])]
-  probe = np.zeros((1,) + run.input_shape, np.float32)
-  found = jax.eval_shape(lambda z: receptive.module_outputs(run.model, run.variables, z,
-                                                            names), probe)
-  return [n for n in names if n in found and len(found[n].shape) == len(run.input_shape) + 1]
+  return list(receptive.spatial_layers(run.model, run.variables, run.input_shape, names))
 
 
 def _kernels(params, prefix: str = "") -> Dict[str, np.ndarray]:
@@ -155,8 +163,7 @@ def filters_section(page: Page) -> None:
 
 def feature_section(page: Page, x: np.ndarray, xn: np.ndarray, layers: List[str]) -> None:
   run = page.run
-  got = jax.jit(lambda v, z: receptive.module_outputs(run.model, v, z, layers))(
-      run.variables, xn)
+  got = receptive.outputs_fn(run.model, tuple(layers))(run.variables, xn)
   page.sections.append("<h2>Feature maps</h2>")
   for name in layers:
     maps = np.asarray(got[name])

@@ -19,6 +19,7 @@ statistics span the map (group norm) makes every later output see the whole inpu
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import flax.linen as nn
@@ -46,7 +47,8 @@ class FieldRow:
 
 def module_outputs(model, variables, x, names: Sequence[str]) -> Dict[str, jax.Array]:
   """The outputs of the modules at the paths ``names`` (``"conv1"``, ``"S2"``,
-  ``"stage1_blocks"``) for input ``x`` in eval mode, without changing the model."""
+  ``"stage1_output"``) for input ``x`` in eval mode, without changing the model; names
+  that are no module's path are left out."""
   wanted, found = set(names), {}
 
   def record(next_fun, args, kwargs, context):
@@ -63,6 +65,22 @@ def module_outputs(model, variables, x, names: Sequence[str]) -> Dict[str, jax.A
   return found
 
 
+@functools.lru_cache(maxsize=64)
+def outputs_fn(model, names: Tuple[str, ...]):
+  """:func:`module_outputs` of ``names`` compiled: ``fn(variables, x) -> {name: array}``
+  (cached per model and names, so that repeated calls on batches reuse the program)."""
+  return jax.jit(lambda variables, x: module_outputs(model, variables, x, names))
+
+
+def spatial_layers(model, variables, input_shape: Sequence[int], names: Sequence[str]
+                   ) -> Dict[str, jax.ShapeDtypeStruct]:
+  """Of ``names``, the modules whose output is a feature map ``(N, *spatial, C)``, in the
+  order given, with their output shapes (abstract: nothing is computed)."""
+  probe = jax.ShapeDtypeStruct((1,) + tuple(input_shape), jnp.float32)
+  found = jax.eval_shape(lambda z: module_outputs(model, variables, z, names), probe)
+  return {k: found[k] for k in names if k in found and found[k].ndim == len(input_shape) + 1}
+
+
 def _probe_positions(size: int) -> Tuple[int, ...]:
   return tuple(sorted({0, size // 2, size - 1}))
 
@@ -76,9 +94,8 @@ def measure(model, variables, input_shape: Sequence[int], names: Sequence[str],
   (examples do not interact in eval mode)."""
   input_shape = tuple(input_shape)
   spatial = len(input_shape) - 1
-  probe = jnp.zeros((1,) + input_shape, jnp.float32)
-  found = jax.eval_shape(lambda z: module_outputs(model, variables, z, names), probe)
-  layers = [k for k in names if k in found and len(found[k].shape) == spatial + 2]
+  found = spatial_layers(model, variables, input_shape, names)
+  layers = list(found)
   blocks = [(k, p) for k in layers for p in _probe_positions(min(found[k].shape[1:-1]))]
   if not blocks:
     return {}

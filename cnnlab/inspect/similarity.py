@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Dict, List, Sequence
 
-import jax
 import numpy as np
 
 
@@ -92,8 +91,8 @@ def layer_features(model, variables, x, layers: List[str], batch_size: int = 256
                    ) -> Dict[str, List[np.ndarray]]:
   """Each layer's outputs for ``x`` (preprocessed), as a list of minibatches (layers that
   are no module's output are left out)."""
-  from cnnlab.inspect.receptive import module_outputs
-  fn = jax.jit(lambda v, z: module_outputs(model, v, z, layers))
+  from cnnlab.inspect.receptive import outputs_fn
+  fn = outputs_fn(model, tuple(layers))
   out: Dict[str, List[np.ndarray]] = {}
   for i in range(0, len(x), batch_size):
     if len(x) - i < 4:

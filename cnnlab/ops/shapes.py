@@ -200,17 +200,23 @@ def _advance(g: Geometry, layer: Layer) -> Geometry:
     hi = max(o.start + (o.receptive_field - 1) / 2 for o in outs)
     return Geometry(layer.name, outs[0].size, outs[0].jump, int(round(hi - lo)) + 1,
                     (lo + hi) / 2)
-  spec = layer if isinstance(layer, LayerSpec) else LayerSpec(*layer)
-  if spec.window is None:  # global: the whole map at once
-    spec = dataclasses.replace(spec, window=g.size, stride=g.size, padding="VALID",
-                               dilation=1)
-  (lo, _), = resolve_padding(_one_axis(spec.padding), (g.size,), (spec.window,),
-                             (spec.stride,), (spec.dilation,), spec.name)
-  f_eff = effective_window(spec.window if spec.span is None else spec.span, spec.dilation)
+  spec, lo, f_eff = _window(layer, g.size)
   size = output_size(g.size, spec.window, spec.stride, spec.padding, spec.dilation, spec.name)
   return Geometry(spec.name, size, g.jump * spec.stride,
                   g.receptive_field + (f_eff - 1) * g.jump,
                   g.start + ((f_eff - 1) / 2 - lo) * g.jump)
+
+
+def _window(layer: Union[LayerSpec, Tuple], size: int) -> Tuple[LayerSpec, int, int]:
+  """``(spec, low padding, inputs read)`` of one layer on an input of ``size``: a global
+  layer as one window over the whole map; ``span`` narrows what a window reads."""
+  spec = layer if isinstance(layer, LayerSpec) else LayerSpec(*layer)
+  if spec.window is None:
+    spec = dataclasses.replace(spec, window=size, stride=size, padding="VALID", dilation=1)
+  (lo, _), = resolve_padding(_one_axis(spec.padding), (size,), (spec.window,),
+                             (spec.stride,), (spec.dilation,), spec.name)
+  f_eff = effective_window(spec.window if spec.span is None else spec.span, spec.dilation)
+  return spec, lo, f_eff
 
 
 def _chain(g: Geometry, layers: Iterable[Layer]) -> Geometry:
@@ -267,22 +273,15 @@ def every_layer_intervals(layers: Sequence[Layer], input_size: int,
 
 
 def _plan(layers: List[Layer], size: int) -> list:
-  """Per layer, what :func:`_back` needs: ``("branches", [plans])``, ``("all", n_in)`` or
+  """Per layer, what :func:`_back` needs: ``("branches", [plans])`` or
   ``(stride, low padding, read width, n_in)``."""
   plan, g = [], Geometry("input", size, 1, 1, 0.0)
   for layer in layers:
     if isinstance(layer, Parallel):
       plan.append(("branches", [_plan(list(b), g.size) for b in layer.branches]))
-    else:
-      spec = layer if isinstance(layer, LayerSpec) else LayerSpec(*layer)
-      if spec.window is None:
-        plan.append(("all", g.size))
-      else:
-        (lo, _), = resolve_padding(_one_axis(spec.padding), (g.size,), (spec.window,),
-                                   (spec.stride,), (spec.dilation,), spec.name)
-        f_eff = effective_window(spec.window if spec.span is None else spec.span,
-                                 spec.dilation)
-        plan.append((spec.stride, lo, f_eff, g.size))
+    else:  # a global layer is one window over the whole map: all of it
+      spec, lo, f_eff = _window(layer, g.size)
+      plan.append((spec.stride, lo, f_eff, g.size))
     g = _advance(g, layer)
   return plan
 
@@ -296,8 +295,6 @@ def _back(plan: list, a: int, b: int) -> Tuple[int, int]:
       if not parts:
         return -1, -1
       a, b = min(p[0] for p in parts), max(p[1] for p in parts)
-    elif step[0] == "all":
-      a, b = 0, step[1] - 1
     else:
       stride, lo, f_eff, n_in = step
       a, b = max(a * stride - lo, 0), min(b * stride - lo + f_eff - 1, n_in - 1)
