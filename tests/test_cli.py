@@ -171,7 +171,7 @@ CASES = [
     ("sweep", ["--config={sweep}", "--sweep_dir={dir}", "--workers=0"],
      "--workers must be >= 1", ["--config={sweep}", "--sweep_dir={dir}", "--dry_run"]),
     ("report", ["--sweep_dir={root}/nonexistent", "--rows=model.pool", "--cols=seed"],
-     "is not a directory", None),
+     "is neither a directory nor a report", None),
     ("report", ["--sweep_dir={root}", "--rows=model.pool"],
      "the following arguments are required: --cols", None),
 ]

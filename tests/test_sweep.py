@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from cnnlab.report import tables
+from cnnlab.report import render, tables
 from cnnlab.sweep import expand, fixed, product, run_id, seeds, sweep, zip
 from cnnlab.sweep import runner
 from cnnlab.sweep.index import Index
@@ -371,7 +371,7 @@ def test_a_finished_run_without_the_metric_has_no_value_and_is_not_unfinished(tm
   _fake_run(root, "a1", "max", "relu", 1, "done")  # finished, never measured it
   _fake_run(root, "a2", "max", "relu", 2, "preempted")
   t = tables.build(tables.collect(root), "model.pool", "model.act", "test_accuracy")
-  assert t.text("max", "relu") == "90.0 (1) [1 unfinished, 1 no value]"
+  assert t.text("max", "relu") == "90.0 (1, n too small) [1 unfinished, 1 no value]"
 
 
 def test_report_of_fixed_result_files(tmp_path):
@@ -385,23 +385,26 @@ def test_report_of_fixed_result_files(tmp_path):
   records = tables.collect(root)
   t = tables.build(records, "model.pool", "model.act", "test_accuracy",
                    published={"max": {"relu": 91.5}})
-  assert tables.markdown(t) == (
-      "test_accuracy (%): mean ± std over seeds (runs); best per column in bold\n\n"
+  assert render.markdown(t) == (
+      "test_accuracy (%): mean [95% CI] over seeds (n) — Student t interval; none below 3 "
+      "seeds; best per column in bold\n\n"
       "| model.pool \\ model.act | relu | tanh |\n"
       "|---|---|---|\n"
-      "| max | 91.0 ± 1.4 (2) · paper 91.5 | **80.0 (1)** |\n"
-      "| avg | **95.0 (1) [1 diverged]** | diverged (1) |\n")
-  tex = tables.latex(t)
-  assert "\\textbf{95.0 (1) [1 diverged]}" in tex and "model.pool / model.act" in tex
-  rows = tables.csv_text(t).splitlines()
-  assert rows[0].startswith("model.pool,model.act,mean,std,n,diverged")
-  assert rows[1] == "max,relu,91,1.41421,2,0,0,0,0,91.5,92"
+      "| max | 91.0 (2, n too small) · paper 91.5 | **80.0 (1, n too small)** |\n"
+      "| avg | **95.0 (1, n too small) [1 diverged]** | diverged (1) |\n")
+  tex = render.latex(t)
+  assert "\\textbf{95.0 (1, n too small) [1 diverged]}" in tex and "model.pool / model.act" in tex
+  rows = render.csv_text(t).splitlines()
+  assert rows[0].startswith("model.pool,model.act,estimator,estimate,ci_low,ci_high,interval,n,"
+                            "mean,std,diverged")
+  assert rows[1] == "max,relu,mean,91,,,n too small,2,91,1.41421,0,0,0,0,91.5,n too small,92," \
+      + "," * 9
   with_best = tables.build(records, "model.pool", "model.act", "test_accuracy", best_of_seeds=True)
-  assert "| max | 91.0 ± 1.4 (2), best 92.0 | **80.0 (1), best 80.0** |" in \
-      tables.markdown(with_best)
+  assert "| max | 91.0 (2, n too small), best 92.0 | **80.0 (1, n too small), best 80.0** |" in \
+      render.markdown(with_best)
   as_error = tables.build(records, "model.pool", "model.act", "test_accuracy", as_error=True,
                           best_of_seeds=True)
-  assert as_error.text("max", "relu") == "9.0 ± 1.4 (2), best 8.0"  # the lowest error
+  assert as_error.text("max", "relu") == "9.0 (2, n too small), best 8.0"  # the lowest error
   best = tables.build(records, "model.pool", "model.act", "best.test.accuracy")
   assert best.cells[("max", "relu")].mean == pytest.approx(0.92)
 
@@ -628,7 +631,7 @@ def test_report_axes_may_combine_config_fields(tmp_path):
   _fake_run(root, "a", "none", "relu", 0, "done", 0.5)
   _fake_run(root, "b", "none", "tanh", 0, "done", 0.7)
   t = tables.build(tables.collect(root), "seed", "model.pool,model.act", "test_accuracy")
-  assert t.cols == ["none/relu", "none/tanh"] and t.text(0, "none/tanh") == "70.0 (1)"
+  assert t.cols == ["none/relu", "none/tanh"] and t.text(0, "none/tanh") == "70.0 (1, n too small)"
 
 
 def test_report_columns_may_be_metrics_and_accuracies_may_read_as_errors(tmp_path):
@@ -639,10 +642,11 @@ def test_report_columns_may_be_metrics_and_accuracies_may_read_as_errors(tmp_pat
   t = tables.build(tables.collect(root), "model.pool", "metric",
                    "test_accuracy,best.test.accuracy", as_error=True)
   assert t.cols == ["test_accuracy", "best.test.accuracy"] and t.lower_is_better
-  assert t.text("max", "test_accuracy") == "15.0 ± 7.1 (2)"  # errors 10 and 20
-  assert t.text("max", "best.test.accuracy") == "14.0 ± 7.1 (2)"
+  assert t.text("max", "test_accuracy") == "15.0 (2, n too small)"  # errors 10 and 20
+  assert t.cells[("max", "test_accuracy")].std == pytest.approx(0.0707, abs=1e-4)
+  assert t.text("max", "best.test.accuracy") == "14.0 (2, n too small)"
   assert t.best() == {"test_accuracy": "avg", "best.test.accuracy": "avg"}
-  assert tables.markdown(t).startswith("error = 1 − (test_accuracy,best.test.accuracy) (%)")
+  assert render.markdown(t).startswith("error = 1 − (test_accuracy,best.test.accuracy) (%)")
   with pytest.raises(tables.ReportError, match="'train_accuracy' is in no finished run"):
     tables.build(tables.collect(root), "model.pool", "metric", "test_accuracy,train_accuracy")
 

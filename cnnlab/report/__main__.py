@@ -1,13 +1,21 @@
-"""``python -m cnnlab.report``: tables and plots from a sweep directory.
+"""``python -m cnnlab.report``: tables and plots from a sweep directory, with conclusions.
 
     python -m cnnlab.report --sweep_dir=sweeps/mnist1d_pool_act --rows=model.pool \\
-        --cols=model.act --metric=best.test.accuracy --plots
+        --cols=model.act --metric=best.test.accuracy --baseline=model.pool=max --plots
 
-Writes ``table.md``, ``table.tex``, ``table.csv`` (and with ``--plots`` ``heatmap.png``,
-``curves.png``, ``metric_vs_<rows>.png`` for numeric rows, ``filters.png`` of the
-best run) into ``--out_dir`` (default ``<sweep_dir>/report``) and prints the
-Markdown table. ``--published=file.json`` (``{"row": {"col": value}}``) adds the
-published numbers to the cells.
+Writes ``table.md``, ``table.tex``, ``table.csv``, ``runs.csv`` (every run's value: a
+report can be made again from it, ``cnnlab/report/raw.py``; and with ``--plots``
+``heatmap.png``, ``curves.png``, ``metric_vs_<rows>.png`` for numeric rows,
+``filters.png`` of the best run) into ``--out_dir`` (default ``<sweep_dir>/report``)
+and prints the
+Markdown table. Each cell is an estimate over seeds with its 95% interval
+(``--estimator``, ``--interval``); ``--baseline=<path>=<value>`` adds each cell's
+difference to the baseline cell paired by seed, the probability of improvement, a ``†``
+where the difference survives ``--correction`` over the table's comparisons, and the
+seeds each difference needs (``cnnlab/report/conclusions.py``). ``--published=file.json``
+(``{"row": {"col": value}}``) adds the published numbers and whether each lies in the
+measured interval (``reproduced``, or the measurement is ``higher`` / ``lower``).
+Several ``--sweep_dir`` (with ``--label``) make one table with a ``sweep`` axis.
 """
 
 import json
@@ -15,13 +23,19 @@ import os
 import sys
 
 from cnnlab.errors import USER_ERRORS, ArgumentParser, ReportError, check_dir, report
-from cnnlab.report import html, plots, tables
+from cnnlab.report import html, plots, raw, render, stats, tables
+from cnnlab.report.conclusions import Options
 
 
 def main(argv=None) -> int:
   p = ArgumentParser(prog="python -m cnnlab.report", description=__doc__.splitlines()[0],
                      what="report")
-  p.add_argument("--sweep_dir", required=True)
+  p.add_argument("--sweep_dir", required=True, action="append",
+                 help="a sweep directory (or a report's runs.csv: its runs' values); several "
+                      "(each with a --label) make one table with a 'sweep' axis for --rows, "
+                      "--cols or --baseline")
+  p.add_argument("--label", action="append", default=None,
+                 help="each --sweep_dir's name in the table (default: its folder name)")
   p.add_argument("--rows", required=True, help="config path for the rows, e.g. model.pool")
   p.add_argument("--cols", required=True,
                  help="config path for the columns, e.g. model.act; 'metric': one column "
@@ -35,26 +49,41 @@ def main(argv=None) -> int:
   p.add_argument("--best_of_seeds", action="store_true",
                  help="also print each cell's best single run (for papers that report it)")
   p.add_argument("--published", default=None, help="JSON file of published numbers")
+  p.add_argument("--estimator", choices=stats.ESTIMATORS, default="mean",
+                 help="the point estimate over seeds (iqm: the 25%%-trimmed mean)")
+  p.add_argument("--interval", choices=stats.INTERVALS, default="auto",
+                 help="auto: Student t for the mean, order statistics for the median, BCa "
+                      "bootstrap for the IQM; bca or percentile force a bootstrap")
+  p.add_argument("--level", type=float, default=0.95, help="the intervals' confidence level")
+  p.add_argument("--baseline", default=None,
+                 help="<config path>=<value> of the rows or columns every other cell is "
+                      "compared with, paired by seed (e.g. model.pool=max)")
+  p.add_argument("--correction", choices=stats.CORRECTIONS, default="holm",
+                 help="over the table's comparisons: holm (family-wise error), bh "
+                      "(Benjamini-Hochberg, false discovery rate) or none")
+  p.add_argument("--alpha", type=float, default=0.05, help="the comparisons' error level")
+  p.add_argument("--power", type=float, default=0.8, help="for the seeds-needed table")
   p.add_argument("--out_dir", default=None)
   p.add_argument("--plots", action="store_true")
   p.add_argument("--html", action="store_true",
                  help="also write report.html: the table and the plots side by side")
   a = p.parse_args(argv)
-  out = a.out_dir or os.path.join(a.sweep_dir, "report")
+  out = a.out_dir or os.path.join(a.sweep_dir[0], "report")
   try:
     records, t = _table(a)
     check_dir(out, "--out_dir")
   except USER_ERRORS as e:
     return report("report", e)
   os.makedirs(out, exist_ok=True)
-  md = tables.markdown(t)
-  for name, text in (("table.md", md), ("table.tex", tables.latex(t)),
-                     ("table.csv", tables.csv_text(t))):
+  md = render.markdown(t)
+  files = (("table.md", md), ("table.tex", render.latex(t)), ("table.csv", render.csv_text(t)),
+           ("runs.csv", raw.runs_csv(t)))
+  for name, text in files:
     with open(os.path.join(out, name), "w") as f:
       f.write(text)
   print(md)
-  written = [os.path.join(out, n) for n in ("table.md", "table.tex", "table.csv")]
-  name = os.path.basename(os.path.normpath(a.sweep_dir))
+  written = [os.path.join(out, n) for n, _ in files]
+  name = " + ".join(_labels(a))
   images = []
   if a.plots and a.cols == tables.METRIC_AXIS:
     print("--plots needs a config axis as --cols, not 'metric'; tables only", file=sys.stderr)
@@ -78,28 +107,50 @@ def _plots(a, t, records, out: str, name: str):
   split = split if split in ("test", "validation") else "test"  # the curves' split
   images = [plots.heatmap(t, os.path.join(out, "heatmap.png"), f"{t.metric} — sweep {name}"),
             plots.metric_vs_axis(t, os.path.join(out, f"metric_vs_{axis}.png"),
-                                 f"{t.metric} against {x_key}: mean ± std over seeds — "
-                                 f"sweep {name}"),
+                                 f"{t.metric} against {x_key}: "
+                                 f"{t.conclusions.options.estimator} over seeds, "
+                                 f"{t.conclusions.options.level:.0%} interval — sweep {name}"),
             plots.learning_curves(records, a.rows, a.cols, os.path.join(out, "curves.png"),
                                   split=split,
                                   title=f"{split} accuracy during training: mean over seeds "
                                         f"(n), band ± std — sweep {name}",
                                   order=(t.rows, t.cols))]
-  done = [r for r in records if r["status"] == "done"
-          and tables.record_value(r, a.metric) is not None]
+  done = [r for r in records if r["status"] == "done" and r["workdir"]
+          and tables.record_value(r, a.metric) is not None]  # (runs.csv: no checkpoints)
   if done:
     pick = (min if a.lower_is_better else max)(done, key=lambda r: tables.record_value(r, a.metric))
     images.append(plots.first_layer_filters(pick["workdir"], os.path.join(out, "filters.png")))
   return [i for i in images if i]
 
 
+def _labels(a):
+  return a.label or [os.path.basename(os.path.normpath(d)) for d in a.sweep_dir]
+
+
 def _table(a):
-  """The sweep's records and the table the arguments ask for (ReportError when they can't)."""
-  if not os.path.isdir(a.sweep_dir):
-    raise ReportError(f"--sweep_dir {a.sweep_dir!r} is not a directory")
-  records = tables.collect(a.sweep_dir)
-  if not records:
-    raise ReportError(f"no runs in {a.sweep_dir} (neither an index.sqlite nor runs/*/config.json)")
+  """The sweeps' records and the table the arguments ask for (ReportError when they can't)."""
+  labels = _labels(a)
+  if len(labels) != len(a.sweep_dir):
+    raise ReportError(f"{len(a.sweep_dir)} --sweep_dir but {len(labels)} --label: give one "
+                      f"label per sweep directory, or none")
+  if len(set(labels)) != len(labels):
+    raise ReportError(f"the sweeps' labels must differ (got {', '.join(labels)}): pass --label")
+  if len(labels) > 1 and "sweep" not in (a.rows.split(",") + a.cols.split(",")):
+    raise ReportError("several --sweep_dir: put 'sweep' on --rows or --cols (e.g. "
+                      "--cols=sweep) so that their runs are not pooled")
+  records = []
+  for d, label in zip(a.sweep_dir, labels):
+    if os.path.isfile(d) and d.endswith(".csv"):  # a report's runs.csv
+      found = raw.read_runs_csv(d)
+    elif not os.path.isdir(d):
+      raise ReportError(f"--sweep_dir {d!r} is neither a directory nor a report's runs.csv")
+    else:
+      found = tables.collect(d)
+    if not found:
+      raise ReportError(f"no runs in {d} (neither an index.sqlite nor runs/*/config.json)")
+    for r in found:
+      r["config"] = {**r["config"], "sweep": label}
+    records += found
   published = None
   if a.published:
     try:
@@ -107,9 +158,12 @@ def _table(a):
         published = json.load(f)
     except (OSError, ValueError) as e:
       raise ReportError(f"--published {a.published!r}: {e}") from None
+  options = Options(a.estimator, a.interval, a.level, a.baseline, a.correction, a.alpha,
+                    a.power)
   return records, tables.build(records, a.rows, a.cols, a.metric,
                                lower_is_better=a.lower_is_better, published=published,
-                               as_error=a.as_error, best_of_seeds=a.best_of_seeds)
+                               as_error=a.as_error, best_of_seeds=a.best_of_seeds,
+                               options=options)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def heatmap(t: Table, path: str, title: str = "") -> str:
     for j, c in enumerate(t.cols):
       cell = t.cells.get((r, c))
       if cell is not None and cell.values:
-        grid[i, j] = cell.mean * t.scale
+        grid[i, j] = t.value((r, c)) * t.scale
   fig, ax = plt.subplots(figsize=(2.2 + 1.3 * len(t.cols), 1.6 + 0.6 * len(t.rows)))
   im = ax.imshow(grid, cmap="viridis_r" if t.lower_is_better else "viridis", aspect="auto")
   ax.set_xticks(range(len(t.cols)), [str(c) for c in t.cols])
@@ -75,7 +75,8 @@ def numeric_axis(t: Table) -> Optional[str]:
 
 def metric_vs_axis(t: Table, path: str, title: str = "") -> Optional[str]:
   """Metric against the numeric axis of the table (``numeric_axis``), a line per value of
-  the other: the mean over seeds with ± std error bars (none for a single run)."""
+  the other: the table's estimate over seeds with its interval as error bars (none below
+  three seeds)."""
   x_key = numeric_axis(t)
   if x_key is None:
     return None
@@ -88,8 +89,11 @@ def metric_vs_axis(t: Table, path: str, title: str = "") -> Optional[str]:
     pts = [(k[0] if by_row else k[1], t.cells[k]) for k in keys
            if k in t.cells and t.cells[k].values]
     if pts:
-      ax.errorbar([p[0] for p in pts], [p[1].mean * t.scale for p in pts],
-                  yerr=[p[1].std * t.scale if len(p[1].values) > 1 else 0 for p in pts],
+      est = [t.estimate(k) for k in keys if k in t.cells and t.cells[k].values]
+      ys = np.asarray([e.value for e in est]) * t.scale
+      lo = np.asarray([e.low if e.has_interval else e.value for e in est]) * t.scale
+      hi = np.asarray([e.high if e.has_interval else e.value for e in est]) * t.scale
+      ax.errorbar([p[0] for p in pts], ys, yerr=[ys - lo, hi - ys],
                   marker="o", capsize=3, label=str(line))
   if xs[0] > 0 and xs[-1] >= 20 * xs[0]:  # e.g. training sizes 1k..50k: log spacing
     ax.set_xscale("log")
@@ -97,7 +101,8 @@ def metric_vs_axis(t: Table, path: str, title: str = "") -> Optional[str]:
     ax.minorticks_off()
   ax.set_xlabel(x_key)
   ax.set_ylabel(_label(t))
-  fig.suptitle(_wrap(title or f"{_label(t)}: mean ± std over seeds"), fontsize=9)
+  fig.suptitle(_wrap(title or f"{_label(t)}: estimate over seeds with its interval"),
+               fontsize=9)
   ax.legend(title=t.col_key if by_row else t.row_key, fontsize=8, loc="upper left",
             bbox_to_anchor=(1.01, 1.0))
   fig.tight_layout()

@@ -1,4 +1,6 @@
-"""Paper tables from a sweep: mean ± std over seeds per (row, column), best per column marked.
+"""Paper tables from a sweep: an estimate over seeds with its 95% interval per (row, column),
+best per column marked, and with a baseline each cell's paired difference to it
+(:mod:`cnnlab.report.conclusions`).
 
 Records come from the sweep's index or, without one, from the run directories'
 ``config.json`` and ``result.json`` (:func:`collect`), read through the typed result
@@ -15,10 +17,8 @@ runs are counted in their cell, not averaged; a cell whose runs all diverged rea
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import difflib
-import io
 import json
 import math
 import os
@@ -27,6 +27,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from cnnlab.registry import did_you_mean
+from cnnlab.report import stats
+from cnnlab.report.conclusions import Conclusions, Options, conclude
 from cnnlab.train.metrics import METRICS_FILE
 from cnnlab.train.result import Result, SplitMetrics, last_split_metrics, read_rows
 from cnnlab.trees import get
@@ -88,7 +90,10 @@ def _last(record: Dict[str, Any], split: str) -> Optional[SplitMetrics]:
 
 def record_value(record: Dict[str, Any], metric: str) -> Optional[float]:
   """A run's ``metric`` (replica ``record["replica"]``'s own for packed seeds): a result
-  path (:meth:`Result.value`) or ``last.<split>.<name>`` from its ``metrics.jsonl``."""
+  path (:meth:`Result.value`) or ``last.<split>.<name>`` from its ``metrics.jsonl``; for
+  a record read from a report's ``runs.csv``, the value written there."""
+  if "values" in record:
+    return record["values"].get(metric)
   replica = record.get("replica")
   if metric.startswith(LAST):
     split, _, name = metric[len(LAST):].partition(".")
@@ -113,6 +118,9 @@ def run_level(record: Dict[str, Any], metric: str) -> bool:
 @dataclasses.dataclass
 class Cell:
   values: List[float]
+  configs: List[Dict] = dataclasses.field(default_factory=list)  # each value's run config
+  # every run of the cell as a runs.csv row (cnnlab/report/raw.py)
+  runs: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
   diverged: int = 0
   invalid: int = 0
   unfinished: int = 0
@@ -152,6 +160,15 @@ class Table:
   best_of_seeds: bool = False  # also print each cell's best single run
   # why runs gave no value: each invalid run's reason (the cells refer to them by number)
   notes: List[str] = dataclasses.field(default_factory=list)
+  conclusions: Optional[Conclusions] = None  # estimates, intervals, comparisons
+
+  def estimate(self, key) -> Optional[stats.Estimate]:
+    return self.conclusions.estimates.get(key) if self.conclusions else None
+
+  def value(self, key) -> float:
+    """The cell's point estimate (the mean unless another estimator was asked for)."""
+    e = self.estimate(key)
+    return e.value if e is not None else self.cells[key].mean
 
   def notes_lines(self) -> List[str]:
     return [f"[{i + 1}] {n}" for i, n in enumerate(self.notes)]
@@ -160,30 +177,58 @@ class Table:
     """The best row per column (by mean)."""
     out = {}
     for c in self.cols:
-      means = [(self.cells[(r, c)].mean, r) for r in self.rows
+      means = [(self.value((r, c)), r) for r in self.rows
                if (r, c) in self.cells and self.cells[(r, c)].values]
       if means:
         out[c] = (min if self.lower_is_better else max)(means)[1]
     return out
 
-  def text(self, r, c) -> str:
+  def text(self, r, c, marker: bool = True) -> str:
+    """The cell: estimate [interval] (n), best single run, problems, the published value
+    with its verdict, and ``†`` when its difference to the baseline survives the
+    correction (``marker``)."""
     cell = self.cells.get((r, c))
     if cell is None:
       return "—"
     refs = "".join(f" [{i + 1}]" for i in cell.notes)
     if not cell.values:
       return (", ".join(f"{k} ({n})" for k, n in cell.problems()) or "—") + refs
-    d = _digits(self.scale)
-    spread = f" ± {cell.std * self.scale:.{d}f}" if len(cell.values) > 1 else ""  # one run: no ±
-    s = f"{cell.mean * self.scale:.{d}f}{spread} ({len(cell.values)})"
+    e = self.estimate((r, c)) or stats.estimate(cell.values)
+    s = f"{self.number(e.value)}{self.interval(e)} ({e.n}"
+    s += ", n too small)" if e.n and not e.has_interval and e.n < stats.MIN_N else ")"
     if self.best_of_seeds:
-      s += f", best {cell.best_seed(self.lower_is_better) * self.scale:.{_digits(self.scale)}f}"
+      s += f", best {self.number(cell.best_seed(self.lower_is_better))}"
     if cell.problems():
       s += " [" + ", ".join(f"{n} {k}" for k, n in cell.problems()) + "]"
     pub = self.published.get((str(r), str(c)))
     if pub is not None:
       s += f" · paper {pub:g}"
+      verdict = stats.verdict(e, pub / self.scale)
+      s += f" {verdict}" if verdict != stats.TOO_SMALL else ""
+    if marker and self.conclusions and self.conclusions.marker((r, c)):
+      s += " " + self.conclusions.marker((r, c))
     return s + refs
+
+  def number(self, v: float, signed: bool = False) -> str:
+    d = _digits(self.scale)
+    return f"{v * self.scale:{'+' if signed else ''}.{d}f}".replace("-", "−")
+
+  def interval(self, e: stats.Estimate, signed: bool = False) -> str:
+    """`` [low, high]`` in the table's unit, empty without an interval."""
+    if not e.has_interval:
+      return ""
+    return f" [{self.number(e.low, signed)}, {self.number(e.high, signed)}]"
+
+  def heading(self) -> str:
+    """What the numbers are: the metric, its unit and how cells are estimated."""
+    unit = " (%)" if self.scale == 100 else ""
+    how = (self.conclusions.options if self.conclusions else Options()).describe()
+    best = ", best single run" if self.best_of_seeds else ""
+    mark = ""
+    if self.conclusions and self.conclusions.baseline:
+      mark = (f"; † differs from the baseline ({'='.join(self.conclusions.baseline)}) after "
+              f"{self.conclusions.correction_words()}")
+    return f"{self.metric}{unit}: {how}{best}; best per column in bold{mark}"
 
 
 def _digits(scale: float) -> int:
@@ -196,13 +241,15 @@ METRIC_AXIS = "metric"
 def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
           percent: Optional[bool] = None, lower_is_better: bool = False,
           published: Optional[Dict] = None, as_error: bool = False,
-          best_of_seeds: bool = False) -> Table:
+          best_of_seeds: bool = False, options: Optional[Options] = None) -> Table:
   """Groups runs by (row, column) value; seeds (and any other field) are pooled.
 
   ``col_key="metric"`` makes the columns the comma-separated metrics of ``metric``
   (``final.train_set.accuracy,final.test.accuracy``: train and test side by side).
   ``as_error`` reports ``1 − value`` (error rates from accuracies), lower being better.
   ``best_of_seeds`` adds each cell's best single run to its text (and always to the CSV).
+  ``options`` (:class:`~cnnlab.report.conclusions.Options`) choose the estimator, the
+  interval and the baseline the cells are compared with.
   An axis that is no run's config field, or a metric that no finished run reports,
   raises :class:`ReportError` naming it and what is there instead.
   """
@@ -237,6 +284,8 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
       cell = cells.setdefault((r, c), Cell([]))
       status = rec["status"]
       value = record_value(rec, m) if status == "done" else None
+      cell.runs.append({"run_id": rec["run_id"], "status": status, "metric": m,
+                        "value": value, "config": rec["config"], "error": rec.get("error")})
       if status == "invalid" and rec.get("error") and m == metrics[0]:  # the reason, once
         notes.append(f"invalid run {rec['run_id']}: {' '.join(str(rec['error']).split())}")
         cell.notes.append(len(notes) - 1)
@@ -250,6 +299,7 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
         cell.unfinished += 1
       else:
         cell.values.append(1.0 - value if as_error else value)
+        cell.configs.append(rec["config"])
   rows, cols = _numeric_order(rows), _numeric_order(cols)
   if percent is None:
     percent = "accuracy" in metric
@@ -262,8 +312,10 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
     else:
       r, _, c = k.partition("|")
       pub[(r, c)] = float(v)
-  return Table(rows, cols, cells, row_key, col_key, metric, 100.0 if percent else 1.0,
-               lower_is_better, pub, best_of_seeds, notes)
+  t = Table(rows, cols, cells, row_key, col_key, metric, 100.0 if percent else 1.0,
+            lower_is_better, pub, best_of_seeds, notes)
+  t.conclusions = conclude(t, options or Options())
+  return t
 
 
 def _check_path(trees: Sequence[Dict], path: str, what: str, kind: str) -> None:
@@ -301,64 +353,3 @@ def _axis_value(config: Dict, key: str):
   if "," not in key:
     return _hashable(get(config, key, None))
   return "/".join(str(get(config, k.strip(), None)) for k in key.split(","))
-
-
-def markdown(t: Table) -> str:
-  best = t.best()
-  unit = " (%)" if t.scale == 100 else ""
-  head = f"| {t.row_key} \\ {t.col_key} | " + " | ".join(str(c) for c in t.cols) + " |"
-  stat = "mean ± std over seeds (runs), best single run" if t.best_of_seeds else \
-      "mean ± std over seeds (runs)"
-  lines = [f"{t.metric}{unit}: {stat}; best per column in bold", "",
-           head, "|" + "---|" * (len(t.cols) + 1)]
-  for r in t.rows:
-    cells = []
-    for c in t.cols:
-      s = t.text(r, c)
-      cells.append(f"**{s}**" if best.get(c) == r else s)
-    lines.append(f"| {r} | " + " | ".join(cells) + " |")
-  if t.notes:
-    lines += [""] + [f"{n}  " for n in t.notes_lines()]
-  return "\n".join(lines) + "\n"
-
-
-def _tex(s: str) -> str:
-  return (str(s).replace("\\", "\\textbackslash{}").replace("_", "\\_").replace("%", "\\%")
-          .replace("&", "\\&").replace("#", "\\#").replace("±", "$\\pm$"))
-
-
-def latex(t: Table) -> str:
-  best = t.best()
-  lines = ["\\begin{tabular}{l" + "c" * len(t.cols) + "}", "\\toprule",
-           _tex(f"{t.row_key} / {t.col_key}") + " & " + " & ".join(_tex(c) for c in t.cols)
-           + " \\\\", "\\midrule"]
-  for r in t.rows:
-    cells = []
-    for c in t.cols:
-      s = _tex(t.text(r, c))
-      cells.append(f"\\textbf{{{s}}}" if best.get(c) == r else s)
-    lines.append(_tex(r) + " & " + " & ".join(cells) + " \\\\")
-  lines += ["\\bottomrule", "\\end{tabular}"]
-  lines += [_tex(n) + " \\\\" for n in t.notes_lines()]
-  return "\n".join(lines) + "\n"
-
-
-def csv_text(t: Table) -> str:
-  out = io.StringIO()
-  w = csv.writer(out, lineterminator="\n")
-  w.writerow([t.row_key, t.col_key, "mean", "std", "n", "diverged", "invalid", "unfinished",
-              "best_in_column", "published", "best_seed"])
-  best = t.best()
-  for r in t.rows:
-    for c in t.cols:
-      cell = t.cells.get((r, c))
-      if cell is None:
-        continue
-      w.writerow([r, c, f"{cell.mean * t.scale:.6g}" if cell.values else "",
-                  f"{cell.std * t.scale:.6g}" if cell.values else "", len(cell.values),
-                  # the CSV's column keeps its meaning: every other run without a value
-                  cell.diverged, cell.invalid, cell.unfinished + cell.no_value,
-                  int(best.get(c) == r),
-                  t.published.get((str(r), str(c)), ""),
-                  f"{cell.best_seed(t.lower_is_better) * t.scale:.6g}" if cell.values else ""])
-  return out.getvalue()

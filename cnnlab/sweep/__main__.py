@@ -46,19 +46,24 @@ def main(argv=None) -> int:
                       "starts, sizing XLA's CPU thread pool to it (about 10%% faster with 2 "
                       "workers on 2 cores; a run's numbers are then those of a run on that "
                       "many cores, not of an unpinned run)")
+  p.add_argument("--target_seeds", type=int, default=0,
+                 help="at least this many seeds per point: the missing seeds (after each "
+                      "point's largest) become new runs of the same sweep directory, e.g. "
+                      "the number a report's seeds-needed table asks for")
   p.add_argument("--dry_run", action="store_true",
                  help="list the points and run ids, with a time estimate from finished runs")
   a, extra = p.parse_known_args(argv)
   unknown = [x for x in extra if not x.startswith("--config.")]
   if unknown:
     p.error(f"unrecognized arguments: {' '.join(unknown)}")
-  for name in ("workers", "runs_per_device", "devices", "max_attempts"):
-    value = getattr(a, name)
-    if value is not None and value < (0 if name == "devices" else 1):
-      p.error(f"--{name} must be {'>= 0' if name == 'devices' else '>= 1'}, got {value}")
+  for name in ("workers", "runs_per_device", "devices", "max_attempts", "target_seeds"):
+    value, least = getattr(a, name), 0 if name in ("devices", "target_seeds") else 1
+    if value is not None and value < least:
+      p.error(f"--{name} must be >= {least}, got {value}")
   _checks_on_the_cpu()
   try:
-    spec = SweepSpec.from_args(a.config, extra, split_paths(a.imports), _pack(a))
+    spec = SweepSpec.from_args(a.config, extra, split_paths(a.imports), _pack(a),
+                               a.target_seeds)
     sweep_dir = a.sweep_dir or runner.default_sweep_dir(a.config)
     check_dir(sweep_dir, "--sweep_dir", write=not a.dry_run)
     if a.dry_run:

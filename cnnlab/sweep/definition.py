@@ -14,6 +14,7 @@ or Ray) rebuilds its runs from the stored spec and points.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -42,13 +43,14 @@ class SweepSpec:
   overrides: Tuple[Tuple[str, str], ...] = ()  # (path, text), applied to every point
   imports: Tuple[str, ...] = ()                # absolute paths of the user's files
   pack: Tuple[str, ...] = ()                   # axes trained side by side: ("seed", "optim.lr")
+  target_seeds: int = 0                        # seeds per point at least (0: the config's)
 
   @classmethod
   def from_args(cls, config: str, overrides: Sequence[str] = (), imports: Sequence[str] = (),
-                pack: Sequence[str] = ()) -> "SweepSpec":
+                pack: Sequence[str] = (), target_seeds: int = 0) -> "SweepSpec":
     path, _, arg = config.partition(":")
     return cls(os.path.abspath(path) + (f":{arg}" if arg else ""), parse_overrides(overrides),
-               tuple(os.path.abspath(p) for p in imports), tuple(pack))
+               tuple(os.path.abspath(p) for p in imports), tuple(pack), int(target_seeds))
 
   def base_and_points(self):
     """The config file's base config and its points (the user's imports loaded first)."""
@@ -63,17 +65,24 @@ class SweepSpec:
     from cnnlab.sweep.spec import expand
     base, own = self.base_and_points()
     if points is None:
-      points = pack(own, self.pack, base.seed) if self.pack else own
+      extra = extra_seeds(own, self.target_seeds, base.seed)
+      # the extra seeds pack among themselves: the runs already made keep their configs
+      points = (pack(own, self.pack, base.seed) + pack(extra, self.pack, base.seed)
+                if self.pack else own + extra)
     return expand(base, points, check, dict(self.overrides))
 
   def to_json(self) -> Dict[str, Any]:
-    return {"config": self.config, "overrides": [list(o) for o in self.overrides],
-            "imports": list(self.imports), "pack": list(self.pack)}
+    out = {"config": self.config, "overrides": [list(o) for o in self.overrides],
+           "imports": list(self.imports), "pack": list(self.pack)}
+    if self.target_seeds:
+      out["target_seeds"] = self.target_seeds
+    return out
 
   @classmethod
   def from_json(cls, d: Dict[str, Any]) -> "SweepSpec":
     return cls(d["config"], tuple(tuple(o) for o in d.get("overrides", ())),
-               tuple(d.get("imports", ())), tuple(d.get("pack", ())))
+               tuple(d.get("imports", ())), tuple(d.get("pack", ())),
+               int(d.get("target_seeds", 0)))
 
   @classmethod
   def of_index(cls, index) -> Optional["SweepSpec"]:
@@ -90,7 +99,8 @@ class SweepSpec:
   def differences(self, other: "SweepSpec") -> List[str]:
     """What differs from ``other``, for the message refusing a relaunch."""
     names = {"overrides": "overrides", "imports": "--imports",
-             "pack": "packed axes (--pack)", "config": "--config"}
+             "pack": "packed axes (--pack)", "config": "--config",
+             "target_seeds": "--target_seeds"}
 
     def show(field: str, value) -> str:
       if field == "overrides":
@@ -101,3 +111,19 @@ class SweepSpec:
     return [f"{names[f.name]}: {show(f.name, getattr(other, f.name))} there, "
             f"{show(f.name, getattr(self, f.name))} now"
             for f in dataclasses.fields(self) if getattr(self, f.name) != getattr(other, f.name)]
+
+
+def extra_seeds(points: List[Dict[str, Any]], target: int, base_seed: int = 0) -> List[Dict]:
+  """The points that bring every point's seeds up to ``target`` (``--target_seeds``): for
+  each group of points that differ only in ``seed``, the next unused seeds after the
+  group's largest. Points without a ``seed`` use ``base_seed`` (the config's)."""
+  groups: Dict[str, List[Dict[str, Any]]] = {}
+  for p in points:
+    key = json.dumps({k: v for k, v in p.items() if k != "seed"}, sort_keys=True, default=str)
+    groups.setdefault(key, []).append(p)
+  out = []
+  for group in groups.values():
+    have = sorted({int(p.get("seed", base_seed)) for p in group})
+    rest = {k: v for k, v in group[0].items() if k != "seed"}
+    out += [{**rest, "seed": have[-1] + 1 + i} for i in range(max(0, target - len(have)))]
+  return out

@@ -2,8 +2,8 @@
 
     python -m cnnlab.sweep --config=configs/sweeps/mnist1d_pool_act.py --workers=2
     python -m cnnlab.report --sweep_dir=sweeps/mnist1d_pool_act --rows=model.pool \
-        --cols=model.act --metric=best.test.accuracy --plots --html \
-        --out_dir=docs/sweeps/mnist1d_pool_act
+        --cols=model.act --metric=best.test.accuracy --baseline=model.pool=max --plots \
+        --html --out_dir=docs/sweeps/mnist1d_pool_act
 
 Each run is ``configs/mnist1d.py:conv1d_pool`` (Adam 1e-2, batch 100, sequential
 batches, 6000 steps, best test accuracy of the evaluations every 250 steps, as in

@@ -3,8 +3,8 @@
     python -m cnnlab.sweep --config=experiments/mnist1d_lp/sweep.py --workers=2 \\
         --sweep_dir=sweeps/mnist1d_lp
     python -m cnnlab.report --sweep_dir=sweeps/mnist1d_lp --rows=model.pool \\
-        --cols=data.options.num_train --metric=best.test.accuracy \\
-        --out_dir=experiments/mnist1d_lp --plots
+        --cols=data.options.num_train --metric=best.test.accuracy --baseline=model.pool=max \\
+        --out_dir=experiments/mnist1d_lp --plots --html
 
 The classic Lp-pooling question (Sermanet, Chintala & LeCun 2012; Boureau et al. 2010):
 between the sum (p = 1, for the ReLU's non-negative inputs a scaled average) and the

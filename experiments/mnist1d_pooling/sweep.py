@@ -5,7 +5,7 @@
     python -m cnnlab.report --sweep_dir=sweeps/mnist1d_pooling \
         --rows=model.pool,model.conv_stride --cols=data.options.num_train \
         --metric=best.test.accuracy --published=experiments/mnist1d_pooling/published.json \
-        --out_dir=experiments/mnist1d_pooling --plots
+        --baseline=model.pool=max --out_dir=experiments/mnist1d_pooling --plots --html
 
 ConvPooling (``conv1d_pool``): two Conv1d of 20 channels, kernel 3, each followed by
 ReLU and a pool of 2; "no pool" is ``pool=none`` and "stride 2" is ``pool=none`` with
