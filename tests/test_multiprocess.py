@@ -20,7 +20,9 @@ from cnnlab.train.metrics import read_metrics
 from cnnlab.train.result import load_result
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+# One xdist worker runs the module: its jobs fixture (two multi-process jobs, ≈ 75 s) is
+# made once, not once per worker that draws one of its tests.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_group("multiprocess")]
 
 CONFIG = """
 from cnnlab.train.config import base_config

@@ -20,7 +20,8 @@ from cnnlab.train.metrics import read_metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.dirname(os.path.abspath(__file__))
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+# One xdist worker runs the module: the uninterrupted references (≈ 19 s) are made once.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), pytest.mark.xdist_group("resume")]
 
 
 def resume_config(case: str, target_value: float = 0.0):

@@ -166,7 +166,7 @@ def test_small_sweep_runs_once_records_results_and_a_rerun_does_nothing(tmp_path
   # The report counts diverged and invalid runs in their cells, the reasons as notes.
   t = tables.build(tables.collect(out), "model.pool", "optim.lr", "test_accuracy")
   assert t.text("max", 1e30) == "diverged (1), invalid (1) [2]"
-  assert t.text("stochastic", 1e-3).endswith(" (1) [1 invalid] [3]")
+  assert t.text("stochastic", 1e-3).endswith(" (1, n too small) [1 invalid] [3]")
   assert len(t.notes) == 4 and "exceeds the 64 training examples" in t.notes[0]
 
 

@@ -14,7 +14,8 @@ examples, best of the evaluations every 250 steps, at training sizes 1k–50k.
 The paper's five (no pool, stride 2, max, avg, L2) were single runs; the other five
 (min, stochastic, mixed, gated, distance-weighted) extend the table. Expected and
 measured: ``experiments/mnist1d_pooling/README.md``. Run time: about 5–15 s per run
-(stochastic pooling the slowest), 180 runs, 16 min with 2 workers on a 2-core CPU.
+(stochastic pooling the slowest), 180 runs, 16 min with 2 workers on a 2-core CPU
+(48 min on 2026-12-03's slower one, tests running beside it).
 """
 
 import os
