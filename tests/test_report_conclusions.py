@@ -142,6 +142,12 @@ def test_two_sweeps_compared_in_one_table(tmp_path):
   assert "| max | baseline | +2.0 [" in md and "paired t" in md, md
   html = (out / "report.html").read_text()
   assert 'class="better"' in html and "sweep sgd + adam" not in html  # the labels name it
+  # made again from its runs.csv, whose sweep column keeps the two labels
+  again = tmp_path / "again"
+  proc = _report(f"--sweep_dir={out / 'runs.csv'}", "--rows=model.pool", "--cols=sweep",
+                 "--baseline=sweep=SGD", "--metric=test_accuracy", f"--out_dir={again}")
+  assert proc.returncode == 0, proc.stderr
+  assert (again / "table.md").read_text() == md
   # several sweeps without a sweep axis would pool their runs: refused, one line
   proc = _report(f"--sweep_dir={sgd}", f"--sweep_dir={adam}", "--rows=model.pool",
                  "--cols=optim.name", "--metric=test_accuracy", f"--out_dir={out}")

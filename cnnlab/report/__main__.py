@@ -7,8 +7,7 @@ Writes ``table.md``, ``table.tex``, ``table.csv``, ``runs.csv`` (every run's val
 report can be made again from it, ``cnnlab/report/raw.py``; and with ``--plots``
 ``heatmap.png``, ``curves.png``, ``metric_vs_<rows>.png`` for numeric rows,
 ``filters.png`` of the best run) into ``--out_dir`` (default ``<sweep_dir>/report``)
-and prints the
-Markdown table. Each cell is an estimate over seeds with its 95% interval
+and prints the Markdown table. Each cell is an estimate over seeds with its 95% interval
 (``--estimator``, ``--interval``); ``--baseline=<path>=<value>`` adds each cell's
 difference to the baseline cell paired by seed, the probability of improvement, a ``†``
 where the difference survives ``--correction`` over the table's comparisons, and the
@@ -148,8 +147,8 @@ def _table(a):
       found = tables.collect(d)
     if not found:
       raise ReportError(f"no runs in {d} (neither an index.sqlite nor runs/*/config.json)")
-    for r in found:
-      r["config"] = {**r["config"], "sweep": label}
+    for r in found:  # (a runs.csv of compared sweeps keeps its own sweep labels)
+      r["config"] = {"sweep": label, **r["config"]}
     records += found
   published = None
   if a.published:

@@ -92,6 +92,11 @@ class Conclusions:
             "none": "no correction"}[o.correction]
     return f"{what} over {self.family_size} comparisons at α = {o.alpha:g}"
 
+  def marker_words(self) -> str:
+    """What ``†`` means, for the tables' headings and LaTeX's footnote."""
+    return f"differs from the baseline ({'='.join(self.baseline)}) after " \
+        f"{self.correction_words()}"
+
   def planned_alpha(self) -> float:
     return stats.strictest_alpha(self.options.correction, self.options.alpha, self.family_size)
 

@@ -56,11 +56,15 @@ def runs_csv(t: Table) -> str:
 def read_runs_csv(path: str) -> List[Dict[str, Any]]:
   """The records of a ``runs.csv`` (the shape :func:`cnnlab.report.tables.collect`
   returns, each run's values under ``values``)."""
-  records: Dict[str, Dict[str, Any]] = {}
+  records: Dict[tuple, Dict[str, Any]] = {}
   with open(path, newline="") as f:
     for row in csv.DictReader(f):
-      config = nest({k: json.loads(v) for k, v in row.items() if k not in FIXED})
-      rec = records.setdefault(row["run_id"], {
+      fields = {k: v for k, v in row.items() if k not in FIXED}
+      config = nest({k: json.loads(v) for k, v in fields.items()})
+      # a run is its id and its config (compared sweeps may share run ids); its metrics
+      # (a 'metric' axis) are rows of their own
+      key = (row["run_id"], tuple(sorted(fields.items())))
+      rec = records.setdefault(key, {
           "run_id": row["run_id"], "status": row["status"], "config": config, "values": {},
           "result": None, "workdir": "", "replica": None, "error": row["error"] or None})
       if row["value"] != "":

@@ -19,7 +19,7 @@ from cnnlab.report.tables import Table
 BASELINE = "baseline"
 
 
-def diff_text(t: Table, key, marker: bool = True) -> str:
+def diff_text(t: Table, key) -> str:
   """``Δ [interval] · P(better) p`` of a cell against its baseline, ``baseline`` for the
   baseline cell itself, ``—`` where there is nothing to compare."""
   c = t.conclusions
@@ -34,7 +34,7 @@ def diff_text(t: Table, key, marker: bool = True) -> str:
   s += f" · P {cmp.prob_better:.2f}"
   if not cmp.pairs:
     s += " unpaired"
-  if marker and c.marker(key):
+  if c.marker(key):
     s += " " + c.marker(key)
   return s
 
@@ -44,7 +44,7 @@ def seeds_text(t: Table, key) -> str:
   if c.baseline_of.get(key) == key:
     return BASELINE
   cmp = c.comparisons.get(key)
-  if cmp is None or not math.isfinite(cmp.effect) and not math.isinf(cmp.effect):
+  if cmp is None or math.isnan(cmp.effect):
     return "—"
   n = c.seeds_needed.get(key)
   if n is None:
@@ -126,9 +126,7 @@ def latex(t: Table) -> str:
   lines += _tex_table(t, _grid(t, lambda t, k: t.text(*k)), t.best())
   lines += [_tex(n) + " \\\\" for n in t.notes_lines()]
   if has_comparisons(t):
-    c = t.conclusions
-    lines += ["$^{\\dagger}$ " + _tex(f"differs from the baseline ({'='.join(c.baseline)}) "
-                                      f"after {c.correction_words()}") + " \\\\",
+    lines += ["$^{\\dagger}$ " + _tex(t.conclusions.marker_words()) + " \\\\",
               "", "% " + _tex(diff_heading(t))]
     lines += _tex_table(t, _grid(t, diff_text))
     lines += ["", "% " + _tex(seeds_heading(t))]

@@ -118,7 +118,6 @@ def run_level(record: Dict[str, Any], metric: str) -> bool:
 @dataclasses.dataclass
 class Cell:
   values: List[float]
-  configs: List[Dict] = dataclasses.field(default_factory=list)  # each value's run config
   # every run of the cell as a runs.csv row (cnnlab/report/raw.py)
   runs: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
   diverged: int = 0
@@ -126,6 +125,11 @@ class Cell:
   unfinished: int = 0
   no_value: int = 0  # finished runs without the metric (e.g. no epoch ended in the run)
   notes: List[int] = dataclasses.field(default_factory=list)  # indices into Table.notes
+
+  @property
+  def configs(self) -> List[Dict]:
+    """Each value's run config, in the order of ``values`` (the runs that gave one)."""
+    return [run["config"] for run in self.runs if run["value"] is not None]
 
   def problems(self):
     """``(what, count)`` for the runs that gave no value, the non-zero ones."""
@@ -183,10 +187,10 @@ class Table:
         out[c] = (min if self.lower_is_better else max)(means)[1]
     return out
 
-  def text(self, r, c, marker: bool = True) -> str:
+  def text(self, r, c) -> str:
     """The cell: estimate [interval] (n), best single run, problems, the published value
     with its verdict, and ``†`` when its difference to the baseline survives the
-    correction (``marker``)."""
+    correction."""
     cell = self.cells.get((r, c))
     if cell is None:
       return "—"
@@ -205,7 +209,7 @@ class Table:
       s += f" · paper {pub:g}"
       verdict = stats.verdict(e, pub / self.scale)
       s += f" {verdict}" if verdict != stats.TOO_SMALL else ""
-    if marker and self.conclusions and self.conclusions.marker((r, c)):
+    if self.conclusions and self.conclusions.marker((r, c)):
       s += " " + self.conclusions.marker((r, c))
     return s + refs
 
@@ -226,8 +230,7 @@ class Table:
     best = ", best single run" if self.best_of_seeds else ""
     mark = ""
     if self.conclusions and self.conclusions.baseline:
-      mark = (f"; † differs from the baseline ({'='.join(self.conclusions.baseline)}) after "
-              f"{self.conclusions.correction_words()}")
+      mark = "; † " + self.conclusions.marker_words()
     return f"{self.metric}{unit}: {how}{best}; best per column in bold{mark}"
 
 
@@ -299,7 +302,6 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
         cell.unfinished += 1
       else:
         cell.values.append(1.0 - value if as_error else value)
-        cell.configs.append(rec["config"])
   rows, cols = _numeric_order(rows), _numeric_order(cols)
   if percent is None:
     percent = "accuracy" in metric
