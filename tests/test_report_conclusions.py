@@ -148,6 +148,10 @@ def test_two_sweeps_compared_in_one_table(tmp_path):
                  "--baseline=sweep=SGD", "--metric=test_accuracy", f"--out_dir={again}")
   assert proc.returncode == 0, proc.stderr
   assert (again / "table.md").read_text() == md
+  proc = _report(f"--sweep_dir={out / 'table.csv'}", "--rows=model.pool", "--cols=sweep",
+                 "--metric=test_accuracy", f"--out_dir={again}")  # not a runs.csv
+  assert proc.returncode == 2 and "is not a report's runs.csv: no column run_id" in proc.stderr
+  assert len(proc.stderr.strip().splitlines()) == 1
   # several sweeps without a sweep axis would pool their runs: refused, one line
   proc = _report(f"--sweep_dir={sgd}", f"--sweep_dir={adam}", "--rows=model.pool",
                  "--cols=optim.name", "--metric=test_accuracy", f"--out_dir={out}")

@@ -19,6 +19,7 @@ import io
 import json
 from typing import Any, Dict, List
 
+from cnnlab.errors import ReportError
 from cnnlab.report.tables import Table
 from cnnlab.trees import flatten, nest
 
@@ -58,9 +59,18 @@ def read_runs_csv(path: str) -> List[Dict[str, Any]]:
   returns, each run's values under ``values``)."""
   records: Dict[tuple, Dict[str, Any]] = {}
   with open(path, newline="") as f:
-    for row in csv.DictReader(f):
+    reader = csv.DictReader(f)
+    missing = [c for c in FIXED if c not in (reader.fieldnames or [])]
+    if missing:
+      raise ReportError(f"{path} is not a report's runs.csv: no column "
+                        f"{', '.join(missing)} (its columns: "
+                        f"{', '.join(reader.fieldnames or []) or 'none'})")
+    for line, row in enumerate(reader, start=2):
       fields = {k: v for k, v in row.items() if k not in FIXED}
-      config = nest({k: json.loads(v) for k, v in fields.items()})
+      try:
+        config = nest({k: json.loads(v) for k, v in fields.items()})
+      except (TypeError, ValueError) as e:
+        raise ReportError(f"{path}, line {line}: a config column is not JSON ({e})") from None
       # a run is its id and its config (compared sweeps may share run ids); its metrics
       # (a 'metric' axis) are rows of their own
       key = (row["run_id"], tuple(sorted(fields.items())))
