@@ -3,9 +3,9 @@
     taskset -c 1 python benchmarks/stochastic_pool.py
 
 Times (ms per call, jitted, 300 calls after a warm-up) the train-mode forward and
-gradient, the test-mode forward, and the pieces of the sampler: ``jax.random.categorical``
-over the windows, uniform and raw random bits of the same size, and the patch extraction
-(``benchmarks/NOTES.md`` §8).
+gradient, the test-mode forward, and pieces of samplers: ``jax.random.categorical``
+over the windows (the Gumbel-max sampler used until issue 30), uniform and raw random
+bits of the same size, and the patch extraction (``benchmarks/NOTES.md`` §8, §9).
 """
 
 import time

@@ -119,7 +119,10 @@ def _optimizer(cfg, sched, weight_decay, decay_on=None) -> optax.GradientTransfo
     # for SGD the decoupled form, for Adam and RMSprop an L2 term the moments rescale.
     chain.append(optax.add_decayed_weights(weight_decay))
   chain.append(opt)
-  return optax.chain(*chain) if len(chain) > 1 else opt
+  # Over one ravelled vector: the optimizer's moments are then one array each instead of
+  # one per parameter, and a step's program fewer arguments (a step of MNIST-1D's
+  # ConvPooling 0.92-0.95x as long, benchmarks/NOTES.md §9); the values are the same.
+  return optax.flatten(optax.chain(*chain) if len(chain) > 1 else opt)
 
 
 def l2_penalty(params, lam: float, num_batches: int = 1, form: str = "plain"):

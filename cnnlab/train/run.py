@@ -45,13 +45,13 @@ class Compiled:
   def __init__(self, fn: Callable):
     self.fn, self.cache, self.compile_s, self.last_compile_s = fn, {}, 0.0, 0.0
 
-  def __call__(self, state, *args):
-    key = tuple((a.shape, str(a.dtype)) for a in args)
+  def __call__(self, state, *args, **static):
+    key = (tuple((a.shape, a.dtype) for a in args), tuple(static.items()))
     compiled = self.cache.get(key)
     self.last_compile_s = 0.0
     if compiled is None:
       t0 = time.time()
-      compiled = self.cache[key] = self.fn.lower(state, *args).compile()
+      compiled = self.cache[key] = self.fn.lower(state, *args, **static).compile()
       self.last_compile_s = time.time() - t0
       self.compile_s += self.last_compile_s
     return compiled(state, *args)
@@ -194,6 +194,9 @@ class Run:
   hyper: Dict[str, np.ndarray]  # traced hyperparameters, one value per replica (packed runs)
   _order: Any = dataclasses.field(default=None, init=False, repr=False)  # the epoch's order
   _order_epoch: Optional[int] = dataclasses.field(default=None, init=False, repr=False)
+  _device_order: Any = dataclasses.field(default=None, init=False, repr=False)
+  _device_order_epoch: Optional[int] = dataclasses.field(default=None, init=False, repr=False)
+  _checked_step: bool = dataclasses.field(default=False, init=False, repr=False)
   data_s: float = 0.0  # seconds loading the data set took
 
   @classmethod
@@ -272,8 +275,36 @@ class Run:
     return self._order[pos:pos + chunk.length]
 
   def train(self, state, chunk: Chunk):
-    """Runs the chunk's steps: ``(state, metrics)``, metrics stacked ``(L,)`` or ``(L, R)``."""
-    return self.train_loop(state, *self.feeds["train"](self.batch_indices(chunk)))
+    """Runs the chunk's steps: ``(state, metrics)``, metrics stacked ``(L,)`` or ``(L, R)``.
+
+    A split on the device is indexed by the epoch's order, also on the device (sent once
+    an epoch, or once a run unshuffled), at the state's step; a host-streamed split is
+    sent the chunk's rows.
+    """
+    feed = self.feeds["train"]
+    if not feed.split.on_device:
+      return self.train_loop(state, *feed(self.batch_indices(chunk)))
+    if not self._checked_step:  # the program slices the order at state.step: they agree
+      step = int(np.asarray(state.step).reshape(-1)[0])
+      if step != chunk.start:
+        raise RuntimeError(f"the train state is at step {step} but its chunk starts at "
+                           f"{chunk.start}")
+      self._checked_step = True
+    return self.train_loop(state, feed.split.images, feed.split.labels,
+                           self.epoch_order(chunk), length=chunk.length)
+
+  def epoch_order(self, chunk: Chunk) -> jax.Array:
+    """The order of the chunk's epoch on the device: ``(S, B)``, or ``(R, S, B)`` with
+    replicas; computed once an epoch (once a run when unshuffled)."""
+    epoch = chunk.start // self.events.steps_per_epoch
+    if self._device_order is None or (self.config.train.shuffle and
+                                      self._device_order_epoch != epoch):
+      seed = jnp.asarray(self.seeds) if self.replicated else self.config.seed
+      order = epoch_batch_indices(seed, epoch, len(self.data.train),
+                                  self.config.train.batch_size, self.config.train.shuffle)
+      self._device_order = order if self.sharding is None else jax.device_put(order, self.sharding)
+      self._device_order_epoch = epoch
+    return self._device_order
 
   def provenance(self, params: Any) -> Dict[str, Any]:
     """The result fields that say what trained, where and with which code."""
