@@ -50,12 +50,12 @@ def step_fn(form, strides, padding):
   return jax.jit(f)
 
 
-def main() -> None:
+def main(argv=None) -> None:
   ap = argparse.ArgumentParser()
   ap.add_argument("--shapes", default="mnist1d,fashionnet,resnet20")
   ap.add_argument("--rounds", type=int, default=9)
   ap.add_argument("--calls", type=int, default=0, help="calls per timing (0: about 0.2 s)")
-  args = ap.parse_args()
+  args = ap.parse_args(argv)
   print(f"backend {jax.default_backend()}, jax {jax.__version__}, {args.rounds} rounds; "
         "ms per forward + both gradients (median), ratio to xla")
   print("| convolution | input | " + " | ".join(C.FORMS) + " | best | choose_form |")

@@ -97,13 +97,13 @@ def gemm_limit_ms(c, state, args, rounds):
   return total, flops, rows
 
 
-def main() -> None:
+def main(argv=None) -> None:
   ap = argparse.ArgumentParser()
   ap.add_argument("--pool", default="max")
   ap.add_argument("--rounds", type=int, default=9)
   ap.add_argument("--steps", type=int, default=1000)
   ap.add_argument("--verbose", action="store_true", help="print each GEMM")
-  args = ap.parse_args()
+  args = ap.parse_args(argv)
   from cnnlab.train import train
   from cnnlab.train.run import Run
 

@@ -26,6 +26,20 @@ def test_block_loop_times_both_forms_of_the_scanned_resnet_blocks(tmp_path):
   assert "| ResNet-14 | scan |" in text and "| ResNet-14 | unroll |" in text
 
 
+def test_conv_forms_checks_and_times_every_form(capsys):
+  import conv_forms
+  conv_forms.main(["--shapes=mnist1d", "--rounds=1", "--calls=1"])
+  out = capsys.readouterr().out
+  assert "| conv1d_pool conv1 | (100, 40, 1) |" in out and out.count("| im2col |") >= 1
+
+
+def test_step_limit_prints_flops_the_gemm_limit_and_the_ratios(capsys):
+  import step_limit
+  step_limit.main(["--steps=20", "--rounds=1"])
+  out = capsys.readouterr().out
+  assert "MFLOP" in out and "GEMM limit" in out and "× the limit" in out
+
+
 @pytest.mark.parametrize("name", ["fashionnet", "lenet5", "resnet20", "resnet18_cifar",
                                   "airbench94", "conv1d_pool"])
 def test_pytorch_twins_have_the_cnnlab_parameter_counts(name):
