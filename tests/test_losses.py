@@ -180,19 +180,21 @@ def test_conv_head_equals_dense_head_and_gives_score_maps_on_larger_inputs(name)
   model = create_model(name, shape, num_classes=7, **spec.test_kwargs)
   keys = {"params": jax.random.PRNGKey(0), "dropout": jax.random.PRNGKey(1),
           "pool": jax.random.PRNGKey(2)}
-  variables = model.init(keys, jnp.zeros((1,) + shape))
+  # jitted: op-by-op, the deepest families took up to a minute
+  variables = jax.jit(model.init)(keys, jnp.zeros((1,) + shape))
   x = jax.random.normal(jax.random.PRNGKey(1), (3,) + shape)
   if model.head == "conv":  # All-CNN: a convolutional classifier by design
     conv_model, conv_vars = model, variables
   else:
     conv_model, conv_vars = finetune.to_conv_head(model, variables, shape)
   assert conv_model.head == "conv"
-  dense_out = model.apply(variables, x)
+  dense_out = jax.jit(model.apply)(variables, x)
   scale = float(jnp.abs(dense_out).max()) + 1.0
-  np.testing.assert_allclose(conv_model.apply(conv_vars, x), dense_out, rtol=1e-4,
+  np.testing.assert_allclose(jax.jit(conv_model.apply)(conv_vars, x), dense_out, rtol=1e-4,
                              atol=1e-4 * scale)
   big = tuple(2 * d for d in shape[:-1]) + shape[-1:]
-  scores = finetune.score_map(conv_model, conv_vars, jnp.ones((2,) + big))
+  scores = jax.jit(lambda v, z: finetune.score_map(conv_model, v, z))(
+      conv_vars, jnp.ones((2,) + big))
   assert scores.ndim == len(shape) + 1 and scores.shape[0] == 2 and scores.shape[-1] == 7
   assert all(p > 1 for p in scores.shape[1:-1])  # several positions, one score vector each
 

@@ -179,8 +179,8 @@ def test_unrolled_blocks_compute_what_the_scan_computes_with_the_same_params(nam
   models = {loop: create_model(name, input_shape=(16, 16, 3), width=0.125, num_classes=3,
                                block_loop=loop, **kw) for loop in ("scan", "unroll")}
   x = jnp.asarray(np.random.default_rng(0).normal(size=(4, 16, 16, 3)), jnp.float32)
-  v = models["scan"].init(init_rngs(jax.random.PRNGKey(0)), x)
-  v_unrolled = models["unroll"].init(init_rngs(jax.random.PRNGKey(0)), x)
+  v = jax.jit(models["scan"].init)(init_rngs(jax.random.PRNGKey(0)), x)
+  v_unrolled = jax.jit(models["unroll"].init)(init_rngs(jax.random.PRNGKey(0)), x)
   # One checkpoint layout for both (stacked block params), same initial values.
   jax.tree.map(np.testing.assert_array_equal, v, v_unrolled)
 
@@ -217,14 +217,15 @@ def test_finetune_replaces_head_freezes_features_keeps_stats(tmp_path):
   assert nv["params"]["head"]["dense"]["kernel"].shape[-1] == 5
   jax.tree_util.tree_map(np.testing.assert_array_equal, nv["batch_stats"], v["batch_stats"])
   labels = jnp.arange(8) % 5
+  def loss(p):
+    logits = new_model.apply({**nv, "params": p}, x, train=False)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+  grad = jax.jit(jax.grad(loss))
   for freeze in (True, False):
     tx = finetune.finetune_optimizer(optax.adam(1e-2), nv["params"], freeze_features=freeze)
     params, opt = nv["params"], tx.init(nv["params"])
     for _ in range(3):
-      def loss(p):
-        logits = new_model.apply({**nv, "params": p}, x, train=False)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-      updates, opt = tx.update(jax.grad(loss)(params), opt, params)
+      updates, opt = tx.update(grad(params), opt, params)
       params = optax.apply_updates(params, updates)
     conv_same = np.array_equal(params["conv1"]["conv"]["kernel"],
                                nv["params"]["conv1"]["conv"]["kernel"])
