@@ -794,3 +794,37 @@ def test_packed_hyperparameters_equal_separate_runs(tmp_path, values):
     for split in single.final:
       assert packed.value(f"final.{split}.loss", replica=i) == pytest.approx(
           single.value(f"final.{split}.loss"), rel=1e-4), split
+
+
+def test_a_padded_training_split_trains_identically_and_shares_one_program(tmp_path):
+  """train.pad_train_to: the same parameters and metrics as without padding (the padded
+  rows are never drawn, the train-set evaluation counts the real examples only), and two
+  training sizes padded alike lower to one program; unpadded, they differ."""
+  from cnnlab.train.run import Run
+  plain = tiny_config(eval_train_set=True, checkpoint_every_steps=0, shuffle=True)
+  padded = tiny_config(eval_train_set=True, checkpoint_every_steps=0, shuffle=True,
+                       pad_train_to=160)
+  r1 = train(plain, str(tmp_path / "plain"), log=lambda *_: None)
+  r2 = train(padded, str(tmp_path / "padded"), log=lambda *_: None)
+  _assert_same_state(_params(str(tmp_path / "plain"))[1], _params(str(tmp_path / "padded"))[1])
+  assert r1.value("final.train_set.accuracy") == r2.value("final.train_set.accuracy")
+  assert r1.value("final.test.loss") == r2.value("final.test.loss")
+
+  def program(config, n):
+    run = Run.build(_sized(config, n), log=lambda *_: None)
+    state = run.init_state()
+    order, steps = run.epoch_order(next(iter(run.chunks(0))))
+    split = run.feeds["train"].split
+    return run.train_loop.fn.lower(state, split.images, split.labels, order, steps,
+                                   length=1).as_text()
+
+  assert program(padded, 96) == program(padded, 144)
+  assert program(plain, 96) != program(plain, 144)
+  with pytest.raises(ConfigError, match="pad_train_to: 160 is fewer rows than the training "
+                                        "split's 200 examples"):
+    train(_sized(tiny_config(pad_train_to=160), 200), str(tmp_path / "x"), log=lambda *_: None)
+
+
+def _sized(config, n):
+  config.data.options = {**config.data.options, "num_train": n}
+  return config

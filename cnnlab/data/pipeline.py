@@ -86,10 +86,13 @@ class DeviceSplit:
   images: object  # jax.Array on device, or np.ndarray on the host
   labels: object
   on_device: bool
+  count: Optional[int] = None  # the examples; the arrays hold more rows when padded
 
   @classmethod
   def place(cls, split: Split, placement: str = "auto", device=None,
-            max_device_fraction: float = 0.5, sharding=None) -> "DeviceSplit":
+            max_device_fraction: float = 0.5, sharding=None, pad_to: int = 0) -> "DeviceSplit":
+    """``pad_to`` rows (zeros after the split's examples) on the device, so that splits of
+    different sizes have one shape — and the programs that take them, one compilation."""
     if placement not in ("auto", "device", "host"):
       raise ValueError(f"placement must be 'auto', 'device' or 'host', got {placement!r}")
     nbytes = split.images.nbytes + split.labels.nbytes
@@ -97,11 +100,15 @@ class DeviceSplit:
         placement == "auto" and fits_on_device(nbytes, device, max_device_fraction))
     if not on:
       return cls(split.images, split.labels, False)
+    images, labels, n = split.images, split.labels, len(split.labels)
+    if pad_to > n:
+      images = np.concatenate([images, np.zeros((pad_to - n,) + images.shape[1:], images.dtype)])
+      labels = np.concatenate([labels, np.zeros((pad_to - n,) + labels.shape[1:], labels.dtype)])
     target = sharding or device
-    return cls(jax.device_put(split.images, target), jax.device_put(split.labels, target), True)
+    return cls(jax.device_put(images, target), jax.device_put(labels, target), True, n)
 
   def __len__(self) -> int:
-    return len(self.labels)
+    return len(self.labels) if self.count is None else self.count
 
   def take(self, idx):
     """Gathers a batch (on device) or copies it over (streamed)."""

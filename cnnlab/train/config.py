@@ -149,6 +149,10 @@ def base_config(model: str = "fashionnet") -> ml_collections.ConfigDict:
       "cpu_devices": 1,
       # also evaluate the whole training set (split "train_set": eval mode, no dropout)
       "eval_train_set": False,
+      # the device-resident training split padded to this many rows (0: not padded), so
+      # that runs over training sizes share one compiled program: set it to the sweep's
+      # largest size (experiments/mnist1d_pooling)
+      "pad_train_to": 0,
       # stop once an evaluated metric reaches a value (time-to-accuracy runs), e.g.
       # target_metric="train_set.accuracy", target_value=0.9; result.json records when
       "target_metric": "", "target_value": 0.0})
@@ -270,6 +274,8 @@ def _validate_train(c) -> None:
         _unknown("loop form", t.loop, list(LOOP_FORMS)))
   _need(isinstance(t.scan_chunk_steps, int) and t.scan_chunk_steps >= 0,
         "train.scan_chunk_steps", f"must be an int >= 0, got {t.scan_chunk_steps!r}")
+  _need(isinstance(t.pad_train_to, int) and t.pad_train_to >= 0, "train.pad_train_to",
+        f"must be an int >= 0 (0: no padding), got {t.pad_train_to!r}")
   for f in ("data_parallel", "eval_train_set"):
     _need(isinstance(t[f], bool), f"train.{f}", f"must be True or False, got {t[f]!r}")
   _need(isinstance(t.cpu_devices, int) and t.cpu_devices >= 0, "train.cpu_devices",

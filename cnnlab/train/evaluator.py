@@ -78,7 +78,7 @@ class Evaluator:
 
   def _finalize(self, sums, outputs: Optional[np.ndarray], feed: Feeder) -> Dict[str, object]:
     finalize = self.run.loss.finalize
-    targets = None if outputs is None else np.asarray(feed.split.labels)
+    targets = None if outputs is None else np.asarray(feed.split.labels)[:len(feed)]
     if not self.run.replicated:
       return finalize(sums, outputs, targets)
     per = [finalize(jax.tree_util.tree_map(lambda a, r=r: a[r], sums),

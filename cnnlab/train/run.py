@@ -221,8 +221,13 @@ class Run:
     replicated = t.num_replicas > 1
     train_step, eval_step = make_steps(model, tx, spec, replicas=replicated, jit=False)
     sharding = None if mesh is None else NamedSharding(mesh, P())
-    place = lambda split: Feeder(DeviceSplit.place(split, sharding=sharding), sharding)  # noqa: E731
-    feeds = {"train": place(ds.train), "test": place(ds.test)}
+    place = lambda split, pad=0: Feeder(  # noqa: E731
+        DeviceSplit.place(split, sharding=sharding, pad_to=pad), sharding)
+    if t.pad_train_to and t.pad_train_to < len(ds.train):
+      raise ConfigError(f"config.train.pad_train_to: {t.pad_train_to} is fewer rows than the "
+                        f"training split's {len(ds.train)} examples (set it to at least the "
+                        f"largest training size of the sweep, or 0)")
+    feeds = {"train": place(ds.train, t.pad_train_to), "test": place(ds.test)}
     if ds.validation is not None:
       feeds["validation"] = place(ds.validation)
     events = Events(total, steps_per_epoch, t.log_every_steps, t.eval_every_steps,
@@ -290,20 +295,29 @@ class Run:
         raise RuntimeError(f"the train state is at step {step} but its chunk starts at "
                            f"{chunk.start}")
       self._checked_step = True
-    return self.train_loop(state, feed.split.images, feed.split.labels,
-                           self.epoch_order(chunk), length=chunk.length)
+    order, epoch_steps = self.epoch_order(chunk)
+    return self.train_loop(state, feed.split.images, feed.split.labels, order, epoch_steps,
+                           length=chunk.length)
 
-  def epoch_order(self, chunk: Chunk) -> jax.Array:
-    """The order of the chunk's epoch on the device: ``(S, B)``, or ``(R, S, B)`` with
-    replicas; computed once an epoch (once a run when unshuffled)."""
+  def epoch_order(self, chunk: Chunk) -> Tuple[jax.Array, jax.Array]:
+    """The order of the chunk's epoch on the device, ``(S', B)`` or ``(R, S', B)`` with
+    replicas, and ``S`` (steps an epoch) as a device scalar; computed once an epoch (once
+    a run when unshuffled). ``S' = S`` unless ``train.pad_train_to`` pads the training
+    split: then ``S'`` is that many examples' batches, the same for every training size."""
+    t = self.config.train
     epoch = chunk.start // self.events.steps_per_epoch
-    if self._device_order is None or (self.config.train.shuffle and
-                                      self._device_order_epoch != epoch):
+    if self._device_order is None or (t.shuffle and self._device_order_epoch != epoch):
       seed = jnp.asarray(self.seeds) if self.replicated else self.config.seed
-      order = epoch_batch_indices(seed, epoch, len(self.data.train),
-                                  self.config.train.batch_size, self.config.train.shuffle)
-      self._device_order = order if self.sharding is None else jax.device_put(order, self.sharding)
-      self._device_order_epoch = epoch
+      order = epoch_batch_indices(seed, epoch, len(self.data.train), t.batch_size, t.shuffle)
+      rows = max(t.pad_train_to // t.batch_size, order.shape[-2])
+      if rows > order.shape[-2]:
+        pad = [(0, 0)] * order.ndim
+        pad[-2] = (0, rows - order.shape[-2])
+        order = jnp.pad(order, pad)
+      steps = jnp.asarray(self.events.steps_per_epoch, jnp.int32)
+      if self.sharding is not None:
+        order, steps = jax.device_put((order, steps), self.sharding)
+      self._device_order, self._device_order_epoch = (order, steps), epoch
     return self._device_order
 
   def provenance(self, params: Any) -> Dict[str, Any]:

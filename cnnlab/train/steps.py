@@ -238,16 +238,19 @@ def make_train_loop(train_step: Callable, *, mesh=None, replicas: bool = False) 
   epoch's order, ``(S, B)`` (or ``(R, S, B)``) for ``S`` steps an epoch, kept on the
   device, and the chunk's rows are sliced from it at the state's own step — nothing
   crosses from the host per step (a NumPy index array sent with each step cost 2–4% of
-  an MNIST-1D step). The ``L`` steps run as one ``lax.scan`` (a plain call when
-  ``L == 1``); the metrics come back stacked, ``(L,)`` or ``(L, R)``. ``train_step``
-  must be the pure (unjitted) step from :func:`make_steps`.
+  an MNIST-1D step). ``epoch_steps`` (a device scalar) is ``S`` where the order is padded
+  to more rows (a padded training split: one program for every training size). The
+  ``L`` steps run as one ``lax.scan`` (a plain call when ``L == 1``); the metrics come
+  back stacked, ``(L,)`` or ``(L, R)``. ``train_step`` must be the pure (unjitted) step
+  from :func:`make_steps`.
   """
   sharding = batch_sharding(mesh, replicas)
 
-  def run(state, images, labels, idx, length=None):
+  def run(state, images, labels, idx, epoch_steps=None, length=None):
     if length is not None:
       step = state.step[0] if replicas else state.step  # replicas step together
-      idx = jax.lax.dynamic_slice_in_dim(idx, step % idx.shape[-2], length, axis=idx.ndim - 2)
+      pos = step % (idx.shape[-2] if epoch_steps is None else epoch_steps)
+      idx = jax.lax.dynamic_slice_in_dim(idx, pos, length, axis=idx.ndim - 2)
       if replicas:
         idx = jnp.swapaxes(idx, 0, 1)  # (R, L, B) -> (L, R, B)
 

@@ -30,6 +30,7 @@ def get_config():
   c = module.get_config("conv1d_pool")
   c.data.options = {"num_train": 1000}
   c.train.checkpoint_every_steps = 3000
+  c.train.pad_train_to = 5000  # one compiled program for both training sizes
   return c
 
 
