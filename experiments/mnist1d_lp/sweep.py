@@ -13,7 +13,7 @@ paper's protocol (Adam 1e-2, batch 100, 6000 steps, best of the test evaluations
 250 steps), ``lp_sum`` at p ∈ {1, 2, 3, 4, 8} — each point named with its option,
 ``lp_sum(p=4)`` — and ``max``, on 1,000 and 5,000 training examples, 3 seeds.
 Expected and measured: ``experiments/mnist1d_lp/README.md``. Run time: 36 runs of
-10–15 s, about 5 minutes with 2 workers on a 2-core CPU (11 min on 2026-12-03's slower one).
+10–15 s, about 5 minutes with 2 workers on a 2-core CPU (7.5 min on 2026-12-03's slower one).
 """
 
 import os
