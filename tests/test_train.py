@@ -237,6 +237,7 @@ BAD_CONFIGS = [
     ("train.keep_checkpoints", 0, "config.train.keep_checkpoints"),
     ("train.loop", "fast", "unknown loop form 'fast'.* Valid: auto, step, scan"),
     ("train.scan_chunk_steps", -1, "config.train.scan_chunk_steps"),
+    ("train.pad_train_to", -1, "config.train.pad_train_to: must be an int >= 0"),
     ("train.data_parallel", "yes", "config.train.data_parallel: must be True or False"),
     ("deterministic", 1, "config.deterministic: must be True or False"),
     ("optim.boundaries", (0.5, 1.5), "config.optim.boundaries: must be fractions"),

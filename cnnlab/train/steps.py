@@ -231,7 +231,8 @@ def _scan_or_call(body, carry, xs):
 
 
 def make_train_loop(train_step: Callable, *, mesh=None, replicas: bool = False) -> Callable:
-  """``run(state, images, labels, idx, length=None) -> (state, metrics)``, jitted, state donated.
+  """``run(state, images, labels, idx, epoch_steps=None, length=None) -> (state, metrics)``,
+  jitted, state donated.
 
   ``idx`` is ``(L, B)`` (or ``(L, R, B)`` with replicas): the data-set rows of ``L``
   consecutive batches. With the static ``length=L``, ``idx`` is instead the whole
