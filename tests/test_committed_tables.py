@@ -103,3 +103,65 @@ def test_readmes_quote_the_reports_tables_verbatim(readme, report):
     text = f.read()
   assert "[95% CI]" in table, f"{report}/table.md has no intervals: rerun its report command"
   assert table.strip() in text, f"{readme} does not quote {report}/table.md as it is now"
+
+
+def test_agreement_of_a_regenerated_table_with_the_one_it_replaces():
+  """``experiments/agreement.py``: per cell each mean against the other's 95% t interval
+  (hand-worked: mean 10, std 1, n 3 → 10 ± 4.303·1/√3 = [7.52, 12.48]), across the old
+  (mean ± std) and the new (estimate, interval) table.csv formats."""
+  sys.path.insert(0, os.path.join(REPO, "experiments"))
+  import agreement
+  old = ("model.pool,metric,mean,std,n,published\n"
+         "max,test,10,1,3,\n"          # new 12 inside [7.52, 12.48]; old 10 outside new's
+         "avg,test,20,0.5,2,\n"        # n = 2: no old interval; old 20 inside new [18.52, 23.48]
+         "min,test,5,1,3,\n")          # on the old side only
+  new = ("model.pool,metric,estimator,estimate,ci_low,ci_high,n,mean,std\n"
+         "max,test,mean,12,,,3,12,0.5\n"
+         "avg,test,mean,21,,,3,21,1\n")
+  assert agreement.interval({"mean": "10", "std": "1", "n": "3"}) == pytest.approx(
+      (7.5159, 12.4841), abs=1e-4)
+  lines, summary = agreement.compare(old, new)
+  assert lines[2] == "| max / test | 10.00 | 12.00 | +2.00 | [7.52, 12.48] | [10.76, 13.24] |"
+  assert summary == ("2 cells compared (1 with intervals on both sides): 1 new means inside "
+                     "the old 95% interval, 1 old means inside the new one; outside: max / "
+                     "test (old 10.00 outside new [10.76, 13.24]); on one side only or without "
+                     "a mean: min / test.")
+
+
+def _krizhevsky_record(act, lr, seed, epochs, target=0.8):
+  from types import SimpleNamespace
+  result = SimpleNamespace(target=SimpleNamespace(reached_at_epoch=epochs))
+  return {"status": "done", "result": result, "workdir": "",
+          "config": {"model": {"act": act}, "optim": {"lr": lr}, "seed": seed,
+                     "train": {"target_value": target, "num_epochs": 30}}}
+
+
+def test_krizhevsky_report_computes_the_ratio_per_seed_and_its_verdict():
+  """Each activation's fastest rate by mean epochs over seeds, its ratio to ReLU paired by
+  seed with a t interval, and the verdict on the paper's 6× (hand-worked numbers)."""
+  import importlib.util
+  spec = importlib.util.spec_from_file_location(  # not "report": other experiments have one
+      "krizhevsky_report", os.path.join(REPO, "experiments", "krizhevsky_relu", "report.py"))
+  report = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(report)
+  recs = ([_krizhevsky_record("relu", lr, s, e) for lr, es in ((0.01, (5, 5, 6)),
+                                                               (0.1, (4, 4, 5)))
+           for s, e in enumerate(es)] +
+          [_krizhevsky_record("tanh", lr, s, e) for lr, es in ((0.01, (20, 24, 30)),
+                                                               (0.1, (8, 8, None)))
+           for s, e in enumerate(es)] +
+          [_krizhevsky_record("sigmoid", 0.1, 0, 27)])
+  grid = {(a, lr): v for (t, a, lr), v in report.cells(recs).items()}
+  # tanh at 0.1 has a seed that never reached the target: its mean is inf; 0.01 is fastest
+  assert report.fastest(grid, "relu", [0.01, 0.1]) == (pytest.approx(13 / 3), 0.1)
+  assert report.fastest(grid, "tanh", [0.01, 0.1]) == (pytest.approx(74 / 3), 0.01)
+  e = report.ratio_to_relu(grid, "tanh", [0.01, 0.1])  # 20/4, 24/4, 30/5: 5, 6, 6
+  assert (e.value, e.n) == (pytest.approx(17 / 3), 3)
+  half = 4.302653 * (1 / 3) ** 0.5 / 3 ** 0.5  # t(0.975, 2) · sd([5, 6, 6]) / √3
+  assert (e.low, e.high) == (pytest.approx(17 / 3 - half), pytest.approx(17 / 3 + half))
+  assert "→ **reproduced**" in report.verdict_line(grid, [0.01, 0.1], 0.8)
+  one = report.ratio_to_relu(grid, "sigmoid", [0.01, 0.1])  # one seed: 27 / 4
+  assert one.value == 6.75 and not one.has_interval
+  text = report.table(recs)
+  assert "| sigmoid | — | 27 | 0.1 | 27 | 6.8 (n = 1) |" in text
+  assert "| tanh | 20 / 24 / 30 | 8 / 8 / > 30 | 0.01 | 24.7 | 5.7 [4.2, 7.1] |" in text
