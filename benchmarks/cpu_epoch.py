@@ -6,7 +6,8 @@ Each cnnlab variant runs ``python -m cnnlab.main --config=configs/fashionnet.py`
 real trainer and data: Fashion-MNIST, batch 100, Adam) for ``--steps`` steps in a
 fresh process with its ``XLA_FLAGS`` (they must be set before JAX starts) and config
 overrides (``configs/fashionnet.py`` sets ``train.cpu_devices=0``: one host device per
-core; the single-device variants pass ``train.cpu_devices=1``) and reads
+core; the single-device variants pass ``train.cpu_devices=1``; the "lax.conv" ones set
+``CNNLAB_CONV_FORM=xla``, the convolution form issue 30 replaced on small patches) and reads
 ``train_images_per_s`` from its result.json (warm-up excluded); an epoch is
 60,000 / that. PyTorch trains the same net (``benchmarks/torch_nets.py``) eagerly, as
 a plain loop over the same data held in memory, batch 100, Adam. Variants and
@@ -33,9 +34,12 @@ from _tables import command, publish  # noqa: E402
 REPO = os.path.dirname(HERE)
 
 ONE = ("--config.train.cpu_devices=1",)  # FashionNet's config splits over the cores unless told
-VARIANTS = {  # name: (XLA_FLAGS, config overrides)
+XLA = ("CNNLAB_CONV_FORM=xla",)  # every convolution as lax.conv (cnnlab/ops/conv.py)
+VARIANTS = {  # name: (XLA_FLAGS, config overrides and NAME=value environment settings)
     "config default (train.cpu_devices=0: a host device per core)": ("", ()),
+    "config default, every conv lax.conv": ("", XLA),
     "default (one device)": ("", ONE),
+    "one device, every conv lax.conv": ("", ONE + XLA),
     "2 host devices, data-parallel": ("--xla_force_host_platform_device_count=2", ONE),
     "oneDNN": ("--xla_cpu_use_onednn=true", ONE),
     "XNNPACK": ("--xla_cpu_use_xnnpack=true", ONE),
@@ -71,10 +75,12 @@ print(json.dumps({{"images_per_s": {steps} * 100 / dt, "threads": torch.get_num_
 
 
 def run_cnnlab(variant, steps: int) -> float:
-  flags, overrides = variant
+  flags, settings = variant
+  overrides = [o for o in settings if o.startswith("--")]
+  extra_env = dict(o.split("=", 1) for o in settings if not o.startswith("--"))
   work = tempfile.mkdtemp(prefix="cpu_epoch_")
   try:
-    env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
+    env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu", **extra_env}
     cmd = [sys.executable, "-m", "cnnlab.main", "--config=configs/fashionnet.py",
            f"--workdir={work}/run", "--config.train.num_epochs=0",
            f"--config.train.num_steps={steps}", "--config.train.checkpoint_every_steps=0",
