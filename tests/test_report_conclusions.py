@@ -2,6 +2,8 @@
 baseline, the ``cnnlab.report`` command (several sweeps in one table, bad flags), and the
 sweep command's ``--target_seeds``."""
 
+import csv
+import io
 import json
 import os
 import random
@@ -104,6 +106,13 @@ def test_published_values_get_computed_verdicts():
   assert t.text("l2", 1).endswith("· paper 60 higher")
   e = t.estimate(("max", 1))
   assert e.low < 0.74 < e.high
+  # numbers from another task are shown with its name, and judged by nothing
+  other = tables.build(_records(), "model.pool", "model.conv_stride", "test_accuracy",
+                       published={"_other_task": "CIFAR-10", "avg": {"1": 90.0}})
+  assert other.text("avg", 1).endswith("· paper 90 on CIFAR-10")
+  rows = list(csv.DictReader(io.StringIO(render.csv_text(other))))
+  assert [(r["published"], r["verdict"]) for r in rows if r["model.pool"] == "avg"] == [
+      ("90.0", "")]
 
 
 def _sweep_dir(root, label, shift):

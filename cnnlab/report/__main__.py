@@ -13,7 +13,9 @@ difference to the baseline cell paired by seed, the probability of improvement, 
 where the difference survives ``--correction`` over the table's comparisons, and the
 seeds each difference needs (``cnnlab/report/conclusions.py``). ``--published=file.json``
 (``{"row": {"col": value}}``) adds the published numbers and whether each lies in the
-measured interval (``reproduced``, or the measurement is ``higher`` / ``lower``).
+measured interval (``reproduced``, or the measurement is ``higher`` / ``lower``); a file
+whose numbers come from another task (``"_other_task": "CIFAR-10"``, say, for a Fashion-MNIST
+sweep) shows them with that task's name and no verdict.
 Several ``--sweep_dir`` (with ``--label``) make one table with a ``sweep`` axis.
 """
 

@@ -165,7 +165,7 @@ def csv_text(t: Table) -> str:
              # the column keeps its meaning: every other run without a value
              cell.diverged, cell.invalid, cell.unfinished + cell.no_value,
              int(best.get(col) == r), "" if pub is None else pub,
-             "" if pub is None or not cell.values else stats.verdict(e, pub / t.scale),
+             "" if pub is None or not cell.values else t.verdict(e, pub),
              num(cell.best_seed(t.lower_is_better)) if cell.values else "",
              "" if base is None else "/".join(map(str, base))]
       if cmp is None:

@@ -35,6 +35,7 @@ from cnnlab.trees import get
 from cnnlab.errors import ReportError  # noqa: F401  (raised here; defined with the others)
 
 LAST = "last."
+OTHER_TASK = "_other_task"  # a --published file's key: its numbers are from that task
 
 
 def _result(raw: Optional[Dict]) -> Optional[Result]:
@@ -165,9 +166,17 @@ class Table:
   # why runs gave no value: each invalid run's reason (the cells refer to them by number)
   notes: List[str] = dataclasses.field(default_factory=list)
   conclusions: Optional[Conclusions] = None  # estimates, intervals, comparisons
+  # the task the published numbers were measured on when it is not this table's (the
+  # JSON's "_other_task"): shown beside them, and no verdict is computed
+  published_on: str = ""
 
   def estimate(self, key) -> Optional[stats.Estimate]:
     return self.conclusions.estimates.get(key) if self.conclusions else None
+
+  def verdict(self, e: stats.Estimate, published: float) -> str:
+    """``stats.verdict`` of the measured estimate against a published value in the
+    table's unit; "" where the published numbers come from another task."""
+    return "" if self.published_on else stats.verdict(e, published / self.scale)
 
   def value(self, key) -> float:
     """The cell's point estimate (the mean unless another estimator was asked for)."""
@@ -206,9 +215,9 @@ class Table:
       s += " [" + ", ".join(f"{n} {k}" for k, n in cell.problems()) + "]"
     pub = self.published.get((str(r), str(c)))
     if pub is not None:
-      s += f" · paper {pub:g}"
-      verdict = stats.verdict(e, pub / self.scale)
-      s += f" {verdict}" if verdict != stats.TOO_SMALL else ""
+      s += f" · paper {pub:g}" + (f" on {self.published_on}" if self.published_on else "")
+      verdict = self.verdict(e, pub)
+      s += f" {verdict}" if verdict not in ("", stats.TOO_SMALL) else ""
     if self.conclusions and self.conclusions.marker((r, c)):
       s += " " + self.conclusions.marker((r, c))
     return s + refs
@@ -307,15 +316,18 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
     percent = "accuracy" in metric
   if as_error:
     metric, lower_is_better = f"error = 1 − ({metric})", True
-  pub = {}
+  pub, other_task = {}, ""
   for k, v in (published or {}).items():
+    if k == OTHER_TASK:
+      other_task = str(v)
+      continue
     if isinstance(v, dict):
       pub.update({(str(k), str(c)): float(x) for c, x in v.items()})
     else:
       r, _, c = k.partition("|")
       pub[(r, c)] = float(v)
   t = Table(rows, cols, cells, row_key, col_key, metric, 100.0 if percent else 1.0,
-            lower_is_better, pub, best_of_seeds, notes)
+            lower_is_better, pub, best_of_seeds, notes, published_on=other_task)
   t.conclusions = conclude(t, options or Options())
   return t
 
