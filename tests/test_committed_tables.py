@@ -90,6 +90,8 @@ def test_mnist1d_table1_is_the_report_of_its_committed_runs(tmp_path):
 WITH_VERDICTS = [("experiments/mnist1d_table1/README.md", "experiments/mnist1d_table1"),
                  ("experiments/mnist1d_pooling/README.md", "experiments/mnist1d_pooling"),
                  ("experiments/mnist1d_lp/README.md", "experiments/mnist1d_lp"),
+                 ("experiments/fashion_mnist_convnets/README.md",
+                  "experiments/fashion_mnist_convnets"),
                  ("README.md", "docs/sweeps/mnist1d_pool_act")]
 
 
