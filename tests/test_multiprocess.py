@@ -79,7 +79,7 @@ def jobs(tmp_path_factory):
   tmp = tmp_path_factory.mktemp("mp")
   cfg = _cfg(tmp, 144)  # 12 epochs: long enough for a kill after 12 steps and a resume
   out = _launch(cfg, tmp / "two").communicate(timeout=400)[0]
-  assert load_result(tmp / "two") is not None, out[-3000:]
+  assert load_result(tmp / "two") is not None, _why(out)
   single = subprocess.run(
       [sys.executable, "-m", "cnnlab.main", f"--config={cfg}", f"--workdir={tmp / 'one'}",
        "--compilation_cache_dir="], cwd=REPO, capture_output=True, text=True, timeout=300,
@@ -106,6 +106,14 @@ def test_only_process_0_writes_the_run_files(jobs):
     json.load(f)
 
 
+def _why(out: str) -> str:
+  """The launcher's output without the stack traces of a failed shutdown barrier (seen once
+  under load, 2026-12-03: process 0 did not reach it within 300 s), so that what process 0
+  printed before it fits in the assertion message."""
+  lines = [x for x in out.splitlines() if not x.lstrip().startswith("@ ")]
+  return "\n".join(lines)[-8000:]
+
+
 def _kill_after_checkpoint(proc, workdir, step):
   deadline = time.time() + 300
   while time.time() < deadline and (checkpoint.latest_step(os.path.join(workdir, "checkpoints"))
@@ -123,7 +131,7 @@ def test_both_processes_killed_then_relaunched_end_as_the_uninterrupted_job(jobs
   _kill_after_checkpoint(_launch(cfg, wd), wd, 12)
   assert load_result(wd) is None
   out = _launch(cfg, wd).communicate(timeout=400)[0]
-  assert load_result(wd) is not None, out[-3000:]
+  assert load_result(wd) is not None, _why(out)
   assert load_result(wd).resumed_from is not None
   _same_run(wd, tmp / "two")
 
