@@ -6,9 +6,9 @@
 ``fashionnet`` (the default): Adam 1e-3 with cosine decay, batch 100, cross-entropy,
 5 epochs. Expected: ≥ 90% test accuracy (measured 90.5% [90.5, 90.6] over 3 seeds,
 experiments/fashion_mnist_convnets, one device per run, 2026-12-03; seed 0 on 2026-11-30:
-90.5% on a host device per core, 90.6% on one). Run time on a 2-core CPU (2026-11-30): 12.4 s per epoch on a
-host device per core (``train.cpu_devices=0``, set below), 74 s in all; 17.3 s per epoch
-on one device (``--config.train.cpu_devices=1``).
+90.5% on a host device per core, 90.6% on one). Run time on a 2-core CPU (2026-11-30):
+12.4 s per epoch on a host device per core (``train.cpu_devices=0``, set below), 74 s in
+all; 17.3 s per epoch on one device (``--config.train.cpu_devices=1``).
 
 ``fashion_benchmark_convnet``: the Fashion-MNIST benchmark's official convnet with its
 exact protocol (zalandoresearch/fashion-mnist ``benchmark/convnet.py``): plain SGD,
