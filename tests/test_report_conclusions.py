@@ -113,6 +113,10 @@ def test_published_values_get_computed_verdicts():
   rows = list(csv.DictReader(io.StringIO(render.csv_text(other))))
   assert [(r["published"], r["verdict"]) for r in rows if r["model.pool"] == "avg"] == [
       ("90.0", "")]
+  with pytest.raises(ReportError, match="'_other_tsak' holds 'CIFAR-10'.*Did you mean "
+                     "'_other_task'"):  # a misspelled key is not read as a row
+    tables.build(_records(), "model.pool", "model.conv_stride", "test_accuracy",
+                 published={"_other_tsak": "CIFAR-10", "avg": {"1": 90.0}})
 
 
 def _sweep_dir(root, label, shift):

@@ -316,20 +316,32 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
     percent = "accuracy" in metric
   if as_error:
     metric, lower_is_better = f"error = 1 − ({metric})", True
-  pub, other_task = {}, ""
-  for k, v in (published or {}).items():
-    if k == OTHER_TASK:
-      other_task = str(v)
-      continue
-    if isinstance(v, dict):
-      pub.update({(str(k), str(c)): float(x) for c, x in v.items()})
-    else:
-      r, _, c = k.partition("|")
-      pub[(r, c)] = float(v)
+  pub, other_task = _published(published or {})
   t = Table(rows, cols, cells, row_key, col_key, metric, 100.0 if percent else 1.0,
             lower_is_better, pub, best_of_seeds, notes, published_on=other_task)
   t.conclusions = conclude(t, options or Options())
   return t
+
+
+def _published(published: Dict) -> Tuple[Dict[Tuple[str, str], float], str]:
+  """A --published file's ``{(row, col): value}`` and its ``_other_task`` ("" if none)."""
+  pub, other_task = {}, ""
+  for k, v in published.items():
+    if k == OTHER_TASK:
+      other_task = str(v)
+      continue
+    try:
+      if isinstance(v, dict):
+        pub.update({(str(k), str(c)): float(x) for c, x in v.items()})
+      else:
+        r, _, c = k.partition("|")
+        pub[(r, c)] = float(v)
+    except (TypeError, ValueError):
+      hint = did_you_mean(k, [OTHER_TASK]) if str(k).startswith("_") else ""
+      raise ReportError(f"--published: {k!r} holds {v!r}, not a number or a "
+                        f"{{column: number}} map (or {OTHER_TASK!r}: a task name).{hint}"
+                        ) from None
+  return pub, other_task
 
 
 def _check_path(trees: Sequence[Dict], path: str, what: str, kind: str) -> None:
