@@ -20,6 +20,7 @@ import csv
 import io
 import math
 import os
+import statistics
 import subprocess
 import sys
 from typing import Dict, List, Optional, Tuple
@@ -41,16 +42,15 @@ def read_table(text: str) -> Dict[Tuple[str, ...], Dict[str, str]]:
 
 def interval(row: Dict[str, str]) -> Optional[Tuple[float, float]]:
   """The 95% t interval of a cell's mean from its mean, std and n (None below 3 seeds)."""
-  from scipy import stats as st
-  from cnnlab.report.stats import MIN_N
+  from cnnlab.report.stats import MIN_N, t_interval
   try:
     mean, std, n = float(row["mean"]), float(row["std"]), int(row["n"])
   except (KeyError, ValueError):
     return None
   if n < MIN_N or not (math.isfinite(mean) and math.isfinite(std)):
     return None
-  half = st.t.ppf((1 + LEVEL) / 2, n - 1) * std / math.sqrt(n)
-  return float(mean - half), float(mean + half)
+  lo, hi = t_interval(mean, std, n, LEVEL)
+  return float(lo), float(hi)
 
 
 def _inside(x: float, iv: Optional[Tuple[float, float]]) -> Optional[bool]:
@@ -67,7 +67,7 @@ def compare(old_text: str, new_text: str) -> Tuple[List[str], str]:
   lines = ["| cell | old mean | new mean | new − old | old interval | new interval |",
            "|---|---|---|---|---|---|"]
   counts = {"new_in_old": 0, "old_in_new": 0, "cells": 0, "with_interval": 0}
-  outside, unmatched = [], sorted(set(old) ^ set(new))
+  outside, unmatched, moved = [], sorted(set(old) ^ set(new)), []
   for key in [k for k in new if k in old]:
     try:
       a, b = float(old[key]["mean"]), float(new[key]["mean"])
@@ -76,6 +76,7 @@ def compare(old_text: str, new_text: str) -> Tuple[List[str], str]:
       continue
     ia, ib = interval(old[key]), interval(new[key])
     counts["cells"] += 1
+    moved.append(abs(b - a))
     name = " / ".join(key)
     lines.append(f"| {name} | {a:.2f} | {b:.2f} | {b - a:+.2f} | {_iv(ia)} | {_iv(ib)} |")
     in_old, in_new = _inside(b, ia), _inside(a, ib)
@@ -93,6 +94,9 @@ def compare(old_text: str, new_text: str) -> Tuple[List[str], str]:
   summary = (f"{counts['cells']} cells compared ({counts['with_interval']} with intervals on "
              f"both sides): {counts['new_in_old']} new means inside the old 95% interval, "
              f"{counts['old_in_new']} old means inside the new one")
+  if moved:
+    summary += (f"; the means moved by {statistics.median(moved):.2f} (median) and at most "
+                f"{max(moved):.2f}")
   summary += ("; outside: " + ", ".join(outside)) if outside else "; none outside"
   if unmatched:
     names = ", ".join(" / ".join(k) for k in unmatched)
@@ -118,6 +122,8 @@ def main(argv=None) -> int:
   p.add_argument("--old", default="HEAD", help="a table.csv file, or a git revision whose "
                  "version of NEW is read (default HEAD: the committed one)")
   a = p.parse_args(argv)
+  if not os.path.isfile(a.new):
+    p.error(f"{a.new}: no such file (a report's table.csv)")
   with open(a.new) as f:
     new_text = f.read()
   lines, summary = compare(_old_text(a.new, a.old), new_text)

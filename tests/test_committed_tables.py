@@ -125,7 +125,8 @@ def test_agreement_of_a_regenerated_table_with_the_one_it_replaces():
   lines, summary = agreement.compare(old, new)
   assert lines[2] == "| max / test | 10.00 | 12.00 | +2.00 | [7.52, 12.48] | [10.76, 13.24] |"
   assert summary == ("2 cells compared (1 with intervals on both sides): 1 new means inside "
-                     "the old 95% interval, 1 old means inside the new one; outside: max / "
+                     "the old 95% interval, 1 old means inside the new one; the means moved by "
+                     "1.50 (median) and at most 2.00; outside: max / "
                      "test (old 10.00 outside new [10.76, 13.24]); on one side only or without "
                      "a mean: min / test.")
 
@@ -153,7 +154,7 @@ def test_krizhevsky_report_computes_the_ratio_per_seed_and_its_verdict():
                                                                (0.1, (8, 8, None)))
            for s, e in enumerate(es)] +
           [_krizhevsky_record("sigmoid", 0.1, 0, 27)])
-  grid = {(a, lr): v for (t, a, lr), v in report.cells(recs).items()}
+  grid = report.at_target(report.cells(recs), 0.8)
   # tanh at 0.1 has a seed that never reached the target: its mean is inf; 0.01 is fastest
   assert report.fastest(grid, "relu", [0.01, 0.1]) == (pytest.approx(13 / 3), 0.1)
   assert report.fastest(grid, "tanh", [0.01, 0.1]) == (pytest.approx(74 / 3), 0.01)
@@ -164,6 +165,6 @@ def test_krizhevsky_report_computes_the_ratio_per_seed_and_its_verdict():
   assert "→ **reproduced**" in report.verdict_line(grid, [0.01, 0.1], 0.8)
   one = report.ratio_to_relu(grid, "sigmoid", [0.01, 0.1])  # one seed: 27 / 4
   assert one.value == 6.75 and not one.has_interval
-  text = report.table(recs)
+  text = report.table(recs, report.cells(recs))
   assert "| sigmoid | — | 27 | 0.1 | 27 | 6.8 (n = 1) |" in text
   assert "| tanh | 20 / 24 / 30 | 8 / 8 / > 30 | 0.01 | 24.7 | 5.7 [4.2, 7.1] |" in text

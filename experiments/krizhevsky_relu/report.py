@@ -37,14 +37,22 @@ def _epochs(record):
   return float(hit) if hit is not None else math.inf
 
 
+def _cell(record) -> Tuple[float, str, float]:
+  c = record["config"]
+  return c["train"]["target_value"], c["model"]["act"], c["optim"]["lr"]
+
+
 def cells(records) -> Dict[Tuple[float, str, float], Dict[int, object]]:
   """``{(target, activation, lr): {seed: epochs}}`` (epochs as :func:`_epochs` gives them)."""
   out = {}
   for r in records:
-    c = r["config"]
-    key = (c["train"]["target_value"], c["model"]["act"], c["optim"]["lr"])
-    out.setdefault(key, {})[c.get("seed", 0)] = _epochs(r)
+    out.setdefault(_cell(r), {})[r["config"].get("seed", 0)] = _epochs(r)
   return out
+
+
+def at_target(grid_all, target: float) -> Dict[Tuple[str, float], Dict[int, object]]:
+  """``{(activation, lr): {seed: epochs}}``: the cells of one target."""
+  return {(a, lr): v for (t, a, lr), v in grid_all.items() if t == target}
 
 
 def _mean(per_seed: Dict[int, object]) -> Optional[float]:
@@ -99,9 +107,8 @@ def verdict_line(grid, lrs, target: float) -> str:
           f"**{stats.verdict(e, PUBLISHED_RATIO)}**.")
 
 
-def table(records) -> str:
-  """The Markdown this script writes to ``table.md``."""
-  grid_all = cells(records)
+def table(records, grid_all) -> str:
+  """The Markdown this script writes to ``table.md`` (``grid_all``: :func:`cells`)."""
   acts = list(dict.fromkeys(r["config"]["model"]["act"] for r in records))
   lrs = sorted({k[2] for k in grid_all})
   targets = sorted({k[0] for k in grid_all})
@@ -116,7 +123,7 @@ def table(records) -> str:
 
   lines = []
   for target in targets:
-    grid = {(a, lr): v for (t, a, lr), v in grid_all.items() if t == target}
+    grid = at_target(grid_all, target)
     lines += [f"Epochs until the training error (mean over the epoch's batches) is ≤ "
               f"{100 * (1 - target):g}%, per learning rate (one value per seed); each "
               f"activation's fastest rate (the lowest mean), its mean epochs, and its epochs "
@@ -151,25 +158,30 @@ def main(argv=None) -> int:
   if not records:
     print(f"no runs in {a.sweep_dir}", file=sys.stderr)
     return 2
-  text = table(records)
+  grid_all = cells(records)
+  text = table(records, grid_all)
   os.makedirs(a.out_dir, exist_ok=True)
   with open(os.path.join(a.out_dir, "table.md"), "w") as f:
     f.write(text)
   print(text)
+  plot_curves(records, grid_all, os.path.join(a.out_dir, "curves.png"))
+  print(f"wrote {a.out_dir}/table.md, curves.png")
+  return 0
+
+
+def plot_curves(records, grid_all, path: str) -> None:
+  """Training error per epoch of each activation's fastest rate (its first seed)."""
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
-  grid_all = cells(records)
   lrs = sorted({k[2] for k in grid_all})
   targets = sorted({k[0] for k in grid_all})
-  workdir = {(r["config"]["train"]["target_value"], r["config"]["model"]["act"],
-              r["config"]["optim"]["lr"], r["config"].get("seed", 0)): r["workdir"]
-             for r in records}
+  workdir = {_cell(r) + (r["config"].get("seed", 0),): r["workdir"] for r in records}
   fig, ax = plt.subplots(figsize=(5.5, 3.8))
   for act in dict.fromkeys(k[1] for k in grid_all):
     # its fastest rate at the strictest target it reached: the longest curve (first seed)
     for target in reversed(targets):
-      grid = {(a, lr): v for (t, a, lr), v in grid_all.items() if t == target}
+      grid = at_target(grid_all, target)
       best = fastest(grid, act, lrs)
       if best is not None:
         break
@@ -185,12 +197,10 @@ def main(argv=None) -> int:
     ax.axhline(100 * (1 - t), color="grey", lw=0.8, ls="--")
   ax.set_xlabel("epoch")
   ax.set_ylabel("training error (%)")
-  ax.set_title("Training error per epoch at each activation's fastest rate (seed 0)")
+  ax.set_title("Training error per epoch at each activation's fastest rate (first seed)")
   ax.legend()
   fig.tight_layout()
-  fig.savefig(os.path.join(a.out_dir, "curves.png"), dpi=120)
-  print(f"wrote {a.out_dir}/table.md, curves.png")
-  return 0
+  fig.savefig(path, dpi=120)
 
 
 if __name__ == "__main__":
