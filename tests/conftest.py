@@ -26,6 +26,10 @@ jax.config.update("jax_platforms", "cpu")
 # Many tests compile the same tiny programs (the same config trained in several ways):
 # a persistent cache for the session (shared by the xdist workers) loads them instead.
 _CACHE = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"cnnlab-test-xla-{os.getuid()}")
+# The processes the tests start (a killed child, a second host) inherit the cache
+# through JAX's environment variables; cnnlab.main and sweep workers use their own.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _CACHE)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
 jax.config.update("jax_compilation_cache_dir", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 

@@ -108,7 +108,7 @@ def pool_gradients(case: str, ndim: int, padding: str) -> None:
   x = _input(ndim, nonneg=get_pool(case).requires_nonnegative)
   for train in _modes(case):
     f = _pool(case, ndim, padding, train)
-    g = np.asarray(jax.grad(lambda z, f=f: f(z).sum())(x))
+    g = np.asarray(jax.jit(jax.grad(lambda z, f=f: f(z).sum()))(x))
     assert np.all(np.isfinite(g)), f"{case} (train={train}): non-finite gradient"
     assert np.any(g != 0), f"{case} (train={train}): no gradient reaches the input"
 

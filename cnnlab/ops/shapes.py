@@ -269,7 +269,38 @@ def every_layer_intervals(layers: Sequence[Layer], input_size: int,
   """:func:`input_interval` of ``positions[i]`` of every layer ``i`` (the stack's plan
   built once: linear in depth per layer)."""
   plan = _plan(list(layers), int(input_size))
-  return [[_back(plan[:i + 1], p, p) for p in ps] for i, ps in enumerate(positions)]
+  # All layers' positions walk back together, one vectorised step per layer: walking each
+  # one back alone was quadratic in depth (7 s of Python for ResNet-1202's 602 layers).
+  start = np.array([i for i, ps in enumerate(positions) for _ in ps], np.int64)
+  a = np.array([p for ps in positions for p in ps], np.int64)
+  a, b, dead = a, a.copy(), np.zeros(len(a), bool)
+  for j in reversed(range(len(plan))):
+    on = start >= j
+    a[on], b[on], dead[on] = _step_back(plan[j], a[on], b[on], dead[on])
+  dead |= a > b
+  a, b = np.where(dead, -1, a), np.where(dead, -1, b)
+  out, k = [], 0
+  for ps in positions:
+    out.append([(int(a[k + m]), int(b[k + m])) for m in range(len(ps))])
+    k += len(ps)
+  return out
+
+
+def _step_back(step, a: np.ndarray, b: np.ndarray, dead: np.ndarray):
+  """One step of :func:`_back` on arrays of intervals (``dead``: read only padding)."""
+  dead = dead | (a > b)
+  if step[0] == "branches":
+    lo, hi, hit = np.full_like(a, np.iinfo(np.int64).max), np.full_like(b, -1), dead * False
+    for branch in step[1]:
+      pa, pb, pdead = a.copy(), b.copy(), dead.copy()
+      for sub in reversed(branch):
+        pa, pb, pdead = _step_back(sub, pa, pb, pdead)
+      ok = ~(pdead | (pa > pb))
+      lo, hi, hit = np.where(ok, np.minimum(lo, pa), lo), np.where(ok, np.maximum(hi, pb), hi), \
+          hit | ok
+    return np.where(hit, lo, a), np.where(hit, hi, b), dead | ~hit
+  stride, lo, f_eff, n_in = step
+  return np.maximum(a * stride - lo, 0), np.minimum(b * stride - lo + f_eff - 1, n_in - 1), dead
 
 
 def _plan(layers: List[Layer], size: int) -> list:
