@@ -124,3 +124,18 @@ def test_input_interval_cuts_fields_where_the_maps_end():
   # a global layer reads everything; a window entirely in padding reads nothing
   assert S.input_interval([("c", 3), S.LayerSpec("g", None)], 9, 0) == (0, 8)
   assert S.input_interval([("p", 1, 1, 3)], 4, 0) == (-1, -1)
+
+
+def test_every_layer_intervals_is_each_layer_walked_back_alone():
+  """The vectorised walk of all layers at once equals :func:`input_intervals` per layer,
+  through branches, clipped ends and positions that read only padding."""
+  block = S.Parallel("b", ((("c1", 3, 1, 1), ("c2", 3, 1, 1)), ()))
+  down = S.Parallel("d", ((("c", 3, 2, "SAME"),), (("s", 1, 2),)))
+  layers = [("conv1", 5, 1, 2), S.LayerSpec("pool1", 3, 2, span=1), block, down,
+            ("p", 1, 1, 3), ("conv2", 3, 1, 1)]
+  geoms = S.receptive_fields(layers, 20)
+  positions = [list(range(-1, g.size + 2)) for g in geoms]
+  got = S.every_layer_intervals(layers, 20, positions)
+  want = [S.input_intervals(layers, 20, ps, upto=i) for i, ps in enumerate(positions)]
+  assert got == want
+  assert (-1, -1) in got[4] and got[4] != [(-1, -1)] * len(got[4])
