@@ -96,6 +96,7 @@ WITH_VERDICTS = [("experiments/mnist1d_table1/README.md", "experiments/mnist1d_t
                  ("experiments/mnist1d_lp/README.md", "experiments/mnist1d_lp"),
                  ("experiments/fashion_mnist_convnets/README.md",
                   "experiments/fashion_mnist_convnets"),
+                 ("experiments/zeiler_fergus/README.md", "experiments/zeiler_fergus"),
                  ("README.md", "docs/sweeps/mnist1d_pool_act")]
 
 
