@@ -3,7 +3,8 @@
     python -m cnnlab.sweep --config=experiments/zeiler_fergus/sweep.py --workers=2 \
         --sweep_dir=sweeps/zeiler_fergus
     python -m cnnlab.report --sweep_dir=sweeps/zeiler_fergus --rows=model.pool --cols=metric \
-        --metric=train_set_accuracy,test_accuracy --as_error --out_dir=experiments/zeiler_fergus
+        --metric=train_set_accuracy,test_accuracy --as_error --baseline=model.pool=max \
+        --out_dir=experiments/zeiler_fergus
 
 Their network (``configs/zeiler_fergus.py``: 3 × [64 5×5 conv, ReLU, 3×3/2 pool, LRN],
 softmax; SGD momentum 0.9, no weight decay or dropout) on Fashion-MNIST, trained on
@@ -15,7 +16,10 @@ training set is the paper's own reduced-data
 regime (its Fig. 5, MNIST subsets), where pooling acts as a regulariser, and fits a
 2-core CPU. Expected (the paper's pattern on MNIST and CIFAR-10): max pooling has
 the lowest training error, stochastic pooling the highest training error and the
-lowest test error. Run time: about 45 minutes with 2 workers on a 2-core CPU.
+lowest test error. Measured (2026-12-03): max pooling 0.0 / 14.9% train / test error,
+stochastic 2.3 / 15.4% (its test error +0.5 [−0.3, +1.2] points against max pooling,
+paired by seed: the advantage not reproduced at this budget), average 13.4 / 20.6%.
+Run time: about 45 minutes with 2 workers on a 2-core CPU.
 """
 
 import os
