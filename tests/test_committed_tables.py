@@ -10,6 +10,7 @@ command and fails when it differs from the committed ``table.md``.
 """
 
 import csv
+import math
 import os
 import re
 import subprocess
@@ -158,7 +159,9 @@ def test_krizhevsky_report_computes_the_ratio_per_seed_and_its_verdict():
           [_krizhevsky_record("tanh", lr, s, e) for lr, es in ((0.01, (20, 24, 30)),
                                                                (0.1, (8, 8, None)))
            for s, e in enumerate(es)] +
-          [_krizhevsky_record("sigmoid", 0.1, 0, 27)])
+          [_krizhevsky_record("sigmoid", 0.1, 0, 27)] +
+          [_krizhevsky_record("abs_tanh", 0.1, 0, math.inf)] +  # ended, never reached
+          [dict(_krizhevsky_record("silu", 0.1, 0, 3), status="running")])  # not ended yet
   grid = report.at_target(report.cells(recs), 0.8)
   # tanh at 0.1 has a seed that never reached the target: its mean is inf; 0.01 is fastest
   assert report.fastest(grid, "relu", [0.01, 0.1]) == (pytest.approx(13 / 3), 0.1)
@@ -173,3 +176,5 @@ def test_krizhevsky_report_computes_the_ratio_per_seed_and_its_verdict():
   text = report.table(recs, report.cells(recs))
   assert "| sigmoid | — | 27 | 0.1 | 27 | 6.8 (n = 1) |" in text
   assert "| tanh | 20 / 24 / 30 | 8 / 8 / > 30 | 0.01 | 24.7 | 5.7 [4.2, 7.1] |" in text
+  assert "| abs_tanh | — | > 30 | — | > 30 | — |" in text
+  assert "| silu | — | — | — | — | — |" in text  # a sweep still running: not "> 30"

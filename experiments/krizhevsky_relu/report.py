@@ -138,8 +138,9 @@ def table(records, grid_all) -> str:
       row = [" / ".join(show(e) for _, e in sorted(grid[(act, lr)].items()))
              if (act, lr) in grid else "—" for lr in lrs]
       best = fastest(grid, act, lrs)
-      if best is None:
-        row += ["—", f"> {max_epochs}", "—"]
+      if best is None:  # "> 30" only once every run has ended without reaching the target
+        ended = all(e is not None for lr in lrs for e in grid.get((act, lr), {}).values())
+        row += ["—", f"> {max_epochs}" if ended else "—", "—"]
       else:
         row += [f"{best[1]:g}", f"{best[0]:.3g}", _show_ratio(ratio_to_relu(grid, act, lrs))]
       lines.append(f"| {act} | " + " | ".join(row) + " |")
