@@ -18,7 +18,9 @@ The report takes each activation's fastest learning rate (the lowest mean over s
 and the ratio of its epochs to ReLU's, paired by seed, and computes the verdict on the
 paper's 6×.
 Expected: tanh several times slower than ReLU (≈ 6× on CIFAR-10); sigmoid slower
-still. Run time: about 50 minutes with 2 workers on a 2-core CPU (30 runs).
+still. Measured (2026-12-03): tanh 0.9× ReLU's epochs to 20% [0.6, 1.3], verdict
+`lower`; sigmoid 6.8×, |tanh| 3.2× (one seed). Run time: about 40 minutes with 2
+workers on a 2-core CPU (30 runs).
 """
 
 
