@@ -829,3 +829,22 @@ def test_a_padded_training_split_trains_identically_and_shares_one_program(tmp_p
 def _sized(config, n):
   config.data.options = {**config.data.options, "num_train": n}
   return config
+
+
+def test_config_json_is_replaced_whole_never_left_half_written(tmp_path, monkeypatch):
+  """A write of ``config.json`` that dies half-way (a kill; on a multi-host relaunch the
+  other processes read it meanwhile) leaves the previous file, still valid JSON."""
+  from cnnlab.train import loop
+  c = tiny_config()
+  loop.open_workdir(str(tmp_path), c, has_checkpoints=False)
+  with open(tmp_path / "config.json") as f:
+    before = json.load(f)
+
+  def dies_half_way(obj, f, **kw):
+    f.write(json.dumps(obj, **kw)[:20])
+    raise KeyboardInterrupt
+  monkeypatch.setattr(loop.json, "dump", dies_half_way)
+  with pytest.raises(KeyboardInterrupt):
+    loop.open_workdir(str(tmp_path), c, has_checkpoints=True)
+  with open(tmp_path / "config.json") as f:
+    assert json.load(f) == before

@@ -90,8 +90,12 @@ def open_workdir(workdir: str, config, has_checkpoints: bool) -> None:
                         f"({path}): {shown}{more}; use a new --workdir, or rerun with that "
                         f"config")
   if jax.process_index() == 0:
-    with open(path, "w") as f:
+    # Through a rename: the other processes of a multi-host job read this file while
+    # process 0 rewrites it on a relaunch, and a kill mid-write must not leave it empty.
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
       json.dump(new, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
 
 
 def train(config, workdir: str, log: Callable[[str], None] = print) -> Result:
