@@ -259,9 +259,10 @@ def input_interval(layers: Sequence[Layer], input_size: int, position: int,
 def input_intervals(layers: Sequence[Layer], input_size: int, positions: Sequence[int],
                     upto: Optional[int] = None) -> List[Tuple[int, int]]:
   """:func:`input_interval` of several positions of one layer."""
-  plan = _plan(list(layers), int(input_size))
-  upto = len(plan) if upto is None else upto + 1
-  return [_back(plan[:upto], p, p) for p in positions]
+  layers = list(layers)
+  upto = len(layers) - 1 if upto is None else upto
+  return every_layer_intervals(layers[:upto + 1], input_size,
+                               [[] for _ in range(upto)] + [list(positions)])[-1]
 
 
 def every_layer_intervals(layers: Sequence[Layer], input_size: int,
@@ -273,7 +274,7 @@ def every_layer_intervals(layers: Sequence[Layer], input_size: int,
   # one back alone was quadratic in depth (7 s of Python for ResNet-1202's 602 layers).
   start = np.array([i for i, ps in enumerate(positions) for _ in ps], np.int64)
   a = np.array([p for ps in positions for p in ps], np.int64)
-  a, b, dead = a, a.copy(), np.zeros(len(a), bool)
+  b, dead = a.copy(), np.zeros(len(a), bool)
   for j in reversed(range(len(plan))):
     on = start >= j
     a[on], b[on], dead[on] = _step_back(plan[j], a[on], b[on], dead[on])
@@ -287,10 +288,12 @@ def every_layer_intervals(layers: Sequence[Layer], input_size: int,
 
 
 def _step_back(step, a: np.ndarray, b: np.ndarray, dead: np.ndarray):
-  """One step of :func:`_back` on arrays of intervals (``dead``: read only padding)."""
+  """One layer walked back, on arrays of intervals: each layer's window clipped to the
+  positions its input has; a branching layer takes the union of its branches' intervals.
+  ``dead``: the interval reads only padding."""
   dead = dead | (a > b)
   if step[0] == "branches":
-    lo, hi, hit = np.full_like(a, np.iinfo(np.int64).max), np.full_like(b, -1), dead * False
+    lo, hi, hit = np.full_like(a, np.iinfo(np.int64).max), np.full_like(b, -1), np.zeros_like(dead)
     for branch in step[1]:
       pa, pb, pdead = a.copy(), b.copy(), dead.copy()
       for sub in reversed(branch):
@@ -304,7 +307,7 @@ def _step_back(step, a: np.ndarray, b: np.ndarray, dead: np.ndarray):
 
 
 def _plan(layers: List[Layer], size: int) -> list:
-  """Per layer, what :func:`_back` needs: ``("branches", [plans])`` or
+  """Per layer, what :func:`_step_back` needs: ``("branches", [plans])`` or
   ``(stride, low padding, read width, n_in)``."""
   plan, g = [], Geometry("input", size, 1, 1, 0.0)
   for layer in layers:
@@ -315,21 +318,6 @@ def _plan(layers: List[Layer], size: int) -> list:
       plan.append((spec.stride, lo, f_eff, g.size))
     g = _advance(g, layer)
   return plan
-
-
-def _back(plan: list, a: int, b: int) -> Tuple[int, int]:
-  for step in reversed(plan):
-    if a > b:
-      return -1, -1
-    if step[0] == "branches":
-      parts = [p for p in (_back(branch, a, b) for branch in step[1]) if p[0] >= 0]
-      if not parts:
-        return -1, -1
-      a, b = min(p[0] for p in parts), max(p[1] for p in parts)
-    else:
-      stride, lo, f_eff, n_in = step
-      a, b = max(a * stride - lo, 0), min(b * stride - lo + f_eff - 1, n_in - 1)
-  return (a, b) if a <= b else (-1, -1)
 
 
 def receptive_field(layers: Iterable[Layer], input_size: int) -> int:
