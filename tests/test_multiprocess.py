@@ -38,10 +38,12 @@ def get_config():
 """
 
 
-def _env(**extra):
-  env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu"}
-  env.pop("XLA_FLAGS", None)  # one host device per process unless asked
-  return {**env, **extra}
+def _env(*xla_flags):
+  """The suite's environment (its fast-compile flags too) with one host device per
+  process unless ``xla_flags`` ask for more."""
+  flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if "device_count" not in f]
+  return {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu",
+          "XLA_FLAGS": " ".join(flags + list(xla_flags))}
 
 
 def _cfg(tmp, steps):
@@ -83,7 +85,7 @@ def jobs(tmp_path_factory):
   single = subprocess.run(
       [sys.executable, "-m", "cnnlab.main", f"--config={cfg}", f"--workdir={tmp / 'one'}",
        "--compilation_cache_dir="], cwd=REPO, capture_output=True, text=True, timeout=300,
-      env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2"))
+      env=_env("--xla_force_host_platform_device_count=2"))
   assert single.returncode == 0, single.stderr[-3000:]
   return tmp, cfg
 

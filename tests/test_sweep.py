@@ -521,6 +521,7 @@ def test_ray_launcher_on_a_local_ray_instance_survives_a_killed_worker(tmp_path,
     shutil.rmtree(temp, ignore_errors=True)
 
 
+@pytest.mark.usefixtures("xla_default_emitters")
 def test_packed_seeds_train_side_by_side_and_report_one_row_per_seed(tmp_path):
   config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(3))', epochs=1)
   assert runner.pack_seeds([{"model.pool": "max", "seed": s} for s in (0, 1, 2)]) == [
@@ -539,6 +540,7 @@ def test_packed_seeds_train_side_by_side_and_report_one_row_per_seed(tmp_path):
     runner.prepare(config, packed, packed=False)
 
 
+@pytest.mark.usefixtures("xla_default_emitters")
 def test_packed_learning_rates_are_filed_as_runs_of_their_own(tmp_path):
   """2 learning rates × 2 seeds packed into one run: the index and the report file each
   replica as the separate run with its lr and seed (equal to the unpacked sweep's)."""

@@ -509,6 +509,7 @@ json.dump({k: v for k, v in results.items()}, open(f"{out}/summary.json", "w"), 
 """
 
 
+@pytest.mark.usefixtures("xla_default_emitters")
 def test_data_parallel_equals_single_device(tmp_path):
   """Two host devices: the sharded run (BN over the global batch) matches one device."""
   env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu",
