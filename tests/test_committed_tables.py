@@ -98,6 +98,8 @@ WITH_VERDICTS = [("experiments/mnist1d_table1/README.md", "experiments/mnist1d_t
                  ("experiments/fashion_mnist_convnets/README.md",
                   "experiments/fashion_mnist_convnets"),
                  ("experiments/zeiler_fergus/README.md", "experiments/zeiler_fergus"),
+                 ("experiments/nielsen_ch6/README.md", "experiments/nielsen_ch6"),
+                 ("experiments/nielsen_ch6/README.md", "experiments/nielsen_ch6/vote"),
                  ("README.md", "docs/sweeps/mnist1d_pool_act")]
 
 
