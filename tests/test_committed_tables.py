@@ -180,3 +180,21 @@ def test_krizhevsky_report_computes_the_ratio_per_seed_and_its_verdict():
   assert "| tanh | 20 / 24 / 30 | 8 / 8 / > 30 | 0.01 | 24.7 | 5.7 [4.2, 7.1] |" in text
   assert "| abs_tanh | — | > 30 | — | > 30 | — |" in text
   assert "| silu | — | — | — | — | — |" in text  # a sweep still running: not "> 30"
+
+
+def test_nielsen_tables_are_the_reports_of_their_committed_runs(tmp_path):
+  """Both report commands of ``experiments/nielsen_ch6/README.md`` (the ladder, and the
+  vote, whose ensemble metric is one value for a packed run of 5 seeds) made again from
+  the committed ``runs.csv`` give the committed ``table.md``."""
+  here = os.path.join(REPO, "experiments", "nielsen_ch6")
+  with open(os.path.join(here, "README.md")) as f:
+    blocks = re.findall(r"```bash\n(.*?)```", f.read(), re.S)
+  reports = [c for b in blocks for c in _joined(b) if c[:3] == ["python", "-m", "cnnlab.report"]]
+  assert len(reports) == 2
+  for i, report in enumerate(reports):
+    out = [a for a in report if a.startswith("--out_dir=")][0].split("=", 1)[1]
+    argv = [a for a in report if not a.startswith(("--out_dir=", "--sweep_dir="))] + [
+        f"--sweep_dir={os.path.join(REPO, out, 'runs.csv')}", f"--out_dir={tmp_path / str(i)}"]
+    _run(argv)
+    with open(tmp_path / str(i) / "table.md") as f, open(os.path.join(REPO, out, "table.md")) as g:
+      assert f.read() == g.read(), f"{out}/table.md is not the report of {out}/runs.csv"

@@ -109,6 +109,8 @@ def run_level(record: Dict[str, Any], metric: str) -> bool:
   the report counts it once per run, not once per seed."""
   if record.get("replica") is None:
     return False
+  if "rows" in record:  # from a runs.csv: an ensemble metric has a row for replica 0 only
+    return metric not in record["rows"]
   if metric.startswith(LAST):
     split, _, name = metric[len(LAST):].partition(".")
     last = _last(record, split)
