@@ -78,14 +78,20 @@ def test_mnist1d_table1_runs_reproduce_their_committed_values(tmp_path):
       "figures quoted from it)"
 
 
+def _report_from_committed_runs(report, tmp):
+  """A README's report command run again on the ``runs.csv`` committed in its out_dir
+  (instead of the sweep directory), writing to ``tmp``; the committed out_dir."""
+  out = next(a for a in report if a.startswith("--out_dir=")).split("=", 1)[1]
+  _run([a for a in report if not a.startswith(("--out_dir=", "--sweep_dir="))] +
+       [f"--sweep_dir={os.path.join(REPO, out, 'runs.csv')}", f"--out_dir={tmp}"])
+  return out
+
+
 def test_mnist1d_table1_is_the_report_of_its_committed_runs(tmp_path):
   _, report = _commands()
-  report = [a.replace("--sweep_dir=sweeps/mnist1d_table1",
-                      f"--sweep_dir={os.path.join(HERE, 'runs.csv')}") for a in report
-            if not a.startswith("--out_dir=")] + [f"--out_dir={tmp_path}"]
-  _run(report)
+  out = _report_from_committed_runs(report, tmp_path)
   for name in ("table.md", "runs.csv"):
-    with open(tmp_path / name) as f, open(os.path.join(HERE, name)) as g:
+    with open(tmp_path / name) as f, open(os.path.join(REPO, out, name)) as g:
       assert f.read() == g.read(), f"experiments/mnist1d_table1/{name} is stale: rerun the " \
           "report command in its README"
 
@@ -186,15 +192,11 @@ def test_nielsen_tables_are_the_reports_of_their_committed_runs(tmp_path):
   """Both report commands of ``experiments/nielsen_ch6/README.md`` (the ladder, and the
   vote, whose ensemble metric is one value for a packed run of 5 seeds) made again from
   the committed ``runs.csv`` give the committed ``table.md``."""
-  here = os.path.join(REPO, "experiments", "nielsen_ch6")
-  with open(os.path.join(here, "README.md")) as f:
+  with open(os.path.join(REPO, "experiments", "nielsen_ch6", "README.md")) as f:
     blocks = re.findall(r"```bash\n(.*?)```", f.read(), re.S)
   reports = [c for b in blocks for c in _joined(b) if c[:3] == ["python", "-m", "cnnlab.report"]]
   assert len(reports) == 2
   for i, report in enumerate(reports):
-    out = [a for a in report if a.startswith("--out_dir=")][0].split("=", 1)[1]
-    argv = [a for a in report if not a.startswith(("--out_dir=", "--sweep_dir="))] + [
-        f"--sweep_dir={os.path.join(REPO, out, 'runs.csv')}", f"--out_dir={tmp_path / str(i)}"]
-    _run(argv)
+    out = _report_from_committed_runs(report, tmp_path / str(i))
     with open(tmp_path / str(i) / "table.md") as f, open(os.path.join(REPO, out, "table.md")) as g:
       assert f.read() == g.read(), f"{out}/table.md is not the report of {out}/runs.csv"
