@@ -161,6 +161,11 @@ def test_two_sweeps_compared_in_one_table(tmp_path):
                  "--baseline=sweep=SGD", "--metric=test_accuracy", f"--out_dir={again}")
   assert proc.returncode == 0, proc.stderr
   assert (again / "table.md").read_text() == md
+  proc = _report(f"--sweep_dir={out / 'runs.csv'}", "--rows=model.pool", "--cols=sweep",
+                 "--metric=test_acuracy", f"--out_dir={again}")  # a metric no row names
+  assert proc.returncode == 2 and "metric 'test_acuracy' is in no row of the runs.csv. Did " \
+      "you mean 'test_accuracy'? Its metrics: test_accuracy" in proc.stderr, proc.stderr
+  assert (again / "table.md").read_text() == md  # nothing written over
   proc = _report(f"--sweep_dir={out / 'table.csv'}", "--rows=model.pool", "--cols=sweep",
                  "--metric=test_accuracy", f"--out_dir={again}")  # not a runs.csv
   assert proc.returncode == 2 and "is not a report's runs.csv: no column run_id" in proc.stderr

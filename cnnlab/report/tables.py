@@ -272,17 +272,7 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
       if key != METRIC_AXIS or key == row_key:
         _check_path([r["config"] for r in records], path.strip(), "axis", "config field")
   metrics = [m.strip() for m in metric.split(",")] if col_key == METRIC_AXIS else [metric]
-  done = [r for r in records if r["status"] == "done" and r["result"]]
-  for m in metrics:
-    if done and all(record_value(r, m) is None for r in done):
-      finals = sorted({k for r in done for k in r["result"].final_names()})
-      flat = [f.split(".", 1)[1].replace(".", "_") for f in finals]
-      close = difflib.get_close_matches(m, finals + flat, n=2)
-      maybe = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-      raise ReportError(f"metric {m!r} is in no finished run's result.json or metrics.jsonl."
-                        f"{maybe} Final metrics: {', '.join(finals)} (or written "
-                        f"{', '.join(flat)}); or a path such as best.test.accuracy, or "
-                        f"last.<split>.<metric> from metrics.jsonl")
+  _check_metrics(records, metrics)
   cells: Dict[Tuple[Any, Any], Cell] = {}
   rows, cols, notes = [], [], []
   for rec in records:
@@ -344,6 +334,27 @@ def _published(published: Dict) -> Tuple[Dict[Tuple[str, str], float], str]:
                         f"{{column: number}} map (or {OTHER_TASK!r}: a task name).{hint}"
                         ) from None
   return pub, other_task
+
+
+def _check_metrics(records: Sequence[Dict], metrics: List[str]) -> None:
+  """A metric that no finished run reports (no row names it, for a report's runs.csv)
+  raises :class:`ReportError` naming the ones there are."""
+  done = [r for r in records if r["status"] == "done" and r["result"]]
+  for m in metrics:
+    if done and all(record_value(r, m) is None for r in done):
+      finals = sorted({k for r in done for k in r["result"].final_names()})
+      flat = [f.split(".", 1)[1].replace(".", "_") for f in finals]
+      close = difflib.get_close_matches(m, finals + flat, n=2)
+      maybe = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+      raise ReportError(f"metric {m!r} is in no finished run's result.json or metrics.jsonl."
+                        f"{maybe} Final metrics: {', '.join(finals)} (or written "
+                        f"{', '.join(flat)}); or a path such as best.test.accuracy, or "
+                        f"last.<split>.<metric> from metrics.jsonl")
+  named = sorted({m for r in records for m in r.get("rows", ())})
+  for m in metrics:
+    if named and m not in named:
+      raise ReportError(f"metric {m!r} is in no row of the runs.csv.{did_you_mean(m, named)} "
+                        f"Its metrics: {', '.join(named)}")
 
 
 def _check_path(trees: Sequence[Dict], path: str, what: str, kind: str) -> None:
