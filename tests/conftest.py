@@ -40,7 +40,10 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 def pytest_generate_tests(metafunc):
   if "model_name" in metafunc.fixturenames:
     from cnnlab.models import MODELS
-    metafunc.parametrize("model_name", MODELS.names())
+    # in the xdist group of the model's registry tests (test_model_registry.py): one
+    # worker builds and initialises each model once for all of them
+    metafunc.parametrize("model_name", [
+        pytest.param(n, marks=pytest.mark.xdist_group(f"model-{n}")) for n in MODELS.names()])
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from browser import CHROMIUM, dump_dom, screenshot
+from cnnlab.check.models import NUM_CLASSES, built
 from cnnlab.inspect import attribution, receptive, similarity
 from cnnlab.inspect.evaluate import evaluate, export, load_exported
 from cnnlab.inspect.load import load_run
@@ -28,23 +29,25 @@ pytestmark = pytest.mark.timeout(600)
 
 
 def _tiny(name, structural=False):
-  """A registry model's tiny variant, initialised. ``structural``: every connection
-  non-zero (a zero-initialised residual branch would hide its part of the receptive
-  field), with the kernels scaled down so that deep nets stay finite in eval mode."""
+  """A registry model's tiny variant, initialised: the one the registry battery builds
+  (``cnnlab.check.models.built``; the zoo test shares its xdist group, so a worker
+  initialises each model once). ``structural``: every connection non-zero (a
+  zero-initialised residual branch would hide its part of the receptive field), with the
+  kernels scaled down so that deep nets stay finite in eval mode."""
   spec = MODELS.get(name)
-  shape = spec.test_input_shape or spec.input_shape
-  kwargs = dict(spec.test_kwargs)
-  zero_init = structural and kwargs.get("zero_init_residual")
-  if zero_init:
-    kwargs["zero_init_residual"] = False
-  model = create_model(name, shape, **kwargs)
-  variables = jax.jit(lambda k: model.init(k, jnp.zeros((1,) + tuple(shape)), train=False))(
+  shape = tuple(spec.test_input_shape or spec.input_shape)
+  zero_init = structural and spec.test_kwargs.get("zero_init_residual")
+  if not zero_init:
+    model, _, _, variables = built(name)
+    return model, variables, shape
+  kwargs = {**spec.test_kwargs, "zero_init_residual": False}
+  model = create_model(name, shape, num_classes=NUM_CLASSES, **kwargs)
+  variables = jax.jit(lambda k: model.init(k, jnp.zeros((1,) + shape), train=False))(
       jax.random.PRNGKey(0))
-  if zero_init:
-    variables = {**variables, "params": jax.tree_util.tree_map_with_path(
-        lambda p, a: a * 0.3 if getattr(p[-1], "key", "") == "kernel" else a,
-        variables["params"])}
-  return model, variables, tuple(shape)
+  variables = {**variables, "params": jax.tree_util.tree_map_with_path(
+      lambda p, a: a * 0.3 if getattr(p[-1], "key", "") == "kernel" else a,
+      variables["params"])}
+  return model, variables, shape
 
 
 # -- receptive fields ------------------------------------------------------------------------
@@ -122,7 +125,8 @@ def test_a_wrong_geometry_is_caught():
     def geometry(self):
       return [("conv1", 3, 1, 2), *super().geometry()[1:]]
 
-  wrong = Wrong(**{f: getattr(model, f) for f in ("features", "width", "pool", "act", "norm")})
+  wrong = Wrong(**{f: getattr(model, f)
+                   for f in ("features", "width", "pool", "act", "norm", "num_classes")})
   rows = receptive.receptive_field_rows(wrong, variables, shape)
   assert rows[0].agrees is False
 
