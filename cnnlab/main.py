@@ -3,11 +3,12 @@
     python -m cnnlab.main --config=configs/<name>.py[:<model>] [--workdir=runs/<name>] \\
         [--config.model.pool=avg ...] [--config.model.pool='lp_sum(p=4)' ...]
 
-Rerunning the same command on the same workdir resumes the run. With no --config,
-the main job trains the offline default, configs/mnist1d.py (ConvBase). Compiled
-programs are cached in ~/.cache/cnnlab/xla (--compilation_cache_dir='' turns it
-off); multi-host runs take --coordinator_address/--num_processes/--process_id or
---distributed (see cnnlab/train/runtime.py).
+Rerunning the same command on the same workdir resumes the run; without --workdir,
+runs/<config>[_<model>] followed by the overrides (runs/mnist1d_conv1d_base_pool-avg).
+With no --config, the main job trains the offline default, configs/mnist1d.py
+(ConvBase). Compiled programs are cached in ~/.cache/cnnlab/xla
+(--compilation_cache_dir='' turns it off); multi-host runs take --coordinator_address,
+--num_processes and --process_id, or --distributed (see cnnlab/train/runtime.py).
 
 Exit codes: 0 done or preempted (rerun to resume), 2 a bad command line or config
 (one line on stderr: the field, the valid values, the closest match; never a
@@ -16,10 +17,12 @@ traceback), 3 the run diverged.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import sys
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 from absl import flags, logging
 from ml_collections import config_flags
@@ -35,7 +38,8 @@ def _define(fv: flags.FlagValues) -> None:
   config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG,
                                   "Path to a config file (configs/*.py), optionally :arg.",
                                   flag_values=fv, lock_config=True)
-  flags.DEFINE_string("workdir", None, "Run directory (default: runs/<config file name>).",
+  flags.DEFINE_string("workdir", None, "Run directory (default: runs/<config file name>"
+                      "[_<model>], then _<field>-<value> per --config.* override).",
                       flag_values=fv)
   flags.DEFINE_string("compilation_cache_dir", None,
                       "Persistent XLA compilation cache (default: $CNNLAB_COMPILATION_CACHE "
@@ -53,18 +57,34 @@ def _define(fv: flags.FlagValues) -> None:
                       flag_values=fv)
 
 
-def default_workdir(config_file: str, config) -> str:
+def default_workdir(config_file: str, config, overrides: Optional[Dict[str, Any]] = None) -> str:
   """``runs/<file>_<arg>`` for ``--config=<file>.py:<arg>``; else ``runs/<file>``, or
-  ``runs/<file>_<model>`` when the file names another model."""
+  ``runs/<file>_<model>`` when the file names another model; then one ``_<field>-<value>``
+  per ``--config.*`` override, sorted by path (``runs/mnist1d_conv1d_base_pool-avg``), so
+  that variants of one config never share a directory and a rerun finds its own. Past
+  ``WORKDIR_NAME_MAX`` characters the name is cut and ends in a hash of all the overrides."""
   path, _, arg = config_file.partition(":")
   stem = os.path.splitext(os.path.basename(path))[0]
   if arg:  # model=resnet56,budget=cpu -> resnet56_budget-cpu
     arg = "_".join(a.partition("=")[2] if a.startswith("model=") else a.replace("=", "-")
                    for a in arg.split(","))
-    return os.path.join("runs", f"{stem}_{arg}")
-  model = config.model.name
-  return os.path.join("runs", stem if stem == model else f"{stem}_{model}")
+    name = f"{stem}_{arg}"
+  else:
+    model = config.model.name
+    name = stem if stem == model else f"{stem}_{model}"
+  from cnnlab.train.loop import RERUN_MAY_CHANGE  # (a rerun with another stop resumes)
+  overrides = {k: v for k, v in (overrides or {}).items() if k not in RERUN_MAY_CHANGE}
+  if overrides:
+    from cnnlab.sweep.spec import slug_value
+    name += "".join(f"_{k.split('.')[-1]}-{slug_value(v)}" for k, v in sorted(overrides.items()))
+    if len(name) > WORKDIR_NAME_MAX:
+      digest = hashlib.sha256(json.dumps(overrides, sort_keys=True, default=str).encode())
+      cut = name[:WORKDIR_NAME_MAX - 9]
+      name = f"{cut[:cut.rfind('_')] if '_' in cut else cut}-{digest.hexdigest()[:8]}"
+  return os.path.join("runs", name)
 
+
+WORKDIR_NAME_MAX = 80
 
 _OVERRIDE = re.compile(r"--config\.([\w.]+)=")
 
@@ -175,7 +195,8 @@ def _run(fv: flags.FlagValues) -> int:
   runtime.enable_compilation_cache(runtime.default_cache_dir()
                                    if fv.compilation_cache_dir is None
                                    else fv.compilation_cache_dir)
-  workdir = fv.workdir or default_workdir(fv["config"].config_filename, config)
+  workdir = fv.workdir or default_workdir(fv["config"].config_filename, config,
+                                           fv["config"].override_values)
   try:
     errors.check_dir(workdir, "--workdir")
     train(config, workdir)

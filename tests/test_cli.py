@@ -220,6 +220,21 @@ def test_a_workdir_of_another_config_names_the_fields_and_its_own_config_resumes
   assert _main([f"--config={files / 'cfg.py'}", wd]) == 0  # stop_after_steps may change
 
 
+def test_variants_without_a_workdir_land_in_directories_named_by_their_overrides(
+    tmp_path, files, capsys, monkeypatch):
+  """Two variants of one config, no --workdir: two directories (the override named), not
+  the collision message; the same variant again (another stop) resumes its own."""
+  monkeypatch.chdir(tmp_path)
+  cfg, stop = f"--config={files / 'cfg.py'}", "--config.train.stop_after_steps=2"
+  assert _main([cfg, stop]) == 0
+  assert _main([cfg, "--config.optim.lr=0.5", stop]) == 0
+  capsys.readouterr()
+  assert _main([cfg, "--config.optim.lr=0.5", "--config.train.stop_after_steps=3"]) == 0
+  out = capsys.readouterr().out
+  assert f"resumed from step 2 ({tmp_path}/runs/cfg_fashionnet_lr-0.5/checkpoints)" in out, out
+  assert sorted(os.listdir(tmp_path / "runs")) == ["cfg_fashionnet", "cfg_fashionnet_lr-0.5"]
+
+
 def test_report_and_sweep_errors_on_a_real_sweep_then_the_corrected_commands(
     tmp_path, files, capsys):
   sweep_dir = str(tmp_path / "sweep")

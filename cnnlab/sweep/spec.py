@@ -87,7 +87,8 @@ class Run:
   config: Any  # ml_collections.ConfigDict
 
 
-def _slug_value(v: Any) -> str:
+def slug_value(v: Any) -> str:
+  """A value as a short filesystem-safe word: ``lp_sum(p=4)`` → ``lp_sum-p4``, 0.1 → ``0.1``."""
   s = json.dumps(v) if not isinstance(v, str) else v
   if isinstance(v, str) and "(" in v:  # an op with options: lp_sum(p=4) -> lp_sum-p4
     s = re.sub(r"[(,]\s*", "-", s)
@@ -97,7 +98,7 @@ def _slug_value(v: Any) -> str:
 
 def run_id(overrides: Point) -> str:
   """``<key>-<value>_…-<hash8>``: readable, filesystem-safe, stable for the same overrides."""
-  slug = "_".join(f"{k.split('.')[-1]}-{_slug_value(v)}" if k != "train.replica_values"
+  slug = "_".join(f"{k.split('.')[-1]}-{slug_value(v)}" if k != "train.replica_values"
                   else "packed-" + "+".join(flatten(v)) for k, v in overrides.items())
   digest = hashlib.sha256(json.dumps(overrides, sort_keys=True, default=str).encode())
   return f"{slug[:100]}-{digest.hexdigest()[:8]}" if slug else digest.hexdigest()[:8]

@@ -67,7 +67,7 @@ SYNC_EVERY = 100
 
 
 # Fields a rerun may change without changing what the run computes.
-_RERUN_MAY_CHANGE = ("train.stop_after_steps",)
+RERUN_MAY_CHANGE = ("train.stop_after_steps",)
 
 
 def open_workdir(workdir: str, config, has_checkpoints: bool) -> None:
@@ -81,7 +81,7 @@ def open_workdir(workdir: str, config, has_checkpoints: bool) -> None:
       old = flatten(json.load(f))
     cur = flatten(new)
     diff = [k for k in sorted(set(old) | set(cur))
-            if k not in _RERUN_MAY_CHANGE and old.get(k, "<unset>") != cur.get(k, "<unset>")]
+            if k not in RERUN_MAY_CHANGE and old.get(k, "<unset>") != cur.get(k, "<unset>")]
     if diff:
       shown = "; ".join(f"{k}: {old.get(k, '<unset>')!r} there, {cur.get(k, '<unset>')!r} now"
                         for k in diff[:6])
