@@ -155,6 +155,9 @@ def test_two_sweeps_compared_in_one_table(tmp_path):
   assert "| max | baseline | +2.0 [" in md and "paired t" in md, md
   html = (out / "report.html").read_text()
   assert 'class="better"' in html and "sweep sgd + adam" not in html  # the labels name it
+  # the header: each sweep by its label, what its runs recorded (no index: no overrides)
+  assert "<h2>sweep SGD</h2>" in html and "<h2>sweep Adam</h2>" in html
+  assert html.count("<th>runs</th><td>6 done</td>") == 2, html
   # made again from its runs.csv, whose sweep column keeps the two labels
   again = tmp_path / "again"
   proc = _report(f"--sweep_dir={out / 'runs.csv'}", "--rows=model.pool", "--cols=sweep",
@@ -230,3 +233,38 @@ def test_the_seeds_needed_table_and_its_flag(tmp_path):
                          "--target_seeds=-1"], cwd=REPO, capture_output=True, text=True,
                         env={**os.environ, "PYTHONPATH": REPO})
   assert proc.returncode == 2 and "--target_seeds must be >= 0, got -1" in proc.stderr
+
+
+def test_labels_name_the_axes_of_the_figures_and_the_page(tmp_path):
+  """Through the CLI: --labels renames an axis in the page (the path beside it), the
+  defaults name the others, the tables keep the paths; a malformed --labels is one line."""
+  sgd = _sweep_dir(str(tmp_path), "sgd", 0.0)
+  out = tmp_path / "report"
+  proc = _report(f"--sweep_dir={sgd}", "--rows=model.pool", "--cols=optim.name",
+                 "--metric=test_accuracy", f"--out_dir={out}", "--html", "--as_error",
+                 "--labels=optim.name=update rule")
+  assert proc.returncode == 0, proc.stderr
+  html = (out / "report.html").read_text()
+  assert "<th>pooling <small>(model.pool)</small> \\ update rule <small>(optim.name)</small>" \
+      in html, html
+  assert "<title>test error — sweep sgd</title>" in html
+  assert "| model.pool \\ optim.name | sgd |" in (out / "table.md").read_text()
+  proc = _report(f"--sweep_dir={sgd}", "--rows=model.pool", "--cols=optim.name",
+                 f"--out_dir={out}", "--labels=optim.name")
+  assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+  assert "--labels: 'optim.name' is not <config path>=<label>" in proc.stderr, proc.stderr
+
+
+def test_metric_and_axis_labels():
+  from cnnlab.report.labels import Labels
+  names = Labels({"model.pool": "pooling type"})
+  assert names.axis("model.pool") == "pooling type"
+  assert names.axis("data.options.num_train") == "training examples"
+  assert names.axis("model.pool,model.conv_stride") == "pooling type / convolution stride"
+  assert names.axis("model.block_loop") == "block loop"  # no label: its last part
+  assert names.metric("best.test.accuracy") == "best test accuracy"
+  assert names.metric("last.train_epoch.accuracy") == "last training (epoch mean) accuracy"
+  assert names.metric("test_accuracy") == "test accuracy"
+  assert names.metric("error = 1 − (last.train_epoch.accuracy)") == \
+      "last training (epoch mean) error"
+  assert names.metric("error = 1 − (test_loss)") == "1 − test loss"

@@ -4,7 +4,7 @@ the table and every plot load. Skipped where Chromium is not installed."""
 import numpy as np
 import pytest
 
-from browser import CHROMIUM, dump_dom, screenshot
+from browser import CHROMIUM, dump_dom, figure_widths, screenshot
 from cnnlab.report import html, tables
 from cnnlab.report.conclusions import Options
 from cnnlab.report.plots import heatmap
@@ -56,8 +56,9 @@ def test_the_page_renders_in_headless_chromium(tmp_path):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
 def test_the_committed_pooling_benchmark_report_renders_with_its_conclusions(tmp_path):
-  """experiments/mnist1d_pooling/report.html as committed: intervals in the table, the
-  paired differences to max pooling with Holm's markers and colours, its plots loaded."""
+  """experiments/mnist1d_pooling/report.html as committed: what the sweep was, intervals
+  in the table, the paired differences to max pooling with Holm's markers and colours,
+  its figures loaded and, in a 1,280-px window, each as wide as the page's column."""
   import os
   path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                       "experiments", "mnist1d_pooling", "report.html")
@@ -65,6 +66,17 @@ def test_the_committed_pooling_benchmark_report_renders_with_its_conclusions(tmp
   assert "[95% CI]" in dom and "Difference to the baseline (model.pool=max)" in dom
   assert "Holm's correction" in dom and "†</td>" in dom
   assert 'class="better"' in dom or 'class="worse"' in dom
+  for fact in ("<th>config</th><td>experiments/mnist1d_pooling/sweep.py</td>",
+               "<th>overrides</th><td>none</td>", "<th>packed axes</th><td>none</td>",
+               "<th>runs</th><td>180 done</td>", "<th>budget</th><td>6000 steps, ",
+               "<th>code</th><td>", "<th>runs ended</th><td>2026-"):
+    assert fact in dom, fact
+  laid_out = figure_widths(path, tmp_path, 1280)
+  images = laid_out["images"]
+  assert [i["src"] for i in images] == ["heatmap.png", "metric_vs_num_train.png",
+                                        "curves.png", "filters.png"], images
+  assert all(i["natural"] > 0 for i in images), images  # every figure loaded
+  assert all(i["width"] >= laid_out["column"] - 1 for i in images), laid_out
   rgb = screenshot(path, tmp_path, "1280,3000")
   saturated = (rgb.max(-1) - rgb.min(-1)) > 0.3  # the heatmap's and the curves' colours
   assert saturated.sum() > 20000, saturated.sum()

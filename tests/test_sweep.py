@@ -470,6 +470,9 @@ def test_report_command_writes_tables_and_plots(tmp_path):
     assert os.path.getsize(path) > 0, name
   with open(os.path.join(out, "report", "heatmap.png"), "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+  for name in ("heatmap", "curves", "metric_vs_width", "filters"):  # each for print too
+    with open(os.path.join(out, "report", f"{name}.pdf"), "rb") as f:
+      assert f.read(5) == b"%PDF-", name
   # the numeric axis as columns: the line plot is still against it, a line per row
   proc = subprocess.run([sys.executable, "-m", "cnnlab.report", f"--sweep_dir={out}",
                          "--rows=model.pool", "--cols=model.width", "--plots",
@@ -739,8 +742,8 @@ def test_learning_curves_past_twelve_get_a_panel_per_column_in_table_order(tmp_p
   assert path and open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
   axes = seen["axes"]
   assert axes.shape == (2, 3) and not axes.flat[-1].get_visible()  # 16 curves: 4 panels
-  assert [ax.get_title() for ax in axes.flat[:4]] == [
-      f"data.num_train = {n}" for n in (1000, 2000, 5000, 10000)]
+  assert [ax.get_title() for ax in axes.flat[:4]] == [  # (no label: the path's last part)
+      f"num train = {n}" for n in (1000, 2000, 5000, 10000)]
   assert [line.get_label() for line in axes.flat[0].get_lines()] == ["min", "max", "avg", "lp"]
 
 

@@ -24,7 +24,7 @@ import os
 import sys
 
 from cnnlab.errors import USER_ERRORS, ArgumentParser, ReportError, check_dir, report
-from cnnlab.report import html, plots, raw, render, stats, tables
+from cnnlab.report import html, labels, plots, provenance, raw, render, stats, tables
 from cnnlab.report.conclusions import Options
 
 
@@ -67,10 +67,16 @@ def main(argv=None) -> int:
   p.add_argument("--out_dir", default=None)
   p.add_argument("--plots", action="store_true")
   p.add_argument("--html", action="store_true",
-                 help="also write report.html: the table and the plots side by side")
+                 help="also write report.html: what the sweep was (overrides, budget, code), "
+                      "the tables and the plots")
+  p.add_argument("--labels", default=None,
+                 help="names for config paths in figures and headings, e.g. "
+                      "'model.pool=pooling type,optim.lr=step size' (defaults: "
+                      "cnnlab/report/labels.py)")
   a = p.parse_args(argv)
   out = a.out_dir or os.path.join(a.sweep_dir[0], "report")
   try:
+    names = labels.Labels(labels.parse(a.labels))
     records, t = _table(a)
     check_dir(out, "--out_dir")
   except USER_ERRORS as e:
@@ -89,38 +95,50 @@ def main(argv=None) -> int:
   if a.plots and a.cols == tables.METRIC_AXIS:
     print("--plots needs a config axis as --cols, not 'metric'; tables only", file=sys.stderr)
   elif a.plots:
-    images = _plots(a, t, records, out, name)
-  written += images
+    images = _plots(a, t, records, out, name, names)
+  written += images + [os.path.splitext(i)[0] + ".pdf" for i in images]
   if a.html:
     command = "python -m cnnlab.report " + " ".join(argv if argv is not None else sys.argv[1:])
+    header = provenance.facts(a.sweep_dir, _labels(a), records)
     written.append(html.write(os.path.join(out, "report.html"), t,
-                              f"{t.metric} — sweep {name}", images, command))
+                              f"{names.metric(t.metric)} — sweep {name}", images, command,
+                              header=header, labels=names))
   print("wrote " + ", ".join(w for w in written if w))
   return 0
 
 
-def _plots(a, t, records, out: str, name: str):
-  """The report's PNGs: heatmap, metric against a numeric row axis, learning curves and
-  the first-layer filters of the best run."""
+def _plots(a, t, records, out: str, name: str, names: labels.Labels):
+  """The report's figures (PNG, and PDF beside each): heatmap, metric against a numeric
+  axis, learning curves of the metric's split and the first-layer filters of the best
+  run, each titled with the metric, its split and the sweep (the filters with the run)."""
   x_key = plots.numeric_axis(t) or a.rows
   axis = x_key.split(".")[-1]
   split = a.metric.split(".")[1] if a.metric.count(".") >= 2 else "test"
   split = split if split in ("test", "validation") else "test"  # the curves' split
-  images = [plots.heatmap(t, os.path.join(out, "heatmap.png"), f"{t.metric} — sweep {name}"),
+  what = names.metric(t.metric) + (" (%)" if t.scale == 100 else "")
+  est = t.conclusions.options
+  images = [plots.heatmap(t, os.path.join(out, "heatmap.png"),
+                          f"{what}: {est.estimator} over seeds — sweep {name}", names),
             plots.metric_vs_axis(t, os.path.join(out, f"metric_vs_{axis}.png"),
-                                 f"{t.metric} against {x_key}: "
-                                 f"{t.conclusions.options.estimator} over seeds, "
-                                 f"{t.conclusions.options.level:.0%} interval — sweep {name}"),
+                                 f"{what} against {names.axis(x_key)}: {est.estimator} over "
+                                 f"seeds, {est.level:.0%} interval — sweep {name}", names),
             plots.learning_curves(records, a.rows, a.cols, os.path.join(out, "curves.png"),
-                                  split=split,
-                                  title=f"{split} accuracy during training: mean over seeds "
-                                        f"(n), band ± std — sweep {name}",
-                                  order=(t.rows, t.cols))]
+                                  split=split, order=(t.rows, t.cols), scale=t.scale,
+                                  as_error=a.as_error, labels=names,
+                                  title=f"{labels.SPLITS[split]} "
+                                        f"{'error' if a.as_error else 'accuracy'}"
+                                        f"{' (%)' if t.scale == 100 else ''} during training: "
+                                        f"mean over seeds (n), band ± std — sweep {name}")]
   done = [r for r in records if r["status"] == "done" and r["workdir"]
           and tables.record_value(r, a.metric) is not None]  # (runs.csv: no checkpoints)
   if done:
     pick = (min if a.lower_is_better else max)(done, key=lambda r: tables.record_value(r, a.metric))
-    images.append(plots.first_layer_filters(pick["workdir"], os.path.join(out, "filters.png")))
+    value = tables.record_value(pick, a.metric)
+    shown = (1 - value if a.as_error else value) * t.scale
+    images.append(plots.first_layer_filters(
+        pick["workdir"], os.path.join(out, "filters.png"),
+        f"run {pick['run_id']}, the best by {names.metric(t.metric)} "
+        f"({shown:.{1 if t.scale == 100 else 4}f}{'%' if t.scale == 100 else ''}) — sweep {name}"))
   return [i for i in images if i]
 
 

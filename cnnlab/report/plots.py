@@ -1,4 +1,11 @@
-"""Sweep plots (PNG, matplotlib): learning curves, heatmaps, metric vs an axis, filters."""
+"""Sweep plots (matplotlib): learning curves, heatmaps, metric vs an axis, filters.
+
+Each figure is drawn at ``WIDTH_IN`` inches (a paper's text width) with 8-point text, so
+that at its printed size the text is the size of a caption; it is written as a PNG (for
+the HTML page, which shows it at the page's width) and a PDF beside it (for a paper).
+Axes and legends name config paths by their labels (:mod:`cnnlab.report.labels`), and
+values are in the table's unit (percent where the table is in percent).
+"""
 
 from __future__ import annotations
 
@@ -7,23 +14,42 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from cnnlab.report.labels import SPLITS, Labels
 from cnnlab.report.tables import Table, _axis_value, is_number
+
+WIDTH_IN = 6.5  # a one-column paper's text width (a two-column paper's figure*)
+FONT_PT = 8
+DPI = 200  # 1,300 px wide: sharp at the HTML page's width
+TITLE_CHARS = 80  # a title's line at 9 points across WIDTH_IN
 
 
 def _plt():
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
+  plt.rcParams.update({"font.size": FONT_PT, "axes.titlesize": FONT_PT + 1,
+                       "axes.labelsize": FONT_PT, "legend.fontsize": FONT_PT - 1,
+                       "xtick.labelsize": FONT_PT - 1, "ytick.labelsize": FONT_PT - 1,
+                       "pdf.fonttype": 42})  # (TrueType in the PDF: editable text)
   return plt
+
+
+def _save(fig, path: str, **kwargs) -> str:
+  """``path`` (PNG) and the same figure as a PDF beside it."""
+  plt = _plt()
+  fig.savefig(path, dpi=DPI, **kwargs)
+  fig.savefig(os.path.splitext(path)[0] + ".pdf", **kwargs)
+  plt.close(fig)
+  return path
 
 
 def _wrap(text: str, width: int = 90) -> str:
   import textwrap
-  return "\n".join(textwrap.wrap(text, width))
+  return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False))
 
 
-def _label(t: Table) -> str:
-  return t.metric + (" (%)" if t.scale == 100 else "")
+def _label(t: Table, labels: Optional[Labels] = None) -> str:
+  return (labels or Labels()).metric(t.metric) + (" (%)" if t.scale == 100 else "")
 
 
 def _text_color(rgba) -> str:
@@ -32,8 +58,9 @@ def _text_color(rgba) -> str:
   return "k" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.4 else "w"
 
 
-def heatmap(t: Table, path: str, title: str = "") -> str:
-  """The metric's mean over the two table axes, each cell annotated (n runs when > 1)."""
+def heatmap(t: Table, path: str, title: str = "", labels: Optional[Labels] = None) -> str:
+  """The metric's estimate over the two table axes, each cell annotated."""
+  labels = labels or Labels()
   plt = _plt()
   grid = np.full((len(t.rows), len(t.cols)), np.nan)
   for i, r in enumerate(t.rows):
@@ -41,12 +68,12 @@ def heatmap(t: Table, path: str, title: str = "") -> str:
       cell = t.cells.get((r, c))
       if cell is not None and cell.values:
         grid[i, j] = t.value((r, c)) * t.scale
-  fig, ax = plt.subplots(figsize=(2.2 + 1.3 * len(t.cols), 1.6 + 0.6 * len(t.rows)))
+  fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.3 + 0.3 * len(t.rows)))
   im = ax.imshow(grid, cmap="viridis_r" if t.lower_is_better else "viridis", aspect="auto")
   ax.set_xticks(range(len(t.cols)), [str(c) for c in t.cols])
   ax.set_yticks(range(len(t.rows)), [str(r) for r in t.rows])
-  ax.set_xlabel(t.col_key)
-  ax.set_ylabel(t.row_key)
+  ax.set_xlabel(labels.axis(t.col_key))
+  ax.set_ylabel(labels.axis(t.row_key))
   for i in range(len(t.rows)):
     for j in range(len(t.cols)):
       cell = t.cells.get((t.rows[i], t.cols[j]))
@@ -54,13 +81,11 @@ def heatmap(t: Table, path: str, title: str = "") -> str:
       label = f"{grid[i, j]:.1f}" if finite else (
           "diverged" if cell and cell.diverged else "—")
       color = _text_color(im.cmap(im.norm(grid[i, j]))) if finite else "k"
-      ax.text(j, i, label, ha="center", va="center", color=color, fontsize=9)
-  fig.colorbar(im, ax=ax, label=_label(t))
-  ax.set_title(_wrap(title or _label(t), 60), fontsize=9)
+      ax.text(j, i, label, ha="center", va="center", color=color, fontsize=FONT_PT - 1)
+  fig.colorbar(im, ax=ax, label=_label(t, labels))
+  ax.set_title(_wrap(title or _label(t, labels), TITLE_CHARS))
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+  return _save(fig, path)
 
 
 def numeric_axis(t: Table) -> Optional[str]:
@@ -73,17 +98,19 @@ def numeric_axis(t: Table) -> Optional[str]:
   return None
 
 
-def metric_vs_axis(t: Table, path: str, title: str = "") -> Optional[str]:
+def metric_vs_axis(t: Table, path: str, title: str = "",
+                   labels: Optional[Labels] = None) -> Optional[str]:
   """Metric against the numeric axis of the table (``numeric_axis``), a line per value of
   the other: the table's estimate over seeds with its interval as error bars (none below
   three seeds)."""
   x_key = numeric_axis(t)
   if x_key is None:
     return None
+  labels = labels or Labels()
   by_row = x_key == t.row_key
   xs, lines = (sorted(t.rows), t.cols) if by_row else (sorted(t.cols), t.rows)
   plt = _plt()
-  fig, ax = plt.subplots(figsize=(6.5, 3.5))
+  fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.6), layout="constrained")
   for line in lines:
     keys = [((x, line) if by_row else (line, x)) for x in xs]
     pts = [(k[0] if by_row else k[1], t.cells[k]) for k in keys
@@ -99,16 +126,13 @@ def metric_vs_axis(t: Table, path: str, title: str = "") -> Optional[str]:
     ax.set_xscale("log")
     ax.set_xticks(xs, [f"{x:g}" for x in xs])
     ax.minorticks_off()
-  ax.set_xlabel(x_key)
-  ax.set_ylabel(_label(t))
-  fig.suptitle(_wrap(title or f"{_label(t)}: estimate over seeds with its interval"),
-               fontsize=9)
-  ax.legend(title=t.col_key if by_row else t.row_key, fontsize=8, loc="upper left",
-            bbox_to_anchor=(1.01, 1.0))
-  fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+  ax.set_xlabel(labels.axis(x_key))
+  ax.set_ylabel(_label(t, labels))
+  fig.suptitle(_wrap(title or f"{_label(t, labels)}: estimate over seeds with its interval",
+                     TITLE_CHARS), fontsize=FONT_PT + 1)
+  fig.legend(title=labels.axis(t.col_key if by_row else t.row_key), loc="outside lower center",
+             ncol=min(5, len(lines)))
+  return _save(fig, path)
 
 
 def _sort_key(v):
@@ -136,11 +160,14 @@ def _curves(records, row_key, col_key, split, name) -> Dict[tuple, List[Dict[int
 
 def learning_curves(records: Sequence[Dict], row_key: str, col_key: str, path: str,
                     split: str = "test", name: str = "accuracy", title: str = "",
-                    order: Optional[tuple] = None) -> Optional[str]:
+                    order: Optional[tuple] = None, scale: float = 1.0, as_error: bool = False,
+                    labels: Optional[Labels] = None) -> Optional[str]:
   """Per (row, column) point: the mean over its seeds of ``split``/``name`` against step,
   with a ± std band when there are several seeds; a colour per row value. Up to 12
   curves share one panel (a line style per column value); more get a panel per column
-  value. ``order`` = (rows, cols) as the table lists them; otherwise sorted."""
+  value. ``order`` = (rows, cols) as the table lists them; otherwise sorted. Values are
+  in the table's unit: ``1 − v`` with ``as_error``, times ``scale`` (100: percent)."""
+  labels = labels or Labels()
   curves = _curves(records, row_key, col_key, split, name)
   if not curves:
     return None
@@ -155,20 +182,21 @@ def learning_curves(records: Sequence[Dict], row_key: str, col_key: str, path: s
   n_across = min(3, len(cols)) if panels else 1
   n_down = -(-len(cols) // n_across) if panels else 1
   fig, axes = plt.subplots(n_down, n_across, squeeze=False, sharex=True, sharey=True,
-                           figsize=(8 if not panels else 3.2 * n_across + 2.2,
-                                    4.2 if not panels else 2.6 * n_down + 0.8))
+                           figsize=(WIDTH_IN, 3.2 if not panels else 1.7 * n_down + 0.7),
+                           layout="constrained")
   styles = [(ls, m) for m in (None, "o", "s", "^") for ls in ("-", "--", ":", "-.")]
   legend: Dict[Any, tuple] = {}  # (label, line) per curve; with panels per row, once
   for ci, c in enumerate(cols):
     ax = axes.flat[ci] if panels else axes[0, 0]
     if panels:
-      ax.set_title(f"{col_key} = {c}", fontsize=8)
+      ax.set_title(f"{labels.axis(col_key)} = {c}", fontsize=FONT_PT)
     for r in rows:
       runs = curves.get((r, c))
       if not runs:
         continue
       steps = sorted(set.intersection(*[set(run) for run in runs]))
       ys = np.asarray([[run[s] for s in steps] for run in runs])
+      ys = (1.0 - ys if as_error else ys) * scale
       ls, marker = ("-", None) if panels else styles[ci % len(styles)]
       n = f" ({len(runs)})" if len(runs) > 1 else ""
       label = f"{r}{n}" if panels else f"{r}, {c}{n}"
@@ -183,22 +211,23 @@ def learning_curves(records: Sequence[Dict], row_key: str, col_key: str, path: s
     ax.set_visible(False)
   for ax in axes[-1]:
     ax.set_xlabel("step")
+  what = f"{SPLITS.get(split, split)} {'error' if as_error else name.replace('_', ' ')}"
+  unit = " (%)" if scale == 100 else ""
   for ax in axes[:, 0]:
-    ax.set_ylabel(f"{split} {name}")
-  fig.suptitle(_wrap(title or f"{split} {name}: mean over seeds (n), band ± std"), fontsize=9)
+    ax.set_ylabel(what + unit)
+  fig.suptitle(_wrap(title or f"{what}{unit}: mean over seeds (n), band ± std", TITLE_CHARS),
+               fontsize=FONT_PT + 1)
   entries = [legend[r] for r in rows if r in legend] if panels else list(legend.values())
-  labels = [label for label, _ in entries]
-  fig.legend([line for _, line in entries], labels,
-             title=row_key if panels else f"{row_key}, {col_key}", fontsize=7,
-             loc="upper left", bbox_to_anchor=(1.0, 0.9), ncol=1 + len(labels) // 20)
-  fig.tight_layout()
-  fig.savefig(path, dpi=120, bbox_inches="tight")
-  plt.close(fig)
-  return path
+  fig.legend([line for _, line in entries], [label for label, _ in entries],
+             title=labels.axis(row_key) if panels
+             else f"{labels.axis(row_key)}, {labels.axis(col_key)}",
+             loc="outside lower center", ncol=min(4, len(entries)))  # (the panels keep the width)
+  return _save(fig, path)
 
 
-def first_layer_filters(workdir: str, path: str) -> Optional[str]:
-  """The first convolution's filters of a run's last checkpoint, one tile each (Nielsen ch. 6)."""
+def first_layer_filters(workdir: str, path: str, title: str = "") -> Optional[str]:
+  """The first convolution's filters of a run's last checkpoint, one tile each (Nielsen
+  ch. 6), titled ``title`` (the caller names the run) after the filter count."""
   from cnnlab.train.checkpoint import latest_step, load_raw
   ckdir = os.path.join(workdir, "checkpoints")
   if latest_step(ckdir) is None:
@@ -214,9 +243,10 @@ def first_layer_filters(workdir: str, path: str) -> Optional[str]:
              for o in range(kernel.shape[-1])]
   plt = _plt()
   n = len(tiles)
-  cols = int(np.ceil(np.sqrt(n)))
+  cols = min(n, 10)  # the page's width in up to 10 tiles a row
   rows = int(np.ceil(n / cols))
-  fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 0.9 + 0.3), squeeze=False)
+  side = WIDTH_IN / cols
+  fig, axes = plt.subplots(rows, cols, figsize=(WIDTH_IN, side * rows + 0.5), squeeze=False)
   for i, ax in enumerate(axes.flat):
     ax.axis("off")
     if i < n and kernel.ndim == 3:
@@ -227,11 +257,10 @@ def first_layer_filters(workdir: str, path: str) -> Optional[str]:
       lo, hi = tile.min(), tile.max()
       tile = (tile - lo) / (hi - lo + 1e-12)
       ax.imshow(tile, cmap=None if tile.ndim == 3 else "gray", interpolation="nearest")
-  fig.suptitle(f"first-layer filters ({n})", fontsize=9)
+  fig.suptitle(_wrap(f"first-layer filters ({n})" + (f" of {title}" if title else ""),
+                     TITLE_CHARS), fontsize=FONT_PT + 1)
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
-  return path
+  return _save(fig, path)
 
 
 def _first_kernel(tree):
