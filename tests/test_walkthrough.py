@@ -1,6 +1,7 @@
-"""The README's extension walkthrough, run as written (at a tiny budget) in a fresh directory.
+"""The extension walkthrough (docs/extending.md), run as written (at a tiny budget) in a
+fresh directory.
 
-The files and commands are read from the README section after ``<!-- walkthrough -->``:
+The files and commands are read from the page's section after ``<!-- walkthrough -->``:
 the two Python blocks become ``my_ops.py`` and ``my_sweep.py``, the bash block's lines
 are run in order (the sweep with ``--config.train.num_steps=40`` appended).
 """
@@ -19,7 +20,7 @@ TINY = ["--config.train.num_steps=40", "--config.train.eval_every_steps=20",
 
 
 def _section():
-  with open(os.path.join(REPO, "README.md")) as f:
+  with open(os.path.join(REPO, "docs", "extending.md")) as f:
     text = f.read()
   section = text.split("<!-- walkthrough -->", 1)[1].split("\n## ", 1)[0]
   python = re.findall(r"```python\n(.*?)```", section, re.S)
@@ -47,3 +48,8 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
   assert "| logsumexp(beta=4) |" in outputs[2]
   for name in ("table.md", "heatmap.png", "curves.png", "report.html"):
     assert (tmp_path / "sweeps" / "lse" / "report" / name).exists(), name
+  # the page's header says it is a trial: the sweep's overrides and its budget
+  page = (tmp_path / "sweeps" / "lse" / "report" / "report.html").read_text()
+  assert ("<th>overrides</th><td>--config.train.num_steps=40 --config.train.eval_every_steps=20 "
+          "--config.train.checkpoint_every_steps=20</td>") in page, page[:3000]
+  assert "<th>budget</th><td>40 steps, " in page and "<th>imports</th><td>" in page

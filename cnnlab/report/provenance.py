@@ -24,14 +24,16 @@ def _span(values: Sequence[float], fmt: str = "{:g}") -> str:
   return fmt.format(lo) if lo == hi else f"{fmt.format(lo)}–{fmt.format(hi)}"
 
 
-def _spec(sweep_dir: str) -> Dict[str, Any]:
+def _spec(sweep_dir: str):
+  """The SweepSpec the sweep was launched with (its index's), or None."""
+  from cnnlab.sweep.definition import SweepSpec
   from cnnlab.sweep.index import INDEX_FILE, Index
   path = os.path.join(sweep_dir, INDEX_FILE)
   if not os.path.exists(path):
-    return {}
+    return None
   index = Index(path, readonly=True)
   try:
-    return index.meta("spec", {}) or {}
+    return SweepSpec.of_index(index)
   finally:
     index.close()
 
@@ -56,16 +58,18 @@ def sweep_facts(sweep_dir: str, records: Sequence[Dict[str, Any]]) -> List[Fact]
                                f"budget and code are not in it)"))
   else:
     spec = _spec(sweep_dir)
-    if spec:
-      config = str(spec.get("config", "?"))
+    if spec is not None:
+      config = str(spec.config)
       if os.path.isabs(config) and not os.path.relpath(config).startswith(".."):
         config = os.path.relpath(config)  # (the sweep records the absolute path)
       facts.append(("config", config))
-      overrides = spec.get("overrides") or []
-      facts.append(("overrides", " ".join(overrides) if overrides else "none"))
-      facts.append(("packed axes", ", ".join(spec.get("pack") or []) or "none"))
-      if spec.get("imports"):
-        facts.append(("imports", ", ".join(spec["imports"])))
+      facts.append(("overrides", " ".join(f"--config.{k}={v}" for k, v in spec.overrides)
+                    or "none"))
+      facts.append(("packed axes", ", ".join(spec.pack) or "none"))
+      if spec.imports:
+        facts.append(("imports", ", ".join(spec.imports)))
+      if spec.target_seeds:
+        facts.append(("target seeds", str(spec.target_seeds)))
   status = collections.Counter(r["status"] for r in records)
   facts.append(("runs", ", ".join(f"{n} {s}" for s, n in sorted(status.items()))))
   results = [r["result"] for r in records if r.get("result") is not None]
