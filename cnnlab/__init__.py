@@ -1,4 +1,4 @@
-"""cnnlab: a JAX/Flax lab for convolutional networks (see README.md)."""
+"""cnnlab: a JAX/Flax lab for convolutional networks (see README.md and docs/)."""
 
 
 def __getattr__(name):  # ``cnnlab.load_run`` without importing JAX on ``import cnnlab``

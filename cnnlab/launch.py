@@ -13,7 +13,7 @@ would wait for it forever. The exit code is the first failing process's, else 0.
 
 On a cluster, run one process per host with the same flags (``--coordinator_address``
 of host 0), or pass ``--distributed`` where JAX detects the cluster itself (SLURM, Open
-MPI, Cloud TPU); see README "Scaling out".
+MPI, Cloud TPU); see docs/scaling.md.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ Recipes (all with 4-pixel-padded random crops and horizontal flips, the whole
 CIFAR-10 is read from $CNNLAB_DATA_DIR/cifar10/ (the python or binary release)
 or TFDS (online); it is not shipped offline, so the figures above are the
 published ones, not measured here. Run time: these are GPU-scale runs (tens to
-hundreds of epochs of 50,000 images); README "Results" records measured runs.
+hundreds of epochs of 50,000 images); docs/training.md records measured runs.
 """
 
 from cnnlab.train.config import base_config, config_args

@@ -7,7 +7,7 @@ One linear threshold unit from w = 0, the ``perceptron`` loss, plain SGD at batc
 and η = 1: each step is ``w ← w + s·x`` on a mistake and nothing otherwise (the
 perceptron's decisions do not depend on η when it starts at zero). Data: scikit-learn's
 bundled digits (offline; the last 360 images are the test set), classes 3 and 8
-relabelled 0 and 1. Expected: the measured test accuracy is in README "Results";
+relabelled 0 and 1. Expected: the measured test accuracy is in docs/training.md ("Measured");
 run time a few seconds on a 2-core CPU.
 """
 

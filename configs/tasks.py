@@ -16,7 +16,7 @@ exact match.
 "Best" tracks the test RMSE (lower is better); R² is averaged over the outputs.
 
 Both: Adam 1e-3 with cosine decay, batch 50, 20 epochs, 2000 train / 500 test images
-generated offline. Expected (measured, README "Results"): multilabel test mAP 98.3%,
+generated offline. Expected (measured, docs/training.md): multilabel test mAP 98.3%,
 regression test RMSE 0.101 (R² 0.64). Run time about 10 s each on a 2-core CPU.
 """
 

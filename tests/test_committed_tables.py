@@ -106,7 +106,7 @@ WITH_VERDICTS = [("experiments/mnist1d_table1/README.md", "experiments/mnist1d_t
                  ("experiments/zeiler_fergus/README.md", "experiments/zeiler_fergus"),
                  ("experiments/nielsen_ch6/README.md", "experiments/nielsen_ch6"),
                  ("experiments/nielsen_ch6/README.md", "experiments/nielsen_ch6/vote"),
-                 ("README.md", "docs/sweeps/mnist1d_pool_act")]
+                 ("docs/sweeps.md", "docs/sweeps/mnist1d_pool_act")]
 
 
 @pytest.mark.parametrize("readme,report", WITH_VERDICTS)

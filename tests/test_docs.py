@@ -17,6 +17,16 @@ DOCS = [os.path.join(REPO, "README.md")] + sorted(
     glob.glob(os.path.join(REPO, "experiments", "*", "README.md")))
 
 
+def test_the_readme_is_short_and_reaches_every_page():
+  """A newcomer's README (under 200 lines) that links every docs/ page."""
+  with open(os.path.join(REPO, "README.md")) as f:
+    text = f.read()
+  assert text.count("\n") < 200, f"README.md has {text.count(chr(10))} lines"
+  linked = set(re.findall(r"\]\((docs/[\w-]+\.md)\)", text))
+  pages = {os.path.relpath(p, REPO) for p in glob.glob(os.path.join(REPO, "docs", "*.md"))}
+  assert pages <= linked, sorted(pages - linked)
+
+
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: os.path.relpath(p, REPO))
 def test_every_image_and_relative_link_exists(doc):
   with open(doc) as f:
@@ -88,3 +98,34 @@ def test_the_results_page_lists_the_fields_a_real_run_writes(tmp_path):
   assert set(seen) == set(splits), (sorted(seen), sorted(splits))
   for split, fields in seen.items():
     assert fields == {"accuracy" if f == "<metric>" else f for f in splits[split]}, split
+
+
+def _runnable_blocks():
+  """``(page, command)`` for each line of every bash block marked ``<!-- runnable -->``
+  (quick commands that write nothing), backslash continuations joined, comments cut."""
+  out = []
+  for doc in DOCS:
+    with open(doc) as f:
+      text = f.read()
+    for block in re.findall(r"<!-- runnable -->\n```bash\n(.*?)```", text, re.S):
+      for line in block.replace("\\\n", " ").splitlines():
+        line = line.split("  #")[0].strip()
+        if line:
+          out.append((os.path.relpath(doc, REPO), line))
+  return out
+
+
+RUNNABLE = _runnable_blocks()
+
+
+def test_there_are_runnable_blocks():
+  assert {doc for doc, _ in RUNNABLE} >= {"docs/registries.md", "docs/models.md"}
+
+
+@pytest.mark.parametrize("doc,command", RUNNABLE, ids=[c for _, c in RUNNABLE])
+def test_every_command_block_marked_runnable_runs(doc, command):
+  argv = command.split()
+  assert argv[0] == "python", f"{doc}: {command}"
+  proc = subprocess.run([sys.executable, *argv[1:]], cwd=REPO, capture_output=True, text=True,
+                        env={**os.environ, "PYTHONPATH": REPO}, timeout=300)
+  assert proc.returncode == 0 and proc.stdout.strip(), f"{doc}: {command}\n{proc.stderr[-2000:]}"

@@ -7,7 +7,7 @@
 
 Each run is ``configs/mnist1d.py:conv1d_pool`` (Adam 1e-2, batch 100, sequential
 batches, 6000 steps, best test accuracy of the evaluations every 250 steps, as in
-the paper). Expected and measured: README "A real sweep" (the table there is this
+the paper). Expected and measured: docs/sweeps.md "A real sweep" (the table there is this
 command's output: ReLU 94.3-94.7% with every pooling, L2 pooling's means best with tanh
 and |tanh|, no difference to max pooling significant after Holm with 3 seeds). Run time:
 10-30 s per run on a 2-core CPU; the 27 runs took 2 min 19 s with 2 workers on
