@@ -313,6 +313,23 @@ def test_workdir_with_other_config_is_refused(tmp_path):
     train(tiny_config(num_epochs=2, batch_size=8), wd, log=lambda *_: None)
 
 
+def test_a_killed_writers_temporary_files_are_removed_by_the_next_run(tmp_path):
+  """A kill between writing ``<name>.tmp<pid>`` and its rename leaves the temporary; the
+  next run in the directory removes those of dead processes and keeps a live one's."""
+  wd = tmp_path / "run"
+  wd.mkdir()
+  dead = subprocess.Popen([sys.executable, "-c", "pass"])
+  dead.wait()  # (reaped: its pid is free)
+  stale = [wd / f"{name}.tmp{dead.pid}" for name in ("config.json", "result.json",
+                                                      "metrics.jsonl")]
+  live = wd / f"result.json.tmp{os.getppid()}"  # (a live process other than this one)
+  for path in stale + [live, wd / "notes.tmp1"]:
+    path.write_text("{")
+  assert train(tiny_config(num_epochs=1), str(wd), log=lambda *_: None).status == "done"
+  assert not any(p.exists() for p in stale)
+  assert live.exists() and (wd / "notes.tmp1").exists()  # not a run file's temporary
+
+
 def test_piecewise_schedule_drops_at_the_published_milestones():
   c = base_config().optim
   c.name, c.lr, c.schedule, c.boundaries = "sgd", 0.1, "piecewise", (0.5, 0.75)

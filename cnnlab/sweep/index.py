@@ -26,6 +26,7 @@ import urllib.parse
 from typing import Any, Dict, Iterable, List, Optional
 
 from cnnlab.errors import ReportError, check_dir
+from cnnlab.processes import alive
 from cnnlab.train.result import dumps
 from cnnlab.trees import flatten, get, put
 
@@ -82,30 +83,13 @@ def _open_readonly(path: str) -> sqlite3.Connection:
     return connect("immutable=1")
 
 
-def _alive(pid: Optional[int]) -> bool:
-  """Whether process ``pid`` (on this host) still runs; a zombie counts as dead."""
-  if not pid:
-    return False
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:
-    return True
-  try:  # a killed worker whose parent died too may linger unreaped as a zombie
-    with open(f"/proc/{pid}/stat") as f:
-      return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-  except OSError:
-    return True
-
-
 def _runnable(row, max_attempts: int, stale_after_s: float, host: str, now: float) -> bool:
   """Whether an unfinished run may be claimed: not out of retries, and not running under a
   live worker (its pid is gone on this host, or its heartbeat is stale)."""
   if row["status"] == "failed" and row["failures"] >= max_attempts:
     return False
   if row["status"] == "running":
-    return (row["host"] == host and not _alive(row["pid"])) or \
+    return (row["host"] == host and not alive(row["pid"])) or \
         (row["heartbeat"] or 0) < now - stale_after_s
   return True
 

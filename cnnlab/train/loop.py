@@ -45,11 +45,12 @@ import jax
 import numpy as np
 
 from cnnlab.errors import ConfigError, check_dir
+from cnnlab.processes import remove_dead_temporaries
 from cnnlab.signals import StopSignal
 from cnnlab.train import runtime
 from cnnlab.train.checkpoint import Checkpointer
 from cnnlab.train.evaluator import Evaluator
-from cnnlab.train.metrics import MetricWriter
+from cnnlab.train.metrics import METRICS_FILE, MetricWriter
 from cnnlab.train.progress import Progress
 from cnnlab.train.record import RunRecord, split_metrics
 from cnnlab.train.result import Result, load_result
@@ -89,7 +90,8 @@ def open_workdir(workdir: str, config, has_checkpoints: bool) -> None:
       raise ConfigError(f"workdir {workdir} holds checkpoints of a run with another config "
                         f"({path}): {shown}{more}; use a new --workdir, or rerun with that "
                         f"config")
-  if jax.process_index() == 0:
+  if jax.process_index() == 0:  # (the one process that writes the run's files)
+    remove_dead_temporaries(workdir, ("config.json", "result.json", METRICS_FILE))
     # Through a rename: the other processes of a multi-host job read this file while
     # process 0 rewrites it on a relaunch, and a kill mid-write must not leave it empty.
     tmp = f"{path}.tmp{os.getpid()}"
