@@ -17,8 +17,6 @@ traceback), 3 the run diverged.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import sys
@@ -57,6 +55,9 @@ def _define(fv: flags.FlagValues) -> None:
                       flag_values=fv)
 
 
+WORKDIR_NAME_MAX = 80
+
+
 def default_workdir(config_file: str, config, overrides: Optional[Dict[str, Any]] = None) -> str:
   """``runs/<file>_<arg>`` for ``--config=<file>.py:<arg>``; else ``runs/<file>``, or
   ``runs/<file>_<model>`` when the file names another model; then one ``_<field>-<value>``
@@ -75,16 +76,12 @@ def default_workdir(config_file: str, config, overrides: Optional[Dict[str, Any]
   from cnnlab.train.loop import RERUN_MAY_CHANGE  # (a rerun with another stop resumes)
   overrides = {k: v for k, v in (overrides or {}).items() if k not in RERUN_MAY_CHANGE}
   if overrides:
-    from cnnlab.sweep.spec import slug_value
-    name += "".join(f"_{k.split('.')[-1]}-{slug_value(v)}" for k, v in sorted(overrides.items()))
+    from cnnlab.sweep.spec import overrides_digest, overrides_slug
+    name += "_" + overrides_slug(dict(sorted(overrides.items())))
     if len(name) > WORKDIR_NAME_MAX:
-      digest = hashlib.sha256(json.dumps(overrides, sort_keys=True, default=str).encode())
       cut = name[:WORKDIR_NAME_MAX - 9]
-      name = f"{cut[:cut.rfind('_')] if '_' in cut else cut}-{digest.hexdigest()[:8]}"
+      name = f"{cut[:cut.rfind('_')] if '_' in cut else cut}-{overrides_digest(overrides)}"
   return os.path.join("runs", name)
-
-
-WORKDIR_NAME_MAX = 80
 
 _OVERRIDE = re.compile(r"--config\.([\w.]+)=")
 

@@ -115,7 +115,7 @@ def _plots(a, t, records, out: str, name: str, names: labels.Labels):
   axis = x_key.split(".")[-1]
   split = a.metric.split(".")[1] if a.metric.count(".") >= 2 else "test"
   split = split if split in ("test", "validation") else "test"  # the curves' split
-  what = names.metric(t.metric) + (" (%)" if t.scale == 100 else "")
+  what = plots.metric_label(t, names)
   est = t.conclusions.options
   images = [plots.heatmap(t, os.path.join(out, "heatmap.png"),
                           f"{what}: {est.estimator} over seeds — sweep {name}", names),

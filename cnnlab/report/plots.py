@@ -48,7 +48,8 @@ def _wrap(text: str, width: int = 90) -> str:
   return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False))
 
 
-def _label(t: Table, labels: Optional[Labels] = None) -> str:
+def metric_label(t: Table, labels: Optional[Labels] = None) -> str:
+  """The table's metric in words with its unit: "best test accuracy (%)"."""
   return (labels or Labels()).metric(t.metric) + (" (%)" if t.scale == 100 else "")
 
 
@@ -82,8 +83,8 @@ def heatmap(t: Table, path: str, title: str = "", labels: Optional[Labels] = Non
           "diverged" if cell and cell.diverged else "—")
       color = _text_color(im.cmap(im.norm(grid[i, j]))) if finite else "k"
       ax.text(j, i, label, ha="center", va="center", color=color, fontsize=FONT_PT - 1)
-  fig.colorbar(im, ax=ax, label=_label(t, labels))
-  ax.set_title(_wrap(title or _label(t, labels), TITLE_CHARS))
+  fig.colorbar(im, ax=ax, label=metric_label(t, labels))
+  ax.set_title(_wrap(title or metric_label(t, labels), TITLE_CHARS))
   fig.tight_layout()
   return _save(fig, path)
 
@@ -127,8 +128,8 @@ def metric_vs_axis(t: Table, path: str, title: str = "",
     ax.set_xticks(xs, [f"{x:g}" for x in xs])
     ax.minorticks_off()
   ax.set_xlabel(labels.axis(x_key))
-  ax.set_ylabel(_label(t, labels))
-  fig.suptitle(_wrap(title or f"{_label(t, labels)}: estimate over seeds with its interval",
+  ax.set_ylabel(metric_label(t, labels))
+  fig.suptitle(_wrap(title or f"{metric_label(t, labels)}: estimate over seeds with its interval",
                      TITLE_CHARS), fontsize=FONT_PT + 1)
   fig.legend(title=labels.axis(t.col_key if by_row else t.row_key), loc="outside lower center",
              ncol=min(5, len(lines)))

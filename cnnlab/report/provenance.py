@@ -24,28 +24,18 @@ def _span(values: Sequence[float], fmt: str = "{:g}") -> str:
   return fmt.format(lo) if lo == hi else f"{fmt.format(lo)}–{fmt.format(hi)}"
 
 
-def _spec(sweep_dir: str):
-  """The SweepSpec the sweep was launched with (its index's), or None."""
+def _from_index(sweep_dir: str) -> Tuple[Any, List[float]]:
+  """The SweepSpec the sweep was launched with and its finished runs' end times, read in
+  one opening of its index; ``(None, [])`` where there is none (a runs.csv's path)."""
   from cnnlab.sweep.definition import SweepSpec
   from cnnlab.sweep.index import INDEX_FILE, Index
   path = os.path.join(sweep_dir, INDEX_FILE)
   if not os.path.exists(path):
-    return None
+    return None, []
   index = Index(path, readonly=True)
   try:
-    return SweepSpec.of_index(index)
-  finally:
-    index.close()
-
-
-def _ended(sweep_dir: str) -> List[float]:
-  from cnnlab.sweep.index import INDEX_FILE, Index
-  path = os.path.join(sweep_dir, INDEX_FILE)
-  if not os.path.exists(path):
-    return []
-  index = Index(path, readonly=True)
-  try:
-    return [r["updated"] for r in index.rows(status="done") if r.get("updated")]
+    return (SweepSpec.of_index(index),
+            [r["updated"] for r in index.rows(status="done") if r.get("updated")])
   finally:
     index.close()
 
@@ -53,23 +43,22 @@ def _ended(sweep_dir: str) -> List[float]:
 def sweep_facts(sweep_dir: str, records: Sequence[Dict[str, Any]]) -> List[Fact]:
   """The header's lines for one sweep directory (or runs.csv) and its records."""
   facts: List[Fact] = []
+  spec, ended = _from_index(sweep_dir)  # (None, [] for a runs.csv: it has no index)
   if os.path.isfile(sweep_dir):
     facts.append(("made from", f"{sweep_dir} (a report's runs.csv: the sweep's overrides, "
                                f"budget and code are not in it)"))
-  else:
-    spec = _spec(sweep_dir)
-    if spec is not None:
-      config = str(spec.config)
-      if os.path.isabs(config) and not os.path.relpath(config).startswith(".."):
-        config = os.path.relpath(config)  # (the sweep records the absolute path)
-      facts.append(("config", config))
-      facts.append(("overrides", " ".join(f"--config.{k}={v}" for k, v in spec.overrides)
-                    or "none"))
-      facts.append(("packed axes", ", ".join(spec.pack) or "none"))
-      if spec.imports:
-        facts.append(("imports", ", ".join(spec.imports)))
-      if spec.target_seeds:
-        facts.append(("target seeds", str(spec.target_seeds)))
+  elif spec is not None:
+    config = str(spec.config)
+    if os.path.isabs(config) and not os.path.relpath(config).startswith(".."):
+      config = os.path.relpath(config)  # (the sweep records the absolute path)
+    facts.append(("config", config))
+    facts.append(("overrides", " ".join(f"--config.{k}={v}" for k, v in spec.overrides)
+                  or "none"))
+    facts.append(("packed axes", ", ".join(spec.pack) or "none"))
+    if spec.imports:
+      facts.append(("imports", ", ".join(spec.imports)))
+    if spec.target_seeds:
+      facts.append(("target seeds", str(spec.target_seeds)))
   status = collections.Counter(r["status"] for r in records)
   facts.append(("runs", ", ".join(f"{n} {s}" for s, n in sorted(status.items()))))
   results = [r["result"] for r in records if r.get("result") is not None]
@@ -82,7 +71,6 @@ def sweep_facts(sweep_dir: str, records: Sequence[Dict[str, Any]]) -> List[Fact]
         for x in results)
     facts.append(("code", ", ".join(f"{c} ({n} runs)" if len(commits) > 1 else c
                                     for c, n in commits.most_common())))
-  ended = [] if os.path.isfile(sweep_dir) else _ended(sweep_dir)
   if ended:
     day = lambda t: datetime.datetime.fromtimestamp(t, datetime.timezone.utc)  # noqa: E731
     facts.append(("runs ended", _span([day(t).strftime("%Y-%m-%d %H:%M") for t in ended],

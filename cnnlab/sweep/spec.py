@@ -96,12 +96,22 @@ def slug_value(v: Any) -> str:
   return re.sub(r"[^A-Za-z0-9._]+", "", s)[:24] or "x"
 
 
+def overrides_slug(overrides: Point) -> str:
+  """``<key>-<value>_…`` in the overrides' order: each path's last part and its value."""
+  return "_".join(f"{k.split('.')[-1]}-{slug_value(v)}" if k != "train.replica_values"
+                  else "packed-" + "+".join(flatten(v)) for k, v in overrides.items())
+
+
+def overrides_digest(overrides: Point) -> str:
+  """8 hex digits of the overrides (order-free): what tells truncated slugs apart."""
+  return hashlib.sha256(json.dumps(overrides, sort_keys=True, default=str).encode()
+                        ).hexdigest()[:8]
+
+
 def run_id(overrides: Point) -> str:
   """``<key>-<value>_…-<hash8>``: readable, filesystem-safe, stable for the same overrides."""
-  slug = "_".join(f"{k.split('.')[-1]}-{slug_value(v)}" if k != "train.replica_values"
-                  else "packed-" + "+".join(flatten(v)) for k, v in overrides.items())
-  digest = hashlib.sha256(json.dumps(overrides, sort_keys=True, default=str).encode())
-  return f"{slug[:100]}-{digest.hexdigest()[:8]}" if slug else digest.hexdigest()[:8]
+  slug = overrides_slug(overrides)
+  return f"{slug[:100]}-{overrides_digest(overrides)}" if slug else overrides_digest(overrides)
 
 
 def apply_overrides(config, overrides: Point):
