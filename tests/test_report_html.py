@@ -27,6 +27,13 @@ def _table(baseline=None):
 def test_the_page_holds_the_table_and_the_plots(tmp_path):
   t = _table()
   img = heatmap(t, str(tmp_path / "heatmap.png"), "title")
+  # drawn again, the figure is the same file (a rerun's git diff shows only what moved):
+  # nothing time-stamped in it, the PDF's creation date included
+  (tmp_path / "again").mkdir()
+  heatmap(t, str(tmp_path / "again" / "heatmap.png"), "title")
+  for name in ("heatmap.png", "heatmap.pdf"):
+    assert (tmp_path / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+  assert b"/CreationDate" not in (tmp_path / "heatmap.pdf").read_bytes()
   page = html.page(t, "test_accuracy — sweep x", [img], "python -m cnnlab.report ...")
   assert "<table>" in page and 'src="heatmap.png"' in page and "92.0 [87.0, 97.0] (3)" in page
   assert "Difference to the baseline" not in page  # none asked for

@@ -38,7 +38,8 @@ def _save(fig, path: str, **kwargs) -> str:
   """``path`` (PNG) and the same figure as a PDF beside it."""
   plt = _plt()
   fig.savefig(path, dpi=DPI, **kwargs)
-  fig.savefig(os.path.splitext(path)[0] + ".pdf", **kwargs)
+  # (no creation date: a rerun that moves nothing leaves the committed PDF unchanged)
+  fig.savefig(os.path.splitext(path)[0] + ".pdf", metadata={"CreationDate": None}, **kwargs)
   plt.close(fig)
   return path
 
