@@ -253,6 +253,11 @@ def test_labels_name_the_axes_of_the_figures_and_the_page(tmp_path):
                  f"--out_dir={out}", "--labels=optim.name")
   assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
   assert "--labels: 'optim.name' is not <config path>=<label>" in proc.stderr, proc.stderr
+  proc = _report(f"--sweep_dir={sgd}", "--rows=model.pool", "--cols=optim.name",
+                 f"--out_dir={out}", "--labels=optim.nme=update rule")  # misspelled: not unused
+  assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+  assert "--labels path 'optim.nme' is not a config field of any run. Did you mean 'name'?" \
+      in proc.stderr, proc.stderr
 
 
 def test_metric_and_axis_labels():

@@ -76,8 +76,9 @@ def main(argv=None) -> int:
   a = p.parse_args(argv)
   out = a.out_dir or os.path.join(a.sweep_dir[0], "report")
   try:
-    names = labels.Labels(labels.parse(a.labels))
+    renamed = labels.parse(a.labels)
     records, t = _table(a)
+    names = _names(renamed, records)
     check_dir(out, "--out_dir")
   except USER_ERRORS as e:
     return report("report", e)
@@ -140,6 +141,15 @@ def _plots(a, t, records, out: str, name: str, names: labels.Labels):
         f"run {pick['run_id']}, the best by {names.metric(t.metric)} "
         f"({shown:.{1 if t.scale == 100 else 4}f}{'%' if t.scale == 100 else ''}) — sweep {name}"))
   return [i for i in images if i]
+
+
+def _names(renamed, records) -> labels.Labels:
+  """The figures' labels with ``--labels``'s, each of whose paths some run's config has (a
+  misspelled one would be silently unused)."""
+  for path in renamed:
+    if path != tables.METRIC_AXIS:
+      tables.check_path([r["config"] for r in records], path, "--labels path", "config field")
+  return labels.Labels(renamed)
 
 
 def _labels(a):

@@ -270,7 +270,7 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
   for key in (row_key, col_key):
     for path in key.split(","):
       if key != METRIC_AXIS or key == row_key:
-        _check_path([r["config"] for r in records], path.strip(), "axis", "config field")
+        check_path([r["config"] for r in records], path.strip(), "axis", "config field")
   metrics = [m.strip() for m in metric.split(",")] if col_key == METRIC_AXIS else [metric]
   _check_metrics(records, metrics)
   cells: Dict[Tuple[Any, Any], Cell] = {}
@@ -357,7 +357,9 @@ def _check_metrics(records: Sequence[Dict], metrics: List[str]) -> None:
                         f"Its metrics: {', '.join(named)}")
 
 
-def _check_path(trees: Sequence[Dict], path: str, what: str, kind: str) -> None:
+def check_path(trees: Sequence[Dict], path: str, what: str, kind: str) -> None:
+  """ReportError naming ``path``, the closest key and the keys beside it, unless some run's
+  config (``trees``) has it."""
   absent = object()
   if any(get(t, path, absent) is not absent for t in trees):
     return
