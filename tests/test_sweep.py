@@ -32,7 +32,7 @@ def get_config():
   c.train.num_epochs = {epochs}
   c.train.eval_batch_size = 16
   c.train.log_every_steps = 4
-  c.train.checkpoint_every_steps = 2
+  c.train.checkpoint_every_steps = {checkpoint_every}
   return c
 
 def get_sweep():
@@ -40,9 +40,12 @@ def get_sweep():
 '''
 
 
-def _config(tmp_path, sweep_expr, epochs=2, name="tiny.py"):
+def _config(tmp_path, sweep_expr, epochs=2, name="tiny.py", checkpoint_every=2):
+  """A sweep of TINY runs (4 steps an epoch). Each checkpoint costs ~0.1 s (orbax): tests
+  that train many epochs save every few epochs, not every 2 steps."""
   path = tmp_path / name
-  path.write_text(TINY.format(sweep=sweep_expr, epochs=epochs))
+  path.write_text(TINY.format(sweep=sweep_expr, epochs=epochs,
+                             checkpoint_every=checkpoint_every))
   return str(path)
 
 
@@ -244,7 +247,8 @@ def test_workers_compute_what_a_run_on_their_cores_computes(tmp_path, pin, monke
 
 
 def test_interrupted_sweep_resumes_and_completes_exactly_the_missing_runs(tmp_path):
-  config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(2))', epochs=12)
+  config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(2))', epochs=12,
+                   checkpoint_every=6)
   out = str(tmp_path / "sweep")
   proc = subprocess.Popen(_runner(config, out, "--workers=1"), env=_env(), cwd=REPO,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -278,14 +282,15 @@ def test_interrupted_sweep_resumes_and_completes_exactly_the_missing_runs(tmp_pa
 
 
 def test_sigterm_stops_the_sweep_cleanly_and_a_relaunch_finishes_it(tmp_path):
-  config = _config(tmp_path, 'seeds(3)', epochs=30)
+  config = _config(tmp_path, 'seeds(3)', epochs=30, checkpoint_every=6)
   out = str(tmp_path / "sweep")
   proc = subprocess.Popen(_runner(config, out, "--workers=1"), env=_env(), cwd=REPO,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
   deadline = time.time() + 240
-  while time.time() < deadline and "running" not in _statuses_or_empty(out).values():
-    time.sleep(0.2)
-  time.sleep(3)
+  while time.time() < deadline and not any(  # a run mid-way: running, with a checkpoint
+      latest_step(os.path.join(out, "runs", r, "checkpoints"))
+      for r, s in _statuses_or_empty(out).items() if s == "running"):
+    time.sleep(0.05)
   proc.send_signal(signal.SIGTERM)
   text, _ = proc.communicate(timeout=120)
   assert proc.returncode == 1, text  # unfinished runs remain
@@ -488,7 +493,8 @@ def test_ray_launcher_on_a_local_ray_instance_survives_a_killed_worker(tmp_path,
   import tempfile
   import threading
   from cnnlab.sweep import ray_launcher
-  config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(2))', epochs=10)
+  config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(2))', epochs=10,
+                   checkpoint_every=8)
   out = str(tmp_path / "sweep")
   monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # no token file under the home directory
   temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's files, removed below

@@ -140,11 +140,14 @@ def _main(config, workdir, env, *extra):
 
 def test_sigkill_mid_epoch_then_rerun_gives_identical_parameters(tmp_path):
   cfg = str(tmp_path / "cfg.py")
-  _write_config_file(cfg, num_epochs=40, checkpoint_every_steps=7)
+  # every 31 steps: mid-epoch (12 a epoch), and few saves (each ~0.1 s of orbax)
+  _write_config_file(cfg, num_epochs=40, checkpoint_every_steps=31)
   env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu"}
   full, killed = str(tmp_path / "full"), str(tmp_path / "killed")
-  subprocess.run(_main(cfg, full, env, "--config.model.pool=avg"), env=env, check=True,
-                 capture_output=True, cwd=REPO)
+  # the uninterrupted run saves only its final state
+  subprocess.run(_main(cfg, full, env, "--config.model.pool=avg",
+                       "--config.train.checkpoint_every_steps=0"),
+                 env=env, check=True, capture_output=True, cwd=REPO)
   proc = subprocess.Popen(_main(cfg, killed, env, "--config.model.pool=avg"), env=env,
                           cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   ckdir = os.path.join(killed, "checkpoints")
