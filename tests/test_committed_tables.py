@@ -96,8 +96,8 @@ def test_mnist1d_table1_is_the_report_of_its_committed_runs(tmp_path):
           "report command in its README"
 
 
-# The reports regenerated with intervals and computed verdicts (issue 27); the others
-# still quote their mean ± std tables until their sweeps are rerun.
+# The reports regenerated with intervals and computed verdicts (issue 27): every
+# experiment's (krizhevsky_relu's and boureau2010's own scripts are tested apart).
 WITH_VERDICTS = [("experiments/mnist1d_table1/README.md", "experiments/mnist1d_table1"),
                  ("experiments/mnist1d_pooling/README.md", "experiments/mnist1d_pooling"),
                  ("experiments/mnist1d_lp/README.md", "experiments/mnist1d_lp"),
@@ -106,6 +106,9 @@ WITH_VERDICTS = [("experiments/mnist1d_table1/README.md", "experiments/mnist1d_t
                  ("experiments/zeiler_fergus/README.md", "experiments/zeiler_fergus"),
                  ("experiments/nielsen_ch6/README.md", "experiments/nielsen_ch6"),
                  ("experiments/nielsen_ch6/README.md", "experiments/nielsen_ch6/vote"),
+                 ("experiments/he2016_depth/README.md", "experiments/he2016_depth"),
+                 ("experiments/he2016_depth/README.md", "experiments/he2016_depth/train_error"),
+                 ("experiments/he2016_depth/README.md", "experiments/he2016_depth/depth"),
                  ("docs/sweeps.md", "docs/sweeps/mnist1d_pool_act")]
 
 
@@ -188,14 +191,16 @@ def test_krizhevsky_report_computes_the_ratio_per_seed_and_its_verdict():
   assert "| silu | — | — | — | — | — |" in text  # a sweep still running: not "> 30"
 
 
-def test_nielsen_tables_are_the_reports_of_their_committed_runs(tmp_path):
-  """Both report commands of ``experiments/nielsen_ch6/README.md`` (the ladder, and the
-  vote, whose ensemble metric is one value for a packed run of 5 seeds) made again from
-  the committed ``runs.csv`` give the committed ``table.md``."""
-  with open(os.path.join(REPO, "experiments", "nielsen_ch6", "README.md")) as f:
+@pytest.mark.parametrize("experiment,count", [("nielsen_ch6", 2), ("he2016_depth", 3)])
+def test_tables_are_the_reports_of_their_committed_runs(tmp_path, experiment, count):
+  """Every report command of the experiment's README made again from the ``runs.csv`` it
+  committed gives the committed ``table.md``: Nielsen's ladder and vote (whose ensemble
+  metric is one value for a packed run of 5 seeds), He et al.'s test error, training
+  error (a metric of the last epoch's batches) and depth comparison."""
+  with open(os.path.join(REPO, "experiments", experiment, "README.md")) as f:
     blocks = re.findall(r"```bash\n(.*?)```", f.read(), re.S)
   reports = [c for b in blocks for c in _joined(b) if c[:3] == ["python", "-m", "cnnlab.report"]]
-  assert len(reports) == 2
+  assert len(reports) == count
   for i, report in enumerate(reports):
     out = _report_from_committed_runs(report, tmp_path / str(i))
     with open(tmp_path / str(i) / "table.md") as f, open(os.path.join(REPO, out, "table.md")) as g:
