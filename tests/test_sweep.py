@@ -255,7 +255,7 @@ def test_interrupted_sweep_resumes_and_completes_exactly_the_missing_runs(tmp_pa
                           start_new_session=True)
   deadline = time.time() + 240
   while time.time() < deadline:
-    time.sleep(0.2)
+    time.sleep(0.05)
     if os.path.exists(os.path.join(out, "index.sqlite")) and \
         list(_statuses(out).values()).count("done") >= 1 and \
         any(latest_step(os.path.join(out, "runs", r, "checkpoints"))
@@ -494,7 +494,7 @@ def test_ray_launcher_on_a_local_ray_instance_survives_a_killed_worker(tmp_path,
   import threading
   from cnnlab.sweep import ray_launcher
   config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(2))', epochs=10,
-                   checkpoint_every=8)
+                   checkpoint_every=4)
   out = str(tmp_path / "sweep")
   monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # no token file under the home directory
   temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's files, removed below
@@ -510,7 +510,7 @@ def test_ray_launcher_on_a_local_ray_instance_survives_a_killed_worker(tmp_path,
     killed = None
     deadline = time.time() + 300
     while killed is None and time.time() < deadline and t.is_alive():
-      time.sleep(0.2)
+      time.sleep(0.05)
       for row in (Index(os.path.join(out, "index.sqlite")).rows(status="running")
                   if os.path.exists(os.path.join(out, "index.sqlite")) else []):
         if latest_step(os.path.join(out, "runs", row["run_id"], "checkpoints")):
