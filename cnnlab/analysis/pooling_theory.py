@@ -58,12 +58,16 @@ def _ratio(a, b, axis=-1):
                   np.where(den > 0, den, 1.0), 0.0)
 
 
+def _sample_ratio(a, b) -> float:
+  """:func:`_ratio` of two simulated vectors as the point estimate: float32 moments."""
+  den = float(a.std() + b.std())
+  return float(jnp.abs(a.mean() - b.mean())) / den if den > 0 else 0.0
+
+
 def monte_carlo_separability(key, alpha: float, beta: float, pool: int, kind: str,
                              samples: int = 20000) -> float:
   """The same ratio measured on ``samples`` simulated pools per class."""
-  a, b = _pooled_samples(key, alpha, beta, pool, kind, samples)
-  den = float(a.std() + b.std())
-  return float(jnp.abs(a.mean() - b.mean())) / den if den > 0 else 0.0
+  return _sample_ratio(*_pooled_samples(key, alpha, beta, pool, kind, samples))
 
 
 def monte_carlo_interval(key, alpha: float, beta: float, pool: int, kind: str,
@@ -73,9 +77,9 @@ def monte_carlo_interval(key, alpha: float, beta: float, pool: int, kind: str,
   (``scipy.stats.bootstrap``, the two classes resampled independently). Where both
   classes' pooled values are constant (max pooling saturated at every simulated pool)
   the simulation cannot resolve the ratio and the interval is NaN."""
-  a, b = (np.asarray(x, np.float64) for x in _pooled_samples(key, alpha, beta, pool, kind,
-                                                             samples))
-  value = monte_carlo_separability(key, alpha, beta, pool, kind, samples)
+  drawn = _pooled_samples(key, alpha, beta, pool, kind, samples)  # once, for both
+  value = _sample_ratio(*drawn)
+  a, b = (np.asarray(x, np.float64) for x in drawn)
   if a.std() + b.std() == 0:
     return value, float("nan"), float("nan")
   ci = stats.bootstrap((a, b), _ratio, paired=False, vectorized=True, n_resamples=resamples,
