@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-from cnnlab.sweep.spec import load_config_file
+from cnnlab.config import load_config_file
 from cnnlab.train import runtime, train
 
 

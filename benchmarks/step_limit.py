@@ -33,7 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def config(pool: str, steps: int):
-  from cnnlab.sweep.spec import load_config_file
+  from cnnlab.config import load_config_file
   module, _ = load_config_file(os.path.join(ROOT, "experiments", "mnist1d_pooling", "sweep.py"))
   c = module.get_config()
   c.model.pool, c.data.options = pool, {"num_train": 1000}

@@ -60,7 +60,7 @@ PARTS = ("start-up", "data", "setup", "compile", "train", "eval", "checkpoint", 
 def grid(seeds: int, sizes: List[int], pools: List[str]) -> List[Dict]:
   """The benchmark's points (the pooling sweep's, filtered) as dicts of sweep paths."""
   sys.path.insert(0, REPO)
-  from cnnlab.sweep.spec import load_config_file
+  from cnnlab.config import load_config_file
   module, _ = load_config_file(SWEEP)
   keep = lambda p: (p["seed"] < seeds and (not sizes or p["data.options.num_train"] in sizes)  # noqa: E731
                     and (not pools or label(p) in pools))
@@ -79,7 +79,7 @@ def write_subset(path: str, seeds: int, sizes: List[int], pools: List[str]) -> N
 {pools or "all"} (written by benchmarks/sweep_throughput.py)."""
 import sys
 sys.path.insert(0, {HERE!r})
-from cnnlab.sweep.spec import load_config_file
+from cnnlab.config import load_config_file
 _module, _ = load_config_file({SWEEP!r})
 
 
@@ -120,7 +120,7 @@ def run_cnnlab(config_file: str, work: str, workers: int, steps: int, eval_every
   t0 = time.time()
   subprocess.run(cmd, env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
   wall = time.time() - t0
-  from cnnlab.sweep.spec import run_id as id_of
+  from cnnlab.sweep.planning import run_id as id_of
   con = sqlite3.connect(os.path.join(sweep_dir, "index.sqlite"))
   rows = con.execute("SELECT run_id, status, pid, started, updated, result FROM runs").fetchall()
   points = json.loads(con.execute("SELECT value FROM meta WHERE key = 'points'").fetchone()[0])

@@ -26,7 +26,10 @@ import sys
 import time
 from typing import List, Optional
 
-from cnnlab.errors import ArgumentParser
+from absl import flags
+
+from cnnlab.config import flags as cli_flags
+from cnnlab.errors import USER_ERRORS, report
 
 
 def free_port() -> int:
@@ -72,17 +75,21 @@ def run(num_processes: int, args: List[str], port: Optional[int] = None,
       signal.signal(s, h)
 
 
+def _define(fv: flags.FlagValues) -> None:
+  define = cli_flags.definer(fv)
+  define("integer", "num_processes", None, "processes to start", lower_bound=1)
+  define("integer", "port", 0, "coordinator port (default: a free one)", lower_bound=0)
+
+
 def main(argv=None) -> int:
   argv = sys.argv[1:] if argv is None else argv
   own, rest = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else \
       (argv, [])
-  p = ArgumentParser(prog="python -m cnnlab.launch", description=__doc__.splitlines()[0],
-                     what="launch")
-  p.add_argument("--num_processes", type=int, required=True)
-  p.add_argument("--port", type=int, default=0, help="coordinator port (default: a free one)")
-  a = p.parse_args(own)
-  if a.num_processes < 1:
-    p.error(f"--num_processes must be >= 1, got {a.num_processes}")
+  try:
+    a, _, _ = cli_flags.parse(_define, own, prog="python -m cnnlab.launch", doc=__doc__,
+                              required=("num_processes",))
+  except USER_ERRORS as e:
+    return report("launch", e)
   return run(a.num_processes, rest, a.port or None)
 
 

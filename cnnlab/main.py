@@ -2,13 +2,19 @@
 
     python -m cnnlab.main --config=configs/<name>.py[:<model>] [--workdir=runs/<name>] \\
         [--config.model.pool=avg ...] [--config.model.pool='lp_sum(p=4)' ...]
+    python -m cnnlab.main --config=configs/mnist1d.py --config.optim.lr=0.01 --print_config
+    python -m cnnlab.main --config=configs/mnist1d.py --config.model.pool=gem --dry_run
 
 Rerunning the same command on the same workdir resumes the run; without --workdir,
 runs/<config>[_<model>] followed by the overrides (runs/mnist1d_conv1d_base_pool-avg).
 With no --config, the main job trains the offline default, configs/mnist1d.py
-(ConvBase). Compiled programs are cached in ~/.cache/cnnlab/xla
-(--compilation_cache_dir='' turns it off); multi-host runs take --coordinator_address,
---num_processes and --process_id, or --distributed (see cnnlab/train/runtime.py).
+(ConvBase). ``--print_config`` prints the resolved config (the file's, with the
+overrides, typed by the fields they set: cnnlab/config/overrides.py) and ``--dry_run``
+checks it as a run would before training (every field, the data set's shapes, the model
+built on them, traced, never compiled) and writes nothing. Compiled programs are cached
+in ~/.cache/cnnlab/xla (--compilation_cache_dir='' turns it off); multi-host runs take
+--coordinator_address, --num_processes and --process_id, or --distributed (see
+cnnlab/train/runtime.py).
 
 Exit codes: 0 done or preempted (rerun to resume), 2 a bad command line or config
 (one line on stderr: the field, the valid values, the closest match; never a
@@ -17,25 +23,25 @@ traceback), 3 the run diverged.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import re
 import sys
 from typing import Any, Dict, List, Optional
 
 from absl import flags, logging
-from ml_collections import config_flags
 
 from cnnlab import errors
-from cnnlab.registry import did_you_mean
+from cnnlab.config import flags as cli_flags
+from cnnlab.config import overrides as config_overrides
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                "configs", "mnist1d.py")
 
 
 def _define(fv: flags.FlagValues) -> None:
-  config_flags.DEFINE_config_file("config", _DEFAULT_CONFIG,
-                                  "Path to a config file (configs/*.py), optionally :arg.",
-                                  flag_values=fv, lock_config=True)
+  flags.DEFINE_string("config", _DEFAULT_CONFIG, "A config file (configs/*.py), optionally "
+                      ":arg or :key=value,...; its fields are overridden by "
+                      "--config.<path>=<value>.", flag_values=fv)
   flags.DEFINE_string("workdir", None, "Run directory (default: runs/<config file name>"
                       "[_<model>], then _<field>-<value> per --config.* override).",
                       flag_values=fv)
@@ -51,8 +57,13 @@ def _define(fv: flags.FlagValues) -> None:
   flags.DEFINE_bool("distributed", False, "Multi-host with the cluster auto-detected by JAX "
                     "(Cloud TPU, SLURM, Open MPI).", flag_values=fv)
   flags.DEFINE_string("imports", "", "Comma-separated files of the user's own registrations "
-                      "(a new pooling op, activation, model), imported before training.",
+                      "(a new pooling op, activation, model), imported before the config.",
                       flag_values=fv)
+  flags.DEFINE_bool("print_config", False, "Print the resolved config (the file's, with the "
+                    "overrides) and exit.", flag_values=fv)
+  flags.DEFINE_bool("dry_run", False, "Check the config as a run would before training "
+                    "(fields, data shapes, the model traced on them) and exit; writes "
+                    "nothing.", flag_values=fv)
 
 
 WORKDIR_NAME_MAX = 80
@@ -76,111 +87,83 @@ def default_workdir(config_file: str, config, overrides: Optional[Dict[str, Any]
   from cnnlab.train.loop import RERUN_MAY_CHANGE  # (a rerun with another stop resumes)
   overrides = {k: v for k, v in (overrides or {}).items() if k not in RERUN_MAY_CHANGE}
   if overrides:
-    from cnnlab.sweep.spec import overrides_digest, overrides_slug
+    from cnnlab.sweep.planning import overrides_digest, overrides_slug
     name += "_" + overrides_slug(dict(sorted(overrides.items())))
     if len(name) > WORKDIR_NAME_MAX:
       cut = name[:WORKDIR_NAME_MAX - 9]
       name = f"{cut[:cut.rfind('_')] if '_' in cut else cut}-{overrides_digest(overrides)}"
   return os.path.join("runs", name)
 
-_OVERRIDE = re.compile(r"--config\.([\w.]+)=")
+@dataclasses.dataclass
+class Command:
+  """A parsed command line: its flags, the resolved config and its overrides."""
+  flags: flags.FlagValues
+  config: Any                  # ml_collections.ConfigDict, overrides applied
+  overrides: Dict[str, Any]    # {path: typed value}, in the command line's order
 
 
-def _explain_override(argv: List[str], config) -> Optional[str]:
-  """For an override of a config field that does not exist: which one, and what is there."""
-  for arg in argv:
-    m = _OVERRIDE.match(arg)
-    if not m:
-      continue
-    node, path = config, m.group(1).split(".")
-    for i, part in enumerate(path):
-      keys = list(node.keys()) if hasattr(node, "keys") else []
-      if part not in keys:
-        where = ".".join(["config"] + path[:i]) or "config"
-        fields = (f" Its fields: {', '.join(keys)}" if keys else
-                  " It holds none: add the field in the config file to override it")
-        return f"config.{m.group(1)}: {where} has no field {part!r}.{did_you_mean(part, keys)}" \
-            + fields
-      node = node[part]
-  return None
+def parse(argv: List[str]) -> Command:
+  """The command line ``argv`` (with the program's name) parsed, the user's imports loaded,
+  the config file loaded and every override applied; a bad flag, config file or override
+  raises ConfigError (one line: the field, what is valid)."""
+  from cnnlab import imports
+  from cnnlab.config import files
+  fv, overrides, _ = cli_flags.parse(_define, argv[1:], prog="python -m cnnlab.main",
+                                     doc=__doc__, overrides=True)
+  imports.load(imports.split_paths(fv.imports))  # (a config may name the user's ops)
+  config = config_overrides.apply(files.load(fv.config), overrides)
+  typed = {path: _get(config, path) for path, _ in overrides}
+  return Command(fv, config, typed)
 
 
-def _config_spec(argv: List[str]) -> str:
-  return next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), _DEFAULT_CONFIG)
-
-
-def _last_line(e: BaseException) -> str:
-  """A flag error's own message: the last line of the traceback text absl may wrap it in,
-  without the exception's class name."""
-  lines = [line for line in str(e).splitlines() if line.strip()]
-  last = lines[-1].strip() if lines else type(e).__name__
-  return re.sub(r"^[\w.]+(Error|Exception): ", "", last) if "Traceback" in str(e) else \
-      errors.one_line(e)
-
-
-def parse(argv: List[str]) -> flags.FlagValues:
-  """The parsed flags with the config loaded and every override applied; a bad flag,
-  config file or override raises ConfigError (one line: the field, what is valid)."""
-  path = _config_spec(argv).partition(":")[0]
-  if not os.path.isfile(path):
-    raise errors.ConfigError(f"--config: no config file {path!r} (configs/ has one per data "
-                             f"set or experiment)")
-  fv = flags.FlagValues()
-  saved, sys.argv = sys.argv, list(argv)  # config_flags finds the overrides in sys.argv
-  try:
-    _define(fv)  # (the config flag loads its default and reads overrides already here)
-    rest = fv(argv)
-    fv.config.get("model")  # applies the --config.* overrides now, inside this try
-  except errors.USER_ERRORS as e:
-    raise errors.ConfigError(errors.one_line(e)) from None
-  except Exception as e:  # noqa: BLE001 -- the user's config file may raise anything
-    in_file = errors.raised_in(e, path)
-    if in_file is not None:
-      raise errors.ConfigError(f"config file {in_file}") from None
-    if not isinstance(e, (flags.Error, AttributeError, KeyError, TypeError, ValueError)):
-      raise
-    why = _why(argv, e)
-    raise errors.ConfigError(why) from None
-  finally:
-    sys.argv = saved
-  if len(rest) > 1:
-    raise errors.ConfigError(f"unexpected arguments {rest[1:]}; flags are --name=value")
-  return fv
-
-
-def _why(argv: List[str], e: BaseException) -> str:
-  """A failed override or flag: which override, with what the config has instead."""
-  try:
-    from cnnlab.sweep.spec import load_config_file
-    module, arg = load_config_file(_config_spec(argv))
-    why = _explain_override(argv, module.get_config(arg) if arg else module.get_config())
-  except Exception:  # noqa: BLE001 -- the config file itself is the problem
-    why = None
-  return why or _last_line(e)
+def _get(config, path: str) -> Any:
+  for part in path.split("."):
+    config = config[part]
+  return config
 
 
 def cli(argv: List[str]) -> int:
   """Runs the command line ``argv`` in this process; returns the exit code."""
-  if any(a in ("--help", "-h", "--helpfull") for a in argv[1:]):
-    fv = flags.FlagValues()
-    _define(fv)
-    print(__doc__ + "\n" + fv.get_help())
+  try:
+    command = parse(argv)
+  except errors.USER_ERRORS as e:
+    return errors.report("config", e)
+  if command.flags.print_config:  # (JSON: the values exactly as an override is written)
+    print(command.config.to_json_best_effort(indent=2, sort_keys=True))
     return 0
+  if command.flags.dry_run:
+    return _dry_run(command)
+  return _run(command)
+
+
+def _workdir(command: Command) -> str:
+  fv = command.flags
+  return fv.workdir or default_workdir(fv.config, command.config, command.overrides)
+
+
+def _dry_run(command: Command) -> int:
+  """Every check a run makes before training, on the CPU, with nothing written."""
+  from cnnlab.train import runtime
+  if not runtime.backends_initialized():
+    import jax
+    jax.config.update("jax_platforms", "cpu")  # (shapes are traced, never compiled)
+  from cnnlab.train.run import check_runnable
+  workdir = _workdir(command)
   try:
-    fv = parse(argv)
-  except errors.ConfigError as e:
-    return errors.report("config", e)
-  return _run(fv)
+    errors.check_dir(workdir, "--workdir")
+    check_runnable(command.config)
+  except errors.INVALID_CONFIG as e:
+    print(f"invalid config: {errors.with_imports_hint(e, command.flags.imports)}",
+          file=sys.stderr)
+    return 2
+  print(f"config valid: {command.config.model.name} on {command.config.data.name}; a run "
+        f"would write {workdir} (dry run: nothing written)")
+  return 0
 
 
-def _run(fv: flags.FlagValues) -> int:
-  from cnnlab import imports
+def _run(command: Command) -> int:
   from cnnlab.train import Diverged, runtime, train
-  config = fv.config
-  try:
-    imports.load(imports.split_paths(fv.imports))
-  except errors.ConfigError as e:
-    return errors.report("config", e)
+  fv, config = command.flags, command.config
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   # Process-wide settings, before JAX starts its backends (XLA reads its flags then).
   if config.get("deterministic"):
@@ -192,8 +175,7 @@ def _run(fv: flags.FlagValues) -> int:
   runtime.enable_compilation_cache(runtime.default_cache_dir()
                                    if fv.compilation_cache_dir is None
                                    else fv.compilation_cache_dir)
-  workdir = fv.workdir or default_workdir(fv["config"].config_filename, config,
-                                           fv["config"].override_values)
+  workdir = _workdir(command)
   try:
     errors.check_dir(workdir, "--workdir")
     train(config, workdir)
@@ -211,7 +193,11 @@ def _run(fv: flags.FlagValues) -> int:
 
 def run() -> None:
   """Console-script entry point (``cnnlab``)."""
-  code = cli(sys.argv)
+  try:
+    code = cli(sys.argv)
+  except BrokenPipeError:  # --print_config | head: the reader has gone, nothing is lost
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    code = 0
   if "cnnlab.train.checkpoint" in sys.modules:  # (not imported: --help and errors stay fast)
     sys.modules["cnnlab.train.checkpoint"].quiet_exit_after_failed_restore()
   sys.exit(code)

@@ -13,19 +13,15 @@ from __future__ import annotations
 import sys
 from typing import Dict, List, Optional
 
-from cnnlab.registry import Registry, UnknownNameError, did_you_mean
+from cnnlab.registry import Registry, UnknownNameError, did_you_mean, lookup
+
+
+KINDS = ("pool", "roi_pool", "act", "norm", "data", "model", "loss")
 
 
 def all_registries() -> Dict[str, Registry]:
   """The lab's registries by short name (importing the modules that fill them)."""
-  from cnnlab.data import DATASETS
-  from cnnlab.models import MODELS
-  from cnnlab.ops.activations import ACTIVATIONS
-  from cnnlab.ops.normalization import NORMS
-  from cnnlab.ops.pooling import POOLS, ROI_POOLS
-  from cnnlab.train.losses import LOSSES
-  return {"pool": POOLS, "roi_pool": ROI_POOLS, "act": ACTIVATIONS, "norm": NORMS,
-          "data": DATASETS, "model": MODELS, "loss": LOSSES}
+  return {kind: lookup(kind) for kind in KINDS}
 
 
 def _describe(entry) -> str:
@@ -60,18 +56,22 @@ def format_listing(selected: Optional[List[str]] = None) -> str:
 
 
 def main(argv: List[str]) -> int:
-  from cnnlab.errors import ArgumentParser, USER_ERRORS, report
-  p = ArgumentParser(prog="python -m cnnlab.registries", what="registry",
-                     description=__doc__.split("\n\n")[0],
-                     epilog="registries: pool roi_pool act norm data model loss")
-  p.add_argument("registries", nargs="*", help="which to list (default: all)")
-  p.add_argument("--imports", default="",
-                 help="comma-separated files of the user's registrations, listed with the rest")
-  a = p.parse_args(argv[1:])
+  from absl import flags
+  from cnnlab.config import flags as cli_flags
+  from cnnlab.errors import USER_ERRORS, report
+
+  def define(fv: flags.FlagValues) -> None:
+    cli_flags.definer(fv)("string", "imports", "", "comma-separated files of the user's "
+                          "registrations, listed with the rest")
+  try:
+    a, _, selected = cli_flags.parse(define, argv[1:], prog="python -m cnnlab.registries",
+                                     doc=__doc__, positional=True)
+  except USER_ERRORS as e:
+    return report("registry", e)
   try:
     from cnnlab import imports
     imports.load(imports.split_paths(a.imports))
-    print(format_listing(a.registries or None))
+    print(format_listing(selected or None))
   except USER_ERRORS as e:
     return report("registry", e)
   return 0

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
+import importlib
 import inspect
 import math
 from typing import (Any, Callable, Dict, Generic, Iterator, List, Mapping, Optional, Sequence,
@@ -256,3 +257,31 @@ if __name__ == "__main__":  # the listing moved: say where, rather than print no
   import sys
   print("the listing is `python -m cnnlab.registries` (or cnnlab-registry)", file=sys.stderr)
   sys.exit(2)
+
+
+# Where each of the lab's registries (and name lists) lives, by short name. They are looked
+# up by name, so that this leaf module imports nothing of cnnlab and a caller — the config
+# room validating a config — loads only the one module that holds what it checks.
+WHERE = {"pool": ("cnnlab.ops.pooling", "POOLS"), "roi_pool": ("cnnlab.ops.pooling", "ROI_POOLS"),
+         "act": ("cnnlab.ops.activations", "ACTIVATIONS"),
+         "norm": ("cnnlab.ops.normalization", "NORMS"), "data": ("cnnlab.data", "DATASETS"),
+         "model": ("cnnlab.models", "MODELS"), "loss": ("cnnlab.train.losses", "LOSSES"),
+         "optimizer": ("cnnlab.train.optim", "OPTIMIZERS"),
+         "schedule": ("cnnlab.train.optim", "SCHEDULES"),
+         "augmentation": ("cnnlab.data.augment", "AUGMENTATIONS")}
+
+
+def lookup(kind: str) -> Any:
+  """One registry (or, for ``optimizer``, ``schedule``, ``augmentation``, the collection of
+  names) by its short name, importing only the module that holds it."""
+  if kind not in WHERE:
+    raise UnknownNameError(f"unknown registry {kind!r}.{did_you_mean(kind, list(WHERE))} "
+                           f"Valid names: {', '.join(WHERE)}")
+  module, name = WHERE[kind]
+  return getattr(importlib.import_module(module), name)
+
+
+def names_of(kind: str) -> List[str]:
+  """The valid names of one kind (see :func:`lookup`)."""
+  found = lookup(kind)
+  return list(found.names()) if isinstance(found, Registry) else list(found)

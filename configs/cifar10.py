@@ -33,7 +33,7 @@ published ones, not measured here. Run time: these are GPU-scale runs (tens to
 hundreds of epochs of 50,000 images); docs/training.md records measured runs.
 """
 
-from cnnlab.train.config import base_config, config_args
+from cnnlab.config import base_config, config_args
 
 RESNETS = ("resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet1202",
            "resnet_cifar", "plain20", "plain56")

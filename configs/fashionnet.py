@@ -22,7 +22,7 @@ Data: Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist), fi
 $CNNLAB_DATA_DIR/fashion_mnist/, or TFDS.
 """
 
-from cnnlab.train.config import base_config, config_args
+from cnnlab.config import base_config, config_args
 
 ARGS = ("fashionnet", "fashion_benchmark_convnet")
 

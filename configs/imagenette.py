@@ -22,7 +22,7 @@ reproductions). Run time: GPU-scale (90 epochs of 9,469 images at 224×224);
 nothing here was measured on the 2-core CPU, which has no network to fetch the data.
 """
 
-from cnnlab.train.config import base_config, config_args
+from cnnlab.config import base_config, config_args
 
 ARGS = ("alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "resnet18", "resnet34", "resnet50")
 

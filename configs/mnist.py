@@ -30,7 +30,7 @@ is read from $CNNLAB_DATA_DIR/mnist/ (IDX files) or TFDS (online): it is not
 shipped offline, so these figures are the published ones, not measured here.
 """
 
-from cnnlab.train.config import base_config, config_args
+from cnnlab.config import base_config, config_args
 
 NIELSEN = ("nielsen_fc", "nielsen_conv1", "nielsen_conv2", "nielsen_conv2_fc2",
            "nielsen_dropout")

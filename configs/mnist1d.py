@@ -22,7 +22,7 @@ Expected (paper, Table 1, mean ± std over runs) and measured here, seed 0, 2-co
 Over 3 seeds: ``experiments/mnist1d_table1`` (conv1d_base 93.8 ± 0.9%).
 """
 
-from cnnlab.train.config import base_config, config_args
+from cnnlab.config import base_config, config_args
 
 ARGS = ("conv1d_base", "conv1d_pool", "mlp1d", "logistic1d", "gru1d")
 

@@ -11,7 +11,7 @@ relabelled 0 and 1. Expected: the measured test accuracy is in docs/training.md 
 run time a few seconds on a 2-core CPU.
 """
 
-from cnnlab.train.config import base_config
+from cnnlab.config import base_config
 
 
 def get_config():

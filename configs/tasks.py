@@ -20,7 +20,7 @@ generated offline. Expected (measured, docs/training.md): multilabel test mAP 98
 regression test RMSE 0.101 (R² 0.64). Run time about 10 s each on a 2-core CPU.
 """
 
-from cnnlab.train.config import base_config, config_args
+from cnnlab.config import base_config, config_args
 
 ARGS = ("multilabel", "regression")
 

@@ -16,7 +16,7 @@ so expect roughly 7× FashionNet's 20 s per epoch on a 2-core CPU (experiments/z
 measured 300 images/s with max pooling, 100 with stochastic pooling).
 """
 
-from cnnlab.train.config import base_config
+from cnnlab.config import base_config
 
 
 def get_config():

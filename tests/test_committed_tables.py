@@ -54,7 +54,7 @@ def test_mnist1d_table1_runs_reproduce_their_committed_values(tmp_path):
   # model and both orders once in 4 runs, half the time of all 8 points at seed 0).
   seed0 = tmp_path / "seed0.py"
   seed0.write_text(
-      "from cnnlab.sweep.spec import load_config_file\n"
+      "from cnnlab.config import load_config_file\n"
       f"_sweep, _ = load_config_file({os.path.join(HERE, 'sweep.py')!r})\n"
       "get_config = _sweep.get_config\n"
       "_ORDER = {'logistic1d': False, 'mlp1d': True, 'conv1d_base': False, 'gru1d': True}\n"

@@ -8,7 +8,7 @@ import pytest
 from cnnlab.data import DATASETS
 from cnnlab.data.prepare import subset_info
 from cnnlab.models import MODELS
-from cnnlab.sweep.spec import load_config_file
+from cnnlab.config import load_config_file
 from cnnlab.train import ConfigError, validate
 from cnnlab.train.run import build_model
 
@@ -72,7 +72,7 @@ SWEEP_FILES = sorted(glob.glob(os.path.join(REPO, "configs", "sweeps", "*.py")) 
 @pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: os.path.relpath(p, REPO))
 def test_committed_sweeps_expand_into_valid_runs(path):
   from cnnlab.sweep import expand
-  from cnnlab.sweep.spec import sweep_of
+  from cnnlab.sweep.definition import sweep_of
   module = _load(path)
   budgets = getattr(module, "BUDGETS", ("",))  # e.g. sweep.py:cpu, a budget this CPU affords
   for budget in budgets:

@@ -40,7 +40,7 @@ def test_every_image_and_relative_link_exists(doc):
 
 
 RUN_CONFIG = """
-from cnnlab.train.config import base_config
+from cnnlab.config import base_config
 def get_config():
   c = base_config("fashionnet")
   c.model.width = 0.25

@@ -22,7 +22,7 @@ from cnnlab.models.registry import MODELS, create_model
 from cnnlab.ops.activations import ACTIVATIONS
 from cnnlab.ops.pooling import POOLS
 from cnnlab.train import checkpoint
-from cnnlab.train.config import base_config
+from cnnlab.config import base_config
 from cnnlab.train.loop import train
 
 pytestmark = pytest.mark.timeout(600)

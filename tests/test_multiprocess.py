@@ -25,7 +25,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_group("multiprocess")]
 
 CONFIG = """
-from cnnlab.train.config import base_config
+from cnnlab.config import base_config
 def get_config():
   c = base_config("fashionnet")
   c.model.width = 0.25

@@ -17,6 +17,7 @@ import time
 import pytest
 
 from cnnlab.report import tables
+from cnnlab.sweep.definition import SweepSpec
 from cnnlab.sweep.index import Index
 from cnnlab.train.checkpoint import latest_step
 from cnnlab.train.result import load_result
@@ -27,7 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_grou
 
 SWEEP = """
 from cnnlab.sweep import product, seeds, sweep
-from cnnlab.train.config import base_config
+from cnnlab.config import base_config
 def get_config():
   c = base_config("fashionnet")
   c.model.width = 0.25
@@ -108,7 +109,8 @@ def test_a_sweep_survives_losing_a_node(tmp_path, cluster):
   out = str(tmp_path / "sweep")
   outcome = {}
   t = threading.Thread(target=lambda: outcome.update(ray_launcher.launch(
-      str(config), out, num_cpus=1, max_retries=3, stale_after_s=60, log=lambda *_: None)))
+      SweepSpec.from_args(str(config)), out, num_cpus=1, max_retries=3, stale_after_s=60,
+      log=lambda *_: None)))
   t.start()
   deadline, lost = time.time() + 300, []
   while not lost and time.time() < deadline and t.is_alive():

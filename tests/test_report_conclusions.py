@@ -18,7 +18,8 @@ from cnnlab.errors import ReportError
 from cnnlab.report import render, tables
 from cnnlab.report.conclusions import Options
 from cnnlab.sweep import runner
-from cnnlab.sweep.definition import SweepSpec, extra_seeds
+from cnnlab.sweep.definition import SweepSpec
+from cnnlab.sweep.planning import extra_seeds
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -194,7 +195,7 @@ def test_target_seeds_adds_the_missing_seeds_as_new_runs(tmp_path):
   config = tmp_path / "tiny.py"
   config.write_text(
       "from cnnlab.sweep import product, seeds, sweep\n"
-      "from cnnlab.train.config import base_config\n"
+      "from cnnlab.config import base_config\n"
       "def get_config():\n"
       "  c = base_config('fashionnet')\n"
       "  c.data.name = 'synthetic'\n"
@@ -232,7 +233,8 @@ def test_the_seeds_needed_table_and_its_flag(tmp_path):
   proc = subprocess.run([sys.executable, "-m", "cnnlab.sweep", "--config=x.py",
                          "--target_seeds=-1"], cwd=REPO, capture_output=True, text=True,
                         env={**os.environ, "PYTHONPATH": REPO})
-  assert proc.returncode == 2 and "--target_seeds must be >= 0, got -1" in proc.stderr
+  assert proc.returncode == 2, proc.stderr
+  assert "flag --target_seeds=-1: -1 is not a non-negative integer" in proc.stderr
 
 
 def test_labels_name_the_axes_of_the_figures_and_the_page(tmp_path):

@@ -12,16 +12,18 @@ import pytest
 
 from cnnlab.report import render, tables
 from cnnlab.sweep import expand, fixed, product, run_id, seeds, sweep, zip
-from cnnlab.sweep import runner
+from cnnlab.sweep import planning, runner
+from cnnlab.sweep.definition import SweepSpec
 from cnnlab.sweep.index import Index
 from cnnlab.train import ConfigError, base_config
 from cnnlab.train.checkpoint import latest_step
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+Spec = SweepSpec.from_args  # a sweep from its config file (and packed axes)
 
 TINY = '''
 from cnnlab.sweep import product, seeds, sweep
-from cnnlab.train.config import base_config
+from cnnlab.config import base_config
 
 def get_config():
   c = base_config("fashionnet")
@@ -141,7 +143,7 @@ def test_small_sweep_runs_once_records_results_and_a_rerun_does_nothing(tmp_path
   # stochastic pooling after tanh cannot run: refused before anything is launched, with
   # every such point named
   with pytest.raises(runner.InvalidPoints) as e:
-    runner.launch(config, out, workers=2, log=lambda *_: None)
+    runner.launch(Spec(config), out, workers=2, log=lambda *_: None)
   assert len(e.value.lines) == 2 and not os.path.exists(out)
   assert all("pool-stochastic_act-tanh" in line and "needs non-negative inputs" in line
              for line in e.value.lines)
@@ -151,11 +153,11 @@ def test_small_sweep_runs_once_records_results_and_a_rerun_does_nothing(tmp_path
                              'sweep("train.batch_size", [16, 1000]), '
                              'sweep("optim.lr", [1e-3, 1e30]))',
                    epochs=1)
-  counts = runner.launch(config, out, workers=2, log=lambda *_: None)
+  counts = runner.launch(Spec(config), out, workers=2, log=lambda *_: None)
   assert counts == {"done": 2, "diverged": 2, "invalid": 4}
   stamps = {r: os.path.getmtime(os.path.join(out, "runs", r, "result.json"))
             for r, s in _statuses(out).items() if s != "invalid"}
-  again = runner.launch(config, out, workers=2, log=lambda *_: None)
+  again = runner.launch(Spec(config), out, workers=2, log=lambda *_: None)
   assert again == counts
   assert stamps == {r: os.path.getmtime(os.path.join(out, "runs", r, "result.json"))
                     for r in stamps}
@@ -187,7 +189,7 @@ def test_worker_cpus_gives_each_local_worker_its_share_of_the_cores():
 
 MNIST1D_100_STEPS = '''
 from cnnlab.sweep import seeds
-from cnnlab.train.config import base_config
+from cnnlab.config import base_config
 
 def get_config():
   c = base_config("conv1d_pool")
@@ -231,7 +233,7 @@ def test_workers_compute_what_a_run_on_their_cores_computes(tmp_path, pin, monke
   with open(config, "w") as f:
     f.write(MNIST1D_100_STEPS)
   out = str(tmp_path / "sweep")
-  assert runner.launch(config, out, workers=2, pin=pin, log=lambda *_: None) == {"done": 2}
+  assert runner.launch(Spec(config), out, workers=2, pin=pin, log=lambda *_: None) == {"done": 2}
   index = Index(os.path.join(out, "index.sqlite"))
   rows = index.rows()
   index.close()
@@ -270,7 +272,7 @@ def test_interrupted_sweep_resumes_and_completes_exactly_the_missing_runs(tmp_pa
   killed = {r for r, s in before.items() if s == "running"}
   assert finished and killed, before
   stamps = {r: os.path.getmtime(os.path.join(out, "runs", r, "result.json")) for r in finished}
-  counts = runner.launch(config, out, workers=1, log=lambda *_: None)
+  counts = runner.launch(Spec(config), out, workers=1, log=lambda *_: None)
   assert counts == {"done": 4}
   assert stamps == {r: os.path.getmtime(os.path.join(out, "runs", r, "result.json"))
                     for r in finished}  # finished runs were not run again
@@ -295,7 +297,7 @@ def test_sigterm_stops_the_sweep_cleanly_and_a_relaunch_finishes_it(tmp_path):
   text, _ = proc.communicate(timeout=120)
   assert proc.returncode == 1, text  # unfinished runs remain
   assert "preempted" in _statuses(out).values(), text
-  assert runner.launch(config, out, workers=1, log=lambda *_: None) == {"done": 3}
+  assert runner.launch(Spec(config), out, workers=1, log=lambda *_: None) == {"done": 3}
 
 
 def _kill_all_with(text, sig):
@@ -333,12 +335,12 @@ def test_two_concurrent_runners_share_a_sweep_without_losing_or_repeating_runs(t
 def test_a_runner_waits_for_a_run_held_elsewhere_and_takes_it_over_when_its_holder_dies(tmp_path):
   config = _config(tmp_path, 'sweep("model.pool", ["max", "avg"])', epochs=1)
   out = str(tmp_path / "sweep")
-  index = runner.prepare(config, out)
+  index = runner.prepare(Spec(config), out)
   holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(4)"])
   held = index.claim(pid=holder.pid)  # another runner's worker, alive for a few seconds
   assert index.outstanding() == {"runnable": 1, "held": 1, "orphaned": 0}
   lines = []
-  counts = runner.launch(config, out, workers=1, poll_s=0.2, log=lines.append)
+  counts = runner.launch(Spec(config), out, workers=1, poll_s=0.2, log=lines.append)
   holder.wait()
   assert counts == {"done": 2}, lines
   assert _starts(out)[held] == 1  # ours ran it only once its holder was gone
@@ -463,7 +465,7 @@ def test_report_command_writes_tables_and_plots(tmp_path):
   config = _config(tmp_path, 'product(sweep("model.width", [0.25, 0.5]), '
                              'sweep("model.pool", ["max", "avg"]))', epochs=1)
   out = str(tmp_path / "sweep")
-  assert runner.launch(config, out, workers=1, log=lambda *_: None) == {"done": 4}
+  assert runner.launch(Spec(config), out, workers=1, log=lambda *_: None) == {"done": 4}
   proc = subprocess.run([sys.executable, "-m", "cnnlab.report", f"--sweep_dir={out}",
                          "--rows=model.width", "--cols=model.pool", "--plots"],
                         env=_env(), cwd=REPO, capture_output=True, text=True)
@@ -505,7 +507,7 @@ def test_ray_launcher_on_a_local_ray_instance_survives_a_killed_worker(tmp_path,
   try:
     outcome = {}
     t = threading.Thread(target=lambda: outcome.update(
-        ray_launcher.launch(config, out, num_cpus=1, log=lambda *_: None)))
+        ray_launcher.launch(Spec(config), out, num_cpus=1, log=lambda *_: None)))
     t.start()
     killed = None
     deadline = time.time() + 300
@@ -523,7 +525,7 @@ def test_ray_launcher_on_a_local_ray_instance_survives_a_killed_worker(tmp_path,
     with open(os.path.join(out, "runs", killed, "result.json")) as f:
       assert json.load(f)["resumed_from"] is not None  # Ray's retry resumed the run
     # Relaunching a finished sweep submits nothing.
-    assert ray_launcher.launch(config, out, log=lambda *_: None) == {"done": 4}
+    assert ray_launcher.launch(Spec(config), out, log=lambda *_: None) == {"done": 4}
   finally:
     ray.shutdown()
     import shutil
@@ -533,36 +535,35 @@ def test_ray_launcher_on_a_local_ray_instance_survives_a_killed_worker(tmp_path,
 @pytest.mark.usefixtures("xla_default_emitters")
 def test_packed_seeds_train_side_by_side_and_report_one_row_per_seed(tmp_path):
   config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(3))', epochs=1)
-  assert runner.pack_seeds([{"model.pool": "max", "seed": s} for s in (0, 1, 2)]) == [
+  assert planning.pack_seeds([{"model.pool": "max", "seed": s} for s in (0, 1, 2)]) == [
       {"model.pool": "max", "seed": 0, "train.num_replicas": 3}]
-  assert runner.pack_seeds([{"seed": 0}, {"seed": 2}]) == [  # not consecutive: listed
+  assert planning.pack_seeds([{"seed": 0}, {"seed": 2}]) == [  # not consecutive: listed
       {"seed": 0, "train.num_replicas": 2, "train.replica_values": {"seed": [0, 2]}}]
   packed, single = str(tmp_path / "packed"), str(tmp_path / "single")
-  assert runner.launch(config, packed, packed=True, log=lambda *_: None) == {"done": 2}
-  assert runner.launch(config, single, log=lambda *_: None) == {"done": 6}
+  assert runner.launch(Spec(config, pack=("seed",)), packed, log=lambda *_: None) == {"done": 2}
+  assert runner.launch(Spec(config), single, log=lambda *_: None) == {"done": 6}
   a = tables.build(tables.collect(packed), "model.pool", "seed", "test_loss")
   b = tables.build(tables.collect(single), "model.pool", "seed", "test_loss")
   assert a.rows == b.rows == ["max", "avg"] and a.cols == b.cols == [0, 1, 2]
   for key, cell in b.cells.items():  # each replica reports what its separate run does
     assert a.cells[key].values == pytest.approx(cell.values, rel=1e-4)
   with pytest.raises(ConfigError, match="packed axes \\(--pack\\): seed there, none now"):
-    runner.prepare(config, packed, packed=False)
+    runner.prepare(Spec(config), packed)
 
 
 @pytest.mark.usefixtures("xla_default_emitters")
 def test_packed_learning_rates_are_filed_as_runs_of_their_own(tmp_path):
   """2 learning rates × 2 seeds packed into one run: the index and the report file each
   replica as the separate run with its lr and seed (equal to the unpacked sweep's)."""
-  from cnnlab.sweep.definition import SweepSpec
   config = _config(tmp_path, 'product(sweep("optim.lr", [1e-3, 3e-3]), seeds(2))', epochs=1)
-  assert runner.pack([{"optim.lr": lr, "seed": s} for lr in (1, 2) for s in (0, 1)],
+  assert planning.pack([{"optim.lr": lr, "seed": s} for lr in (1, 2) for s in (0, 1)],
                      ("seed", "optim.lr")) == [
       {"seed": 0, "train.num_replicas": 4,
        "train.replica_values": {"seed": [0, 1, 0, 1], "optim": {"lr": [1, 1, 2, 2]}}}]
   packed, single = str(tmp_path / "packed"), str(tmp_path / "single")
   spec = SweepSpec.from_args(config, pack=("seed", "optim.lr"))
   assert runner.launch(spec, packed, log=lambda *_: None) == {"done": 1}
-  assert runner.launch(config, single, log=lambda *_: None) == {"done": 4}
+  assert runner.launch(Spec(config), single, log=lambda *_: None) == {"done": 4}
   index = Index(os.path.join(packed, "index.sqlite"))
   rows = index.replica_rows(**{"optim.lr": 3e-3})
   assert sorted(r["config"]["seed"] for r in rows) == [0, 1] and len(index.rows()) == 1
@@ -589,7 +590,7 @@ if "crashy" not in MODELS:
   register_model("crashy", Crashy, input_shape=(8, 8, 1), dataset="synthetic")
 
 def get_config():
-  from cnnlab.train.config import base_config
+  from cnnlab.config import base_config
   c = base_config("fashionnet")
   c.model.name = "{model}"
   if "{model}" == "crashy":
@@ -620,7 +621,7 @@ def test_a_crashing_run_is_retried_up_to_the_limit_and_then_left_failed(tmp_path
   path = tmp_path / "crashy.py"
   path.write_text(CRASHY.format(model="crashy"))
   out = str(tmp_path / "sweep")
-  assert runner.launch(str(path), out, workers=1, max_attempts=2,
+  assert runner.launch(Spec(str(path)), out, workers=1, max_attempts=2,
                        log=lambda *_: None) == {"failed": 2}
   assert set(_starts(out).values()) == {2}  # each run tried twice
   index = Index(os.path.join(out, "index.sqlite"))
@@ -629,10 +630,10 @@ def test_a_crashing_run_is_retried_up_to_the_limit_and_then_left_failed(tmp_path
   assert "RuntimeError: a bug in the model" in rows[0]["error"]
   index.close()
   # A relaunch with the same limit tries nothing more; a higher limit tries once more.
-  assert runner.launch(str(path), out, workers=1, max_attempts=2,
+  assert runner.launch(Spec(str(path)), out, workers=1, max_attempts=2,
                        log=lambda *_: None) == {"failed": 2}
   assert set(_starts(out).values()) == {2}
-  assert runner.launch(str(path), out, workers=1, max_attempts=3,
+  assert runner.launch(Spec(str(path)), out, workers=1, max_attempts=3,
                        log=lambda *_: None) == {"failed": 2}
   assert set(_starts(out).values()) == {3}
 
@@ -681,7 +682,7 @@ def test_report_and_sweep_reject_what_the_runs_do_not_have(tmp_path):
   proc = subprocess.run(_runner(_config(tmp_path, "seeds(2)"), str(tmp_path / "s"),
                                 "--workers=0"), env=_env(), cwd=REPO, capture_output=True,
                         text=True)
-  assert proc.returncode == 2 and "--workers must be >= 1, got 0" in proc.stderr
+  assert proc.returncode == 2 and "flag --workers=0: 0 is not a positive integer" in proc.stderr
 
 
 def test_command_line_overrides_apply_to_every_point_and_stay_with_the_sweep(tmp_path, capsys):

@@ -123,7 +123,7 @@ def _write_config_file(path, **train_fields):
   fields = "\n".join(f"  c.train.{k} = {v!r}" for k, v in train_fields.items())
   with open(path, "w") as f:
     f.write(f"""
-from cnnlab.train.config import base_config
+from cnnlab.config import base_config
 def get_config():
   c = base_config()
   c.model.name = "fashionnet"
@@ -676,7 +676,7 @@ def one_model_per_family():
 @pytest.mark.parametrize("name", one_model_per_family())
 def test_every_model_family_trains_end_to_end_on_tiny_data(name, tmp_path):
   from cnnlab.models import MODELS
-  from cnnlab.train.config import model_config
+  from cnnlab.config import model_config
   spec = MODELS.get(name)
   shape = spec.test_input_shape or spec.input_shape
   c = base_config(name)
@@ -798,7 +798,7 @@ def test_best_records_the_test_metric_at_the_best_validation_step(tmp_path, repl
 def test_packed_hyperparameters_equal_separate_runs(tmp_path, values):
   """Replicas with their own learning rate (or smoothing, EMA decay, weight decay) and seed
   compute what the separate runs compute (the tolerance used for packed seeds)."""
-  from cnnlab.train.config import replica_values
+  from cnnlab.config.base import replica_values
   c = tiny_config(num_replicas=len(values["seed"]), num_epochs=1)
   c.optim.name = "adamw"
   c.train.replica_values = values

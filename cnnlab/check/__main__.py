@@ -15,7 +15,10 @@ from __future__ import annotations
 import sys
 from typing import Callable, Dict, List, Sequence, Tuple
 
-from cnnlab.errors import USER_ERRORS, ArgumentParser, ConfigError, report
+from absl import flags
+
+from cnnlab.config import flags as cli_flags
+from cnnlab.errors import USER_ERRORS, ConfigError, report
 
 
 def _run(check: Callable, *args) -> str:
@@ -76,20 +79,28 @@ def table(rows: List[Tuple[str, str, str, str]]) -> str:
   return "\n".join(lines)
 
 
+def _define(fv: flags.FlagValues) -> None:
+  cli_flags.definer(fv)("bool", "all", False, "check the built-in ops and models too")
+
+
 def main(argv=None) -> int:
-  p = ArgumentParser(prog="python -m cnnlab.check", description=__doc__.splitlines()[0],
-                     what="check")
-  p.add_argument("files", nargs="+", help="Python files that register ops or models")
-  p.add_argument("--all", action="store_true", help="check the built-in ops and models too")
-  a = p.parse_args(argv)
+  argv = sys.argv[1:] if argv is None else argv
   try:
-    found = new_entries(a.files)
+    a, _, files = cli_flags.parse(_define, argv, prog="python -m cnnlab.check", doc=__doc__,
+                                  positional=True)
+    if not files:
+      raise ConfigError("name the Python files that register ops or models (usage: python -m "
+                        "cnnlab.check my_ops.py [--all])")
+  except USER_ERRORS as e:
+    return report("check", e)
+  try:
+    found = new_entries(files)
     if a.all:
       from cnnlab.check.ops import REGISTRIES
       from cnnlab.models import MODELS
       found = {k: r.names() for k, r in {**REGISTRIES, "model": MODELS}.items()}
     if not any(found.values()):
-      raise ConfigError(f"{', '.join(a.files)} registered no pooling op, activation, norm or "
+      raise ConfigError(f"{', '.join(files)} registered no pooling op, activation, norm or "
                         f"model (use register_pool / register_activation / register_norm / "
                         f"register_model)")
   except USER_ERRORS as e:

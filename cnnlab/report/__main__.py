@@ -23,57 +23,62 @@ import json
 import os
 import sys
 
-from cnnlab.errors import USER_ERRORS, ArgumentParser, ReportError, check_dir, report
+from absl import flags
+
+from cnnlab.config import flags as cli_flags
+from cnnlab.errors import USER_ERRORS, ReportError, check_dir, report
 from cnnlab.report import html, labels, plots, provenance, raw, render, stats, tables
 from cnnlab.report.conclusions import Options
 
 
+def _define(fv: flags.FlagValues) -> None:
+  define = cli_flags.definer(fv)
+  define("multi_string", "sweep_dir", [], "a sweep directory (or a report's runs.csv: its "
+         "runs' values); several (each with a --label) make one table with a 'sweep' axis "
+         "for --rows, --cols or --baseline")
+  define("multi_string", "label", [], "each --sweep_dir's name in the table (default: its "
+         "folder name)")
+  define("string", "rows", None, "config path for the rows, e.g. model.pool")
+  define("string", "cols", None, "config path for the columns, e.g. model.act; 'metric': "
+         "one column per comma-separated --metric")
+  define("string", "metric", "test_accuracy", "a final metric (test_accuracy), a result.json "
+         "path (best.test.accuracy) or the last logged value of a split's metric "
+         "(last.train_epoch.accuracy)")
+  define("bool", "lower_is_better", False, "the metric is better low (a loss)")
+  define("bool", "as_error", False,
+         "report 1 − metric (error rates from accuracies), lower is better")
+  define("bool", "best_of_seeds", False,
+         "also print each cell's best single run (for papers that report it)")
+  define("string", "published", None, "JSON file of published numbers")
+  define("enum", "estimator", "mean", "the point estimate over seeds (iqm: the 25%-trimmed "
+         "mean)", enum_values=list(stats.ESTIMATORS))
+  define("enum", "interval", "auto", "auto: Student t for the mean, order statistics for "
+         "the median, BCa bootstrap for the IQM; bca or percentile force a bootstrap",
+         enum_values=list(stats.INTERVALS))
+  define("float", "level", 0.95, "the intervals' confidence level")
+  define("string", "baseline", None, "<config path>=<value> of the rows or columns every "
+         "other cell is compared with, paired by seed (e.g. model.pool=max; the value typed "
+         "by the field, as an override: cnnlab/config/overrides.py)")
+  define("enum", "correction", "holm", "over the table's comparisons: holm (family-wise "
+         "error), bh (Benjamini-Hochberg, false discovery rate) or none",
+         enum_values=list(stats.CORRECTIONS))
+  define("float", "alpha", 0.05, "the comparisons' error level")
+  define("float", "power", 0.8, "for the seeds-needed table")
+  define("string", "out_dir", None, "default: <first sweep_dir>/report")
+  define("bool", "plots", False, "also write the figures")
+  define("bool", "html", False, "also write report.html: what the sweep was (overrides, "
+         "budget, code), the tables and the plots")
+  define("string", "labels", None, "names for config paths in figures and headings, e.g. "
+         "'model.pool=pooling type,optim.lr=step size' (defaults: cnnlab/report/labels.py)")
+
+
 def main(argv=None) -> int:
-  p = ArgumentParser(prog="python -m cnnlab.report", description=__doc__.splitlines()[0],
-                     what="report")
-  p.add_argument("--sweep_dir", required=True, action="append",
-                 help="a sweep directory (or a report's runs.csv: its runs' values); several "
-                      "(each with a --label) make one table with a 'sweep' axis for --rows, "
-                      "--cols or --baseline")
-  p.add_argument("--label", action="append", default=None,
-                 help="each --sweep_dir's name in the table (default: its folder name)")
-  p.add_argument("--rows", required=True, help="config path for the rows, e.g. model.pool")
-  p.add_argument("--cols", required=True,
-                 help="config path for the columns, e.g. model.act; 'metric': one column "
-                      "per comma-separated --metric")
-  p.add_argument("--metric", default="test_accuracy",
-                 help="a final metric (test_accuracy), a result.json path (best.test.accuracy) "
-                      "or the last logged value of a split's metric (last.train_epoch.accuracy)")
-  p.add_argument("--lower_is_better", action="store_true")
-  p.add_argument("--as_error", action="store_true",
-                 help="report 1 − metric (error rates from accuracies), lower is better")
-  p.add_argument("--best_of_seeds", action="store_true",
-                 help="also print each cell's best single run (for papers that report it)")
-  p.add_argument("--published", default=None, help="JSON file of published numbers")
-  p.add_argument("--estimator", choices=stats.ESTIMATORS, default="mean",
-                 help="the point estimate over seeds (iqm: the 25%%-trimmed mean)")
-  p.add_argument("--interval", choices=stats.INTERVALS, default="auto",
-                 help="auto: Student t for the mean, order statistics for the median, BCa "
-                      "bootstrap for the IQM; bca or percentile force a bootstrap")
-  p.add_argument("--level", type=float, default=0.95, help="the intervals' confidence level")
-  p.add_argument("--baseline", default=None,
-                 help="<config path>=<value> of the rows or columns every other cell is "
-                      "compared with, paired by seed (e.g. model.pool=max)")
-  p.add_argument("--correction", choices=stats.CORRECTIONS, default="holm",
-                 help="over the table's comparisons: holm (family-wise error), bh "
-                      "(Benjamini-Hochberg, false discovery rate) or none")
-  p.add_argument("--alpha", type=float, default=0.05, help="the comparisons' error level")
-  p.add_argument("--power", type=float, default=0.8, help="for the seeds-needed table")
-  p.add_argument("--out_dir", default=None)
-  p.add_argument("--plots", action="store_true")
-  p.add_argument("--html", action="store_true",
-                 help="also write report.html: what the sweep was (overrides, budget, code), "
-                      "the tables and the plots")
-  p.add_argument("--labels", default=None,
-                 help="names for config paths in figures and headings, e.g. "
-                      "'model.pool=pooling type,optim.lr=step size' (defaults: "
-                      "cnnlab/report/labels.py)")
-  a = p.parse_args(argv)
+  argv = sys.argv[1:] if argv is None else argv
+  try:
+    a, _, _ = cli_flags.parse(_define, argv, prog="python -m cnnlab.report", doc=__doc__,
+                              required=("sweep_dir", "rows", "cols"))
+  except USER_ERRORS as e:
+    return report("report", e)
   out = a.out_dir or os.path.join(a.sweep_dir[0], "report")
   try:
     renamed = labels.parse(a.labels)

@@ -23,9 +23,10 @@ import dataclasses
 import json
 from typing import Any, Dict, List, Optional, Tuple
 
+from cnnlab.config import overrides
 from cnnlab.errors import ReportError
 from cnnlab.report import stats
-from cnnlab.trees import flatten
+from cnnlab.trees import flatten, get
 
 Key = Tuple[Any, Any]
 
@@ -108,8 +109,8 @@ def conclude(t, options: Options) -> Conclusions:
                       for k, cell in t.cells.items()})
   if o.baseline is None:
     return c
-  path, _, value = o.baseline.partition("=")
-  path, value = path.strip(), value.strip()
+  path, value = baseline_value(t, o.baseline)
+  value = value if isinstance(value, str) else str(value)  # as the table's labels show it
   c.baseline = (path, value)
   c.baseline_of = baseline_cells(t, path, value)
   lower = t.lower_is_better
@@ -131,6 +132,24 @@ def conclude(t, options: Options) -> Conclusions:
                                           rank=o.estimator != "mean")
                     for k, v in c.comparisons.items()}
   return c
+
+
+def baseline_value(t, text: str) -> Tuple[str, Any]:
+  """``--baseline``'s path and its value, typed as the runs' field by the one override
+  parser (:mod:`cnnlab.config.overrides`: ``model.depth=20`` is the int 20, as in
+  ``--config.model.depth=20``); a joined axis (``model.pool,model.conv_stride=max/1``) or
+  the ``sweep`` label keeps its text."""
+  path, _, value = text.partition("=")
+  path, value = path.strip(), value.strip()
+  if "," in path or path == "sweep":
+    return path, value
+  path, value = overrides.parse(f"{path}={value}")
+  found = [get(cfg, path, _MISSING) for cell in t.cells.values() for cfg in cell.configs]
+  current = next((v for v in found if v is not _MISSING and v is not None), None)
+  return path, overrides.typed_value(value, current, where=f"--baseline {path}")
+
+
+_MISSING = object()
 
 
 def _axis_paths(t) -> List[str]:

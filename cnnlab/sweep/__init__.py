@@ -13,5 +13,5 @@ __all__ = list(_SPEC)
 
 def __getattr__(name):
   if name in _SPEC:
-    return getattr(importlib.import_module("cnnlab.sweep.spec"), name)
+    return getattr(importlib.import_module("cnnlab.sweep.planning"), name)
   raise AttributeError(f"module 'cnnlab.sweep' has no attribute {name!r}")

@@ -6,63 +6,61 @@
 
 import sys
 
-from argparse import RawDescriptionHelpFormatter
+from absl import flags
 
-from cnnlab.errors import USER_ERRORS, ArgumentParser, check_dir, report
+from cnnlab.config import flags as cli_flags
+from cnnlab.errors import USER_ERRORS, check_dir, report
 from cnnlab.imports import split_paths
 from cnnlab.sweep import runner
 from cnnlab.sweep.definition import SweepSpec
 from cnnlab.sweep.index import finished
 
 
+def _define(fv: flags.FlagValues) -> None:
+  define = cli_flags.definer(fv)
+  define("string", "config", None, "config file with get_sweep(), [:arg]")
+  define("string", "sweep_dir", None, "default: sweeps/<config name>")
+  define("integer", "workers", None, "parallel worker processes (default: one per "
+         "accelerator × --runs_per_device, else 1)", lower_bound=1)
+  define("integer", "runs_per_device", 1, "runs sharing one accelerator", lower_bound=1)
+  define("integer", "devices", None, "accelerators (default: detected)", lower_bound=0)
+  define("integer", "max_attempts", 2, "tries per failing run", lower_bound=1)
+  define("float", "stale_after_s", 900.0,
+         "a running run whose heartbeat is older is taken over")
+  define("enum", "launcher", "local", "local or ray", enum_values=["local", "ray"])
+  define("string", "ray_address", None, "Ray cluster address (default: local)")
+  define("float", "ray_num_cpus", 1.0, "CPUs per Ray task")
+  define("float", "ray_num_gpus", 0.0, "GPUs per Ray task")
+  define("bool", "pack_seeds", False, "the same as --pack=seed")
+  define("string", "pack", None,
+         "comma-separated axes trained side by side in one vmapped run: seed, optim.lr, "
+         "optim.weight_decay, train.label_smoothing, train.ema_decay (default: seed on "
+         "accelerators, where it pays; none on CPU, where three packed seeds measured slower "
+         "than three runs; 'none' turns it off)")
+  define("string", "imports", "", "comma-separated files of the user's registrations (new "
+         "ops, models), imported here and in every worker")
+  define("enum", "pin_workers", "off", "share: pin each local worker to its share of the "
+         "cores before JAX starts, sizing XLA's CPU thread pool to it (about 10% faster with "
+         "2 workers on 2 cores; a run's numbers are then those of a run on that many cores, "
+         "not of an unpinned run)", enum_values=list(runner.PIN_CHOICES))
+  define("integer", "target_seeds", 0, "at least this many seeds per point: the missing "
+         "seeds (after each point's largest) become new runs of the same sweep directory, "
+         "e.g. the number a report's seeds-needed table asks for", lower_bound=0)
+  define("bool", "dry_run", False,
+         "list the points and run ids, with a time estimate from finished runs")
+
+
 def main(argv=None) -> int:
-  p = ArgumentParser(prog="python -m cnnlab.sweep", description=runner.__doc__, what="sweep",
-                     formatter_class=RawDescriptionHelpFormatter)
-  p.add_argument("--config", required=True, help="config file with get_sweep(), [:arg]")
-  p.add_argument("--sweep_dir", default=None, help="default: sweeps/<config name>")
-  p.add_argument("--workers", type=int, default=None,
-                 help="parallel worker processes (default: one per accelerator × "
-                      "--runs_per_device, else 1)")
-  p.add_argument("--runs_per_device", type=int, default=1)
-  p.add_argument("--devices", type=int, default=None, help="accelerators (default: detected)")
-  p.add_argument("--max_attempts", type=int, default=2, help="tries per failing run")
-  p.add_argument("--stale_after_s", type=float, default=900.0,
-                 help="a running run whose heartbeat is older is taken over")
-  p.add_argument("--launcher", choices=("local", "ray"), default="local")
-  p.add_argument("--ray_address", default=None, help="Ray cluster address (default: local)")
-  p.add_argument("--ray_num_cpus", type=float, default=1.0, help="CPUs per Ray task")
-  p.add_argument("--ray_num_gpus", type=float, default=0.0, help="GPUs per Ray task")
-  p.add_argument("--pack_seeds", action="store_true", help="the same as --pack=seed")
-  p.add_argument("--pack", default=None,
-                 help="comma-separated axes trained side by side in one vmapped run: seed, "
-                      "optim.lr, optim.weight_decay, train.label_smoothing, train.ema_decay "
-                      "(default: seed on accelerators, where it pays; none on CPU, where three "
-                      "packed seeds measured slower than three runs; 'none' turns it off)")
-  p.add_argument("--imports", default="",
-                 help="comma-separated files of the user's registrations (new ops, models), "
-                      "imported here and in every worker")
-  p.add_argument("--pin_workers", choices=runner.PIN_CHOICES, default="off",
-                 help="share: pin each local worker to its share of the cores before JAX "
-                      "starts, sizing XLA's CPU thread pool to it (about 10%% faster with 2 "
-                      "workers on 2 cores; a run's numbers are then those of a run on that "
-                      "many cores, not of an unpinned run)")
-  p.add_argument("--target_seeds", type=int, default=0,
-                 help="at least this many seeds per point: the missing seeds (after each "
-                      "point's largest) become new runs of the same sweep directory, e.g. "
-                      "the number a report's seeds-needed table asks for")
-  p.add_argument("--dry_run", action="store_true",
-                 help="list the points and run ids, with a time estimate from finished runs")
-  a, extra = p.parse_known_args(argv)
-  unknown = [x for x in extra if not x.startswith("--config.")]
-  if unknown:
-    p.error(f"unrecognized arguments: {' '.join(unknown)}")
-  for name in ("workers", "runs_per_device", "devices", "max_attempts", "target_seeds"):
-    value, least = getattr(a, name), 0 if name in ("devices", "target_seeds") else 1
-    if value is not None and value < least:
-      p.error(f"--{name} must be >= {least}, got {value}")
+  argv = sys.argv[1:] if argv is None else argv
+  try:
+    a, overrides, _ = cli_flags.parse(_define, argv, prog="python -m cnnlab.sweep",
+                                      doc=runner.__doc__, required=("config",),
+                                      overrides=True)
+  except USER_ERRORS as e:
+    return report("sweep", e)
   _checks_on_the_cpu()
   try:
-    spec = SweepSpec.from_args(a.config, extra, split_paths(a.imports), _pack(a),
+    spec = SweepSpec.from_args(a.config, overrides, split_paths(a.imports), _pack(a),
                                a.target_seeds)
     sweep_dir = a.sweep_dir or runner.default_sweep_dir(a.config)
     check_dir(sweep_dir, "--sweep_dir", write=not a.dry_run)

@@ -14,27 +14,19 @@ or Ray) rebuilds its runs from the stored spec and points.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from cnnlab.errors import ConfigError
+from cnnlab.config import ConfigError, load_config_file, overrides
+from cnnlab.errors import from_user_file
 
 
-def parse_overrides(items: Sequence[str]) -> Tuple[Tuple[str, str], ...]:
-  """``["--config.train.num_steps=100"]`` (or without ``--config.``) → ``(("train.num_steps",
-  "100"),)``; anything else fails naming the form."""
-  out = []
-  for item in items:
-    if item.startswith("--config."):
-      item = item[len("--config."):]
-    elif item.startswith("-"):
-      raise ConfigError(f"unexpected argument {item!r}; overrides are --config.<path>=<value>")
-    path, eq, value = item.partition("=")
-    if not eq or not path:
-      raise ConfigError(f"override {item!r} is not <path>=<value>")
-    out.append((path, value))
-  return tuple(out)
+def parse_overrides(items: Sequence) -> Tuple[Tuple[str, str], ...]:
+  """``["--config.train.num_steps=100"]`` (or without ``--config.``, or already parsed
+  pairs) → ``(("train.num_steps", "100"),)``, by the one override parser
+  (:mod:`cnnlab.config.overrides`)."""
+  return tuple(tuple(item) if isinstance(item, (tuple, list)) else overrides.parse(item)
+               for item in items)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,14 +47,12 @@ class SweepSpec:
   def base_and_points(self):
     """The config file's base config and its points (the user's imports loaded first)."""
     from cnnlab import imports
-    from cnnlab.sweep.spec import sweep_of
     imports.load(self.imports)
     return sweep_of(self.config)
 
   def runs(self, points: Optional[List[Dict[str, Any]]] = None, check: bool = True):
     """The runs of ``points`` (default: the config's, packed as the spec says)."""
-    from cnnlab.sweep.runner import pack
-    from cnnlab.sweep.spec import expand
+    from cnnlab.sweep.planning import expand, extra_seeds, pack
     base, own = self.base_and_points()
     if points is None:
       extra = extra_seeds(own, self.target_seeds, base.seed)
@@ -113,17 +103,14 @@ class SweepSpec:
             for f in dataclasses.fields(self) if getattr(self, f.name) != getattr(other, f.name)]
 
 
-def extra_seeds(points: List[Dict[str, Any]], target: int, base_seed: int = 0) -> List[Dict]:
-  """The points that bring every point's seeds up to ``target`` (``--target_seeds``): for
-  each group of points that differ only in ``seed``, the next unused seeds after the
-  group's largest. Points without a ``seed`` use ``base_seed`` (the config's)."""
-  groups: Dict[str, List[Dict[str, Any]]] = {}
-  for p in points:
-    key = json.dumps({k: v for k, v in p.items() if k != "seed"}, sort_keys=True, default=str)
-    groups.setdefault(key, []).append(p)
-  out = []
-  for group in groups.values():
-    have = sorted({int(p.get("seed", base_seed)) for p in group})
-    rest = {k: v for k, v in group[0].items() if k != "seed"}
-    out += [{**rest, "seed": have[-1] + 1 + i} for i in range(max(0, target - len(have)))]
-  return out
+def sweep_of(spec: str):
+  """``(base_config, points)`` of a config file with ``get_sweep()``."""
+  import inspect
+  module, arg = load_config_file(spec)
+  if not hasattr(module, "get_sweep"):
+    raise ConfigError(f"{spec}: the config file defines no get_sweep()")
+  path = spec.partition(":")[0]
+  base = from_user_file(path, module.get_config, *([arg] if arg else []))
+  takes_arg = bool(inspect.signature(module.get_sweep).parameters)
+  points = from_user_file(path, module.get_sweep, *([arg] if takes_arg else []))
+  return base, points

@@ -25,6 +25,7 @@ import time
 from typing import Dict, Optional
 
 from cnnlab.sweep import runner
+from cnnlab.sweep.definition import SweepSpec
 from cnnlab.sweep.index import INDEX_FILE, TERMINAL, Index, finished, format_counts
 from cnnlab.sweep.worker import execute, runs_of
 from cnnlab.train.progress import Progress
@@ -42,21 +43,20 @@ def run_task(sweep_dir: str, run_id: str, max_attempts: int, stale_after_s: floa
       if not rows or rows[0]["status"] in TERMINAL or rows[0]["status"] == "failed":
         return rows[0]["status"] if rows else "unknown"
       time.sleep(poll_s)
-    run = runs_of(sweep_dir, index)[run_id]
+    run = runs_of(index)[run_id]
     return execute(index, run, sweep_dir, log=lambda m: print(m, flush=True))
   finally:
     index.close()
 
 
-def launch(config_spec: str, sweep_dir: str, address: Optional[str] = None,
+def launch(spec: SweepSpec, sweep_dir: str, address: Optional[str] = None,
            num_cpus: float = 1.0, num_gpus: float = 0.0, max_attempts: int = 2,
            max_retries: int = 3, stale_after_s: float = 900.0, poll_s: float = 1.0,
-           init_kwargs: Optional[Dict] = None, packed: bool = False,
-           log=print) -> Dict[str, int]:
+           init_kwargs: Optional[Dict] = None, log=print) -> Dict[str, int]:
   """Submits every unfinished run as a Ray task and waits for all; returns status counts."""
   import ray  # optional: pip install 'cnnlab[ray]'
   sweep_dir = os.path.abspath(sweep_dir)
-  index = runner.prepare(config_spec, sweep_dir, packed)
+  index = runner.prepare(spec, sweep_dir, log=log)
   todo = [r["run_id"] for r in index.rows() if r["status"] not in TERMINAL]
   total, done_at_start = index.count(), index.count() - len(todo)
   if not ray.is_initialized():

@@ -26,14 +26,12 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from cnnlab.errors import with_imports_hint
-from cnnlab.registry import did_you_mean
 from cnnlab.signals import StopSignal
 from cnnlab.sweep.index import INDEX_FILE, Index, finished, format_counts
 from cnnlab.sweep.definition import SweepSpec
-from cnnlab.sweep.spec import run_id
-from cnnlab.train.config import ConfigError
+from cnnlab.sweep.planning import run_id
+from cnnlab.config import ConfigError
 from cnnlab.train.progress import Progress
-from cnnlab.trees import nest
 
 
 def count_accelerators() -> int:
@@ -56,51 +54,6 @@ def default_sweep_dir(config_spec: str) -> str:
   stem = os.path.splitext(os.path.basename(path))[0]
   arg = arg.replace("=", "-").replace(",", "_")
   return os.path.join("sweeps", f"{stem}_{arg}" if arg else stem)
-
-
-def pack_seeds(points: List[Dict]) -> List[Dict]:
-  """Points that differ only in consecutive seeds become one ``num_replicas`` run.
-
-  ``{"model.pool": "max", "seed": 0}, {…, "seed": 1}, {…, "seed": 2}`` →
-  ``{"model.pool": "max", "seed": 0, "train.num_replicas": 3}``: the seeds train side
-  by side in one vmapped program, each as its separate run would (see the trainer);
-  reports unpack the replicas into one row per seed.
-  """
-  return pack(points, ("seed",))
-
-
-def pack(points: List[Dict], axes: Sequence[str], base_seed: int = 0) -> List[Dict]:
-  """Points that differ only in the packed ``axes`` (``seed``, ``optim.lr``, …) become one
-  run of replicas trained side by side, each with its own values (``train.replica_values``).
-
-  Seeds alone, consecutive, keep the short form (``seed`` + ``train.num_replicas``).
-  Replicas compute what their separate runs compute; the index and the report file each
-  replica as its own run (:func:`cnnlab.sweep.index.unpack`).
-  """
-  from cnnlab.train.config import PACKABLE
-  bad = [a for a in axes if a not in PACKABLE]
-  if bad:
-    raise ConfigError(f"--pack: {bad[0]!r} cannot be packed.{did_you_mean(bad[0], PACKABLE)} "
-                      f"Packable: {', '.join(PACKABLE)}")
-  groups: Dict[str, List[Dict]] = {}
-  for p in points:
-    key = json.dumps({k: v for k, v in p.items() if k not in axes}, sort_keys=True, default=str)
-    groups.setdefault(key, []).append(p)
-  out = []
-  for group in groups.values():
-    if len(group) == 1:
-      out.extend(group)
-      continue
-    rest = {k: v for k, v in group[0].items() if k not in axes}
-    seeds = [p.get("seed", base_seed) for p in group]
-    varied = [a for a in axes if a != "seed" and any(a in p for p in group)]
-    if not varied and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
-      out.append({**rest, "seed": seeds[0], "train.num_replicas": len(group)})
-      continue
-    values = {"seed": seeds, **{a: [p[a] for p in group] for a in varied}}
-    out.append({**rest, "seed": seeds[0], "train.num_replicas": len(group),
-                "train.replica_values": nest(values)})
-  return out
 
 
 class InvalidPoints(ConfigError):
@@ -132,18 +85,18 @@ def checked_runs(spec: SweepSpec):
   return runs
 
 
-def prepare(spec, sweep_dir: str, packed: bool = False, log=print) -> Index:
+def prepare(spec: SweepSpec, sweep_dir: str, log=print) -> Index:
   """Expands and checks the sweep and registers its runs in the sweep's index.
 
   Every point is checked before anything is written (:func:`checked_runs`). A relaunch
   may add points (an extended sweep); existing runs are kept as they are. A relaunch with
   another spec (other overrides, imports or packing) is accepted when it changes only runs
   that never ran (pending, or invalid: a corrected override); else it is refused, naming
-  what differs. ``spec`` is a :class:`SweepSpec`, or a config file spec (``packed``: its
-  seeds packed).
+  what differs.
   """
-  if isinstance(spec, str):
-    spec = SweepSpec.from_args(spec, pack=("seed",) if packed else ())
+  if not isinstance(spec, SweepSpec):
+    raise TypeError(f"a sweep is launched from a SweepSpec (SweepSpec.from_args(config, ...)),"
+                    f" not {type(spec).__name__}")
   runs = checked_runs(spec)  # every point checked before anything runs
   index = Index(os.path.join(sweep_dir, INDEX_FILE))
   stored = SweepSpec.of_index(index)
@@ -299,16 +252,12 @@ def _keep_watching(pool: _Workers, index: Index, stopping: bool, respawns: List[
   return left["held"] > 0 and not left["runnable"]
 
 
-def launch(spec, sweep_dir: str, workers: int = 1, runs_per_device: int = 1,
+def launch(spec: SweepSpec, sweep_dir: str, workers: int = 1, runs_per_device: int = 1,
            devices: Optional[int] = None, max_attempts: int = 2, stale_after_s: float = 900.0,
-           poll_s: float = 1.0, packed: bool = False, pin: str = "off",
-           log=print) -> Dict[str, int]:
+           poll_s: float = 1.0, pin: str = "off", log=print) -> Dict[str, int]:
   """Runs the sweep to completion (or until stopped); returns the status counts.
-
-  ``spec`` is a :class:`SweepSpec` (or a config file spec, with ``packed`` for its seeds);
-  ``pin``: :func:`worker_cpus`.
-  """
-  index = prepare(spec, sweep_dir, packed, log=log)
+  ``pin``: :func:`worker_cpus`."""
+  index = prepare(spec, sweep_dir, log=log)
   total = index.count()
   devices = count_accelerators() if devices is None else devices
   pool = _Workers(sweep_dir, workers, runs_per_device, devices, max_attempts, stale_after_s,

@@ -12,7 +12,6 @@ step, checkpointed (``preempted``: the next launch resumes it), and end the work
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -22,16 +21,30 @@ from typing import Dict, Optional
 
 from cnnlab.signals import StopSignal
 from cnnlab.sweep.index import INDEX_FILE, Index
+from cnnlab.config import files as config_files
+from cnnlab.config import load_config_file
+from cnnlab.config import flags as cli_flags
 from cnnlab.sweep.definition import SweepSpec
-from cnnlab.train.config import invalid_config_errors
+from cnnlab.sweep.planning import Run
+from cnnlab.errors import INVALID_CONFIG
 
 __all__ = ["INDEX_FILE", "execute", "runs_of", "work"]
 
 
-def runs_of(sweep_dir: str, index: Index) -> Dict[str, object]:
-  """The sweep's runs by id, rebuilt from the spec and points the runner stored."""
+def runs_of(index: Index) -> Dict[str, Run]:
+  """The sweep's runs by id, each with the resolved config the runner checked and stored in
+  the index: the one source of truth (``get_config``/``get_sweep`` are not called again).
+  What the user registers is loaded first: the ``--imports``, and the config file's own
+  top-level code (a model defined beside its sweep), where the file is still there."""
+  from cnnlab import imports
   spec = SweepSpec.of_index(index)
-  return {r.run_id: r for r in spec.runs(index.meta("points"), check=False)}
+  if spec is not None:
+    imports.load(spec.imports)
+    config_file = spec.config.partition(":")[0]
+    if os.path.isfile(config_file):
+      load_config_file(config_file)
+  return {r["run_id"]: Run(r["run_id"], r["overrides"], config_files.from_json(r["config"]))
+          for r in index.rows()}
 
 
 def _read_result(workdir: str) -> Optional[Dict]:
@@ -63,7 +76,7 @@ def execute(index: Index, run, sweep_dir: str, heartbeat_s: float = 30.0, log=pr
   except Diverged as e:
     status = "diverged"
     index.finish(run_id, status, _read_result(workdir), str(e))
-  except invalid_config_errors() as e:
+  except INVALID_CONFIG as e:
     status = "invalid"
     index.finish(run_id, status, None, f"{type(e).__name__}: {e}")
     log(f"[{run_id}] invalid: {type(e).__name__}: {' '.join(str(e).split())}")
@@ -82,7 +95,7 @@ def work(sweep_dir: str, max_attempts: int = 2, stale_after_s: float = 900.0,
          heartbeat_s: float = 30.0, log=print) -> int:
   """Runs claimed runs until none are left or a stop signal arrives; returns runs finished."""
   index = Index(os.path.join(sweep_dir, INDEX_FILE))
-  runs = runs_of(sweep_dir, index)
+  runs = runs_of(index)
   finished = 0
   with StopSignal() as stop:  # between runs; train() takes the signals over inside a run
     while not stop.received:
@@ -96,15 +109,23 @@ def work(sweep_dir: str, max_attempts: int = 2, stale_after_s: float = 900.0,
   return finished
 
 
+def _define(fv) -> None:
+  define = cli_flags.definer(fv)
+  define("string", "sweep_dir", None, "the sweep directory (its index.sqlite)")
+  define("integer", "max_attempts", 2, "tries per failing run", lower_bound=1)
+  define("float", "stale_after_s", 900.0, "a running run whose heartbeat is older is taken over")
+  define("string", "cpus", "", "cores to pin this worker to (e.g. 0 or 2,3): XLA's CPU "
+         "thread pool is sized to them (see runner.worker_cpus)")
+
+
 def main(argv=None) -> int:
-  p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  p.add_argument("--sweep_dir", required=True)
-  p.add_argument("--max_attempts", type=int, default=2)
-  p.add_argument("--stale_after_s", type=float, default=900.0)
-  p.add_argument("--cpus", default="",
-                 help="cores to pin this worker to (e.g. 0 or 2,3): XLA's CPU thread pool is "
-                      "sized to them (see runner.worker_cpus)")
-  a = p.parse_args(argv)
+  from cnnlab.errors import USER_ERRORS, report
+  argv = sys.argv[1:] if argv is None else argv
+  try:
+    a, _, _ = cli_flags.parse(_define, argv, prog="python -m cnnlab.sweep.worker",
+                              doc=__doc__, required=("sweep_dir",))
+  except USER_ERRORS as e:
+    return report("worker", e)
   from cnnlab.train import runtime
   if a.cpus:
     runtime.pin_to_cpus([int(c) for c in a.cpus.split(",")])

@@ -1,4 +1,4 @@
-"""Training: configs, pure steps, the resumable loop, checkpoints, records and results.
+"""Training: pure steps, the resumable loop, checkpoints, records and results.
 
 The names below are imported on first use, so that ``cnnlab.train.result`` (the result
 schema the reports read) loads without JAX's model zoo, orbax or the data sets.
@@ -7,8 +7,8 @@ schema the reports read) loads without JAX's model zoo, orbax or the data sets.
 import importlib
 
 _EXPORTS = {
-    "ConfigError": "cnnlab.errors", "base_config": "cnnlab.train.config",
-    "model_config": "cnnlab.train.config", "validate": "cnnlab.train.config",
+    "ConfigError": "cnnlab.errors", "base_config": "cnnlab.config",
+    "model_config": "cnnlab.config", "validate": "cnnlab.config",
     "Diverged": "cnnlab.train.loop", "train": "cnnlab.train.loop",
     "Result": "cnnlab.train.result", "load_result": "cnnlab.train.result",
 }

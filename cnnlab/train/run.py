@@ -31,7 +31,8 @@ from cnnlab.data.prepare import input_shape as prepared_shape, prepare, subset_i
 from cnnlab.errors import ConfigError
 from cnnlab.models import create_model
 from cnnlab.train import runtime
-from cnnlab.train.config import replica_values, validate
+from cnnlab.config import validate
+from cnnlab.config.base import replica_values
 from cnnlab.train.losses import LOSSES, LossSpec, check_fit, default_loss
 from cnnlab.train.optim import make_optimizer, make_schedule
 from cnnlab.train.schedule import Chunk, Events, chunks

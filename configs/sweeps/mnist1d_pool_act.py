@@ -22,7 +22,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def get_config():
-  from cnnlab.sweep.spec import load_config_file
+  from cnnlab.config import load_config_file
   module, _ = load_config_file(os.path.join(_HERE, "..", "mnist1d.py"))
   c = module.get_config("conv1d_pool")
   c.train.checkpoint_every_steps = 2000

@@ -54,7 +54,7 @@ their plain twins.
 """
 
 from cnnlab.sweep import product, seeds, sweep
-from cnnlab.train.config import base_config
+from cnnlab.config import base_config
 
 EPOCHS = 30
 CPU_TRAIN_SIZE, CPU_EPOCHS = 10_000, 5
@@ -64,7 +64,7 @@ BUDGETS = ("gpu", "cpu")
 def _args(arg):
   """``budget`` (``:budget=cpu`` or a bare ``:cpu``), ``warmup_epochs`` and ``seeds``
   (``:cpu,warmup_epochs=0,seeds=1``)."""
-  from cnnlab.train.config import config_args
+  from cnnlab.config import config_args
   return config_args(arg, "experiments/he2016_depth/sweep.py", budget=BUDGETS,
                      warmup_epochs=1.0, seeds=2)
 

@@ -25,7 +25,7 @@ workers on a 2-core CPU (30 runs).
 
 
 from cnnlab.sweep import fixed, product, seeds, sweep
-from cnnlab.train.config import base_config
+from cnnlab.config import base_config
 
 TRAIN_SIZE, BATCH, MAX_EPOCHS, TARGET_ACCURACY = 5000, 100, 30, 0.80
 

@@ -25,7 +25,7 @@ POOLS = ["lp_sum(p=1)", "lp_sum(p=2)", "lp_sum(p=3)", "lp_sum(p=4)", "lp_sum(p=8
 
 
 def get_config():
-  from cnnlab.sweep.spec import load_config_file
+  from cnnlab.config import load_config_file
   module, _ = load_config_file(os.path.join(_HERE, "..", "..", "configs", "mnist1d.py"))
   c = module.get_config("conv1d_pool")
   c.data.options = {"num_train": 1000}

@@ -29,7 +29,7 @@ STRIDES = [1, 2] + [1] * 8
 
 
 def get_config():
-  from cnnlab.sweep.spec import load_config_file
+  from cnnlab.config import load_config_file
   module, _ = load_config_file(os.path.join(_HERE, "..", "..", "configs", "mnist1d.py"))
   c = module.get_config("conv1d_pool")
   c.data.options = {"num_train": 4000}

@@ -24,7 +24,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def get_config():
-  from cnnlab.sweep.spec import load_config_file
+  from cnnlab.config import load_config_file
   module, _ = load_config_file(os.path.join(_HERE, "..", "..", "configs", "mnist1d.py"))
   c = module.get_config("conv1d_base")
   c.data.options = {"shuffle_seq": False}

@@ -57,12 +57,12 @@ VOTE_NETS = 5  # the book's last rung: a vote of five dropout nets
 def _budget(arg) -> str:
   """The ``budget`` argument (``--config=experiments/nielsen_ch6/sweep.py:budget=cpu``,
   or a bare ``:cpu``)."""
-  from cnnlab.train.config import config_args
+  from cnnlab.config import config_args
   return config_args(arg, "experiments/nielsen_ch6/sweep.py", budget=BUDGETS).budget
 
 
 def get_config(arg=None):
-  from cnnlab.sweep.spec import load_config_file
+  from cnnlab.config import load_config_file
   module, _ = load_config_file(os.path.join(_HERE, "..", "..", "configs", "mnist.py"))
   c = module.get_config("nielsen_conv1")
   c.data.name = "fashion_mnist"

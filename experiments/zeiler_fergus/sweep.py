@@ -31,7 +31,7 @@ TRAIN_SIZE, EPOCHS, BATCH, LR = 2000, 40, 100, 0.05
 
 
 def get_config():
-  from cnnlab.sweep.spec import load_config_file
+  from cnnlab.config import load_config_file
   module, _ = load_config_file(os.path.join(_HERE, "..", "..", "configs", "zeiler_fergus.py"))
   c = module.get_config()
   c.data.train_size = TRAIN_SIZE

@@ -1,4 +1,5 @@
-"""Sweep specs: big_vision's ``hyper`` vocabulary over config paths, and stable run ids.
+"""Sweep planning, pure (no I/O): big_vision's ``hyper`` vocabulary over config paths,
+packing, expansion into runs with the command line's overrides, and stable run ids.
 
 A config file gains ``get_sweep()`` next to ``get_config()``::
 
@@ -14,12 +15,14 @@ crosses sweeps, ``zip`` pairs them element by element, ``seeds(n)`` sweeps
 ``seed``, ``fixed`` sets a path in every point. :func:`expand` applies each point to
 the base config and names it: a readable slug of the swept values plus a hash of
 the whole override dict, so the id is stable across launches and unique even when
-two values abbreviate alike.
+two values abbreviate alike. :func:`pack` groups points that differ only in packable
+axes (seeds, learning rates) into one run of replicas trained side by side. Loading the
+config file is :mod:`cnnlab.sweep.definition`'s (``SweepSpec``), running the runs the
+runner's.
 """
 
 from __future__ import annotations
 
-import ast
 import builtins
 import dataclasses
 import hashlib
@@ -28,10 +31,10 @@ import json
 import re
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-from cnnlab.errors import from_user_file
+from cnnlab.config import PACKABLE, ConfigError, validate
+from cnnlab.config.overrides import apply as apply_overrides
 from cnnlab.registry import did_you_mean
-from cnnlab.train.config import ConfigError, validate
-from cnnlab.trees import flatten
+from cnnlab.trees import flatten, nest
 
 Point = Dict[str, Any]
 
@@ -114,42 +117,6 @@ def run_id(overrides: Point) -> str:
   return f"{slug[:100]}-{overrides_digest(overrides)}" if slug else overrides_digest(overrides)
 
 
-def apply_overrides(config, overrides: Point):
-  """A copy of ``config`` with each ``path: value`` set; unknown paths fail by name.
-
-  ``model.name`` swaps the whole model section for that model's fields and defaults.
-  """
-  c = config.copy_and_resolve_references()
-  if "model.name" in overrides:
-    # Another model has other fields: the model section is rebuilt with its defaults,
-    # then the point's other model.* overrides apply.
-    from cnnlab.train.config import model_config
-    from cnnlab.models import MODELS
-    name = overrides["model.name"]
-    if name not in MODELS:
-      raise ConfigError(f"sweep path 'model.name': unknown model {name!r}; valid: "
-                        f"{', '.join(MODELS.names())}")
-    c.model = model_config(name)
-  for path, value in overrides.items():
-    if path == "model.name":
-      continue
-    *parents, leaf = path.split(".")
-    node = c
-    for p in parents:
-      if p not in node:
-        raise ConfigError(f"sweep path {path!r}: the config has no section {p!r}."
-                          f"{did_you_mean(p, list(node.keys()))} Sections there: "
-                          f"{', '.join(node.keys())}")
-      node = node[p]
-    if leaf not in node:
-      raise ConfigError(f"sweep path {path!r}: the config has no field {leaf!r}."
-                        f"{did_you_mean(leaf, list(node.keys()))} Fields there: "
-                        f"{', '.join(node.keys())}")
-    with node.ignore_type():
-      node[leaf] = tuple(value) if isinstance(value, list) else value
-  return c
-
-
 def expand(base_config, points: Sequence[Point], check: bool = True,
            overrides: Optional[Dict[str, str]] = None) -> List[Run]:
   """Applies every point to ``base_config``, then the command line's ``overrides``
@@ -158,7 +125,7 @@ def expand(base_config, points: Sequence[Point], check: bool = True,
   silently overruled). Ids must be unique: two identical points are an error, not two
   runs.
   """
-  overrides = dict(overrides or {})
+  overrides = dict(overrides or {})  # (path, text) from the command line
   swept = sorted({k for p in points for k in p} & set(overrides))
   if swept:
     raise ConfigError(f"--config.{swept[0]} sets a path the sweep varies; change the sweep "
@@ -169,7 +136,7 @@ def expand(base_config, points: Sequence[Point], check: bool = True,
     if rid in seen:
       raise ConfigError(f"sweep has the same point twice: {p}")
     seen[rid] = p
-    config = apply_text_overrides(apply_overrides(base_config, p), overrides)
+    config = apply_overrides(apply_overrides(base_config, p, text=False), overrides)
     if check:
       try:
         validate(config)
@@ -179,68 +146,61 @@ def expand(base_config, points: Sequence[Point], check: bool = True,
   return runs
 
 
-def _typed_value(path: str, text: str, current: Any) -> Any:
-  """``text`` as the type of the value it replaces (a tuple from a literal)."""
-  try:
-    if isinstance(current, bool):
-      if text.lower() not in ("true", "false", "1", "0"):
-        raise ValueError(text)
-      return text.lower() in ("true", "1")
-    if isinstance(current, (int, float)) and not isinstance(current, bool):
-      return type(current)(text) if not (isinstance(current, int) and "." in text) else \
-          float(text)
-    if isinstance(current, str):
-      return text
-    value = ast.literal_eval(text)
-    return tuple(value) if isinstance(value, list) else value
-  except (ValueError, SyntaxError):
-    raise ConfigError(f"--config.{path}={text!r}: not a {type(current).__name__} like its "
-                      f"current value {current!r}") from None
+def pack_seeds(points: List[Dict]) -> List[Dict]:
+  """Points that differ only in consecutive seeds become one ``num_replicas`` run.
+
+  ``{"model.pool": "max", "seed": 0}, {…, "seed": 1}, {…, "seed": 2}`` →
+  ``{"model.pool": "max", "seed": 0, "train.num_replicas": 3}``: the seeds train side
+  by side in one vmapped program, each as its separate run would (see the trainer);
+  reports unpack the replicas into one row per seed.
+  """
+  return pack(points, ("seed",))
 
 
-def apply_text_overrides(config, overrides: Dict[str, str]):
-  """``config`` with each ``path: text`` from the command line set (typed by the field)."""
-  if not overrides:
-    return config
-  c = config.copy_and_resolve_references()
-  for path, text in overrides.items():
-    *parents, leaf = path.split(".")
-    node = c
-    for i, p in enumerate(parents + [leaf]):
-      keys = list(node.keys()) if hasattr(node, "keys") else []
-      if p not in keys:
-        where = ".".join(["config"] + parents[:i])
-        raise ConfigError(f"--config.{path}: {where} has no field {p!r}."
-                          f"{did_you_mean(p, keys)} Its fields: {', '.join(keys)}")
-      if i < len(parents):
-        node = node[p]
-    with node.ignore_type():
-      node[leaf] = _typed_value(path, text, node[leaf])
-  return c
+def pack(points: List[Dict], axes: Sequence[str], base_seed: int = 0) -> List[Dict]:
+  """Points that differ only in the packed ``axes`` (``seed``, ``optim.lr``, …) become one
+  run of replicas trained side by side, each with its own values (``train.replica_values``).
+
+  Seeds alone, consecutive, keep the short form (``seed`` + ``train.num_replicas``).
+  Replicas compute what their separate runs compute; the index and the report file each
+  replica as its own run (:func:`cnnlab.sweep.index.unpack`).
+  """
+  bad = [a for a in axes if a not in PACKABLE]
+  if bad:
+    raise ConfigError(f"--pack: {bad[0]!r} cannot be packed.{did_you_mean(bad[0], PACKABLE)} "
+                      f"Packable: {', '.join(PACKABLE)}")
+  groups: Dict[str, List[Dict]] = {}
+  for p in points:
+    key = json.dumps({k: v for k, v in p.items() if k not in axes}, sort_keys=True, default=str)
+    groups.setdefault(key, []).append(p)
+  out = []
+  for group in groups.values():
+    if len(group) == 1:
+      out.extend(group)
+      continue
+    rest = {k: v for k, v in group[0].items() if k not in axes}
+    seeds = [p.get("seed", base_seed) for p in group]
+    varied = [a for a in axes if a != "seed" and any(a in p for p in group)]
+    if not varied and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+      out.append({**rest, "seed": seeds[0], "train.num_replicas": len(group)})
+      continue
+    values = {"seed": seeds, **{a: [p[a] for p in group] for a in varied}}
+    out.append({**rest, "seed": seeds[0], "train.num_replicas": len(group),
+                "train.replica_values": nest(values)})
+  return out
 
 
-def load_config_file(spec: str):
-  """``(module, arg)`` for ``path/to/config.py[:arg]`` (the ``--config`` flag's syntax)."""
-  import importlib.util
-  import os
-  path, _, arg = spec.partition(":")
-  if not os.path.exists(path):
-    raise ConfigError(f"config file {path!r} not found")
-  name = "cnnlab_config_" + re.sub(r"\W", "_", os.path.abspath(path))
-  module_spec = importlib.util.spec_from_file_location(name, path)
-  module = importlib.util.module_from_spec(module_spec)
-  from_user_file(path, module_spec.loader.exec_module, module)
-  return module, (arg or None)
-
-
-def sweep_of(spec: str):
-  """``(base_config, points)`` of a config file with ``get_sweep()``."""
-  import inspect
-  module, arg = load_config_file(spec)
-  if not hasattr(module, "get_sweep"):
-    raise ConfigError(f"{spec}: the config file defines no get_sweep()")
-  path = spec.partition(":")[0]
-  base = from_user_file(path, module.get_config, *([arg] if arg else []))
-  takes_arg = bool(inspect.signature(module.get_sweep).parameters)
-  points = from_user_file(path, module.get_sweep, *([arg] if takes_arg else []))
-  return base, points
+def extra_seeds(points: List[Dict[str, Any]], target: int, base_seed: int = 0) -> List[Dict]:
+  """The points that bring every point's seeds up to ``target`` (``--target_seeds``): for
+  each group of points that differ only in ``seed``, the next unused seeds after the
+  group's largest. Points without a ``seed`` use ``base_seed`` (the config's)."""
+  groups: Dict[str, List[Dict[str, Any]]] = {}
+  for p in points:
+    key = json.dumps({k: v for k, v in p.items() if k != "seed"}, sort_keys=True, default=str)
+    groups.setdefault(key, []).append(p)
+  out = []
+  for group in groups.values():
+    have = sorted({int(p.get("seed", base_seed)) for p in group})
+    rest = {k: v for k, v in group[0].items() if k != "seed"}
+    out += [{**rest, "seed": have[-1] + 1 + i} for i in range(max(0, target - len(have)))]
+  return out
