@@ -13,7 +13,9 @@ flat loop over chunks of steps in which each periodic job is one ``if``::
 
 The host runs ahead of the device until an event needs the numbers; at that sync the
 NaN guard checks every pending step, and each chunk that ended an epoch writes its
-``train_epoch`` means.
+``train_epoch`` means. Where the wall time went (set-up, compiling, training, evaluation,
+checkpoints), over every process that ran the run, is the
+:class:`~cnnlab.train.clock.Clock`'s (``with clock("eval"): ...``).
 
 The work directory receives ``config.json``, ``metrics.jsonl`` (+ TensorBoard events
 with tensorboardX), ``checkpoints/`` and ``result.json``. Everything the run reports
@@ -35,7 +37,6 @@ sharded over all of them and the state replicated (:mod:`cnnlab.train.steps`).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -49,6 +50,7 @@ from cnnlab.processes import remove_dead_temporaries
 from cnnlab.signals import StopSignal
 from cnnlab.train import runtime
 from cnnlab.train.checkpoint import Checkpointer
+from cnnlab.train.clock import Clock
 from cnnlab.train.evaluator import Evaluator
 from cnnlab.train.metrics import METRICS_FILE, MetricWriter
 from cnnlab.train.progress import Progress
@@ -140,7 +142,6 @@ class _Trainer:
   def __init__(self, run: Run, workdir: str, ckpt: Checkpointer, log, stop: StopSignal,
                t0: float):
     self.run, self.workdir, self.ckpt, self.stop = run, workdir, ckpt, stop
-    self.t0 = t0  # this process's start of the run (before Run.build)
     self.state = run.init_state()
     self.resumed_from, self.state, saved = ckpt.restore_latest(self.state, log)
     self.record = self._record(saved, log)
@@ -150,9 +151,7 @@ class _Trainer:
     self.evaluator = Evaluator(run)
     self.progress = Progress(run.events.total, start=self.record.step)
     self.log = self.progress.wrap(log)
-    self.base = dataclasses.replace(self.record.timing)  # earlier processes' times
-    self.jobs_s = {"eval": 0.0, "checkpoint": 0.0}  # this process's
-    self.first_chunk = True  # each process's first chunk (warm-up) is not timed
+    self.clock = Clock(self.record.timing, start=t0)  # earlier processes' time, and ours
     # A target on the epoch means stops at the epoch that meets it: sync at every epoch end.
     # Several host devices: each step's all-reduce needs every device's thread; with many
     # steps in flight XLA's CPU runtime deadlocked (FashionNet on 2 host devices, after
@@ -163,7 +162,7 @@ class _Trainer:
     self.compile_seen = 0.0
     if self.resumed_from is not None:
       self.log(f"resumed from step {self.resumed_from} ({ckpt.directory})")
-    self.setup_s = time.time() - t0 - run.data_s
+    self.clock.set_up(run.data_s)
 
   def _record(self, saved: Optional[Dict], log) -> RunRecord:
     t, primary = self.run.config.train, self.run.loss.primary
@@ -195,9 +194,7 @@ class _Trainer:
         break  # a time-to-accuracy run stops where its target is met
       self.state, metrics = run.train(self.state, chunk)
       pending.append((chunk, metrics))
-      if not (chunk.log or chunk.eval or (chunk.epoch_end and self.epoch_target)
-              or chunk.checkpoint or chunk.stop or self.stop.received or self.first_chunk
-              or len(pending) >= self.run_ahead):
+      if not self._needs_numbers(chunk, len(pending)):
         continue  # the host runs ahead of the device until something needs the numbers
       diverged = self._sync(pending)
       if diverged is not None:
@@ -221,6 +218,15 @@ class _Trainer:
     self.log(f"done: {_summary(result)}; results in {self.workdir}")
     return result
 
+  def _needs_numbers(self, chunk, pending: int) -> bool:
+    """Whether the host waits for the device after ``chunk``: an event needs its numbers
+    (a log, an evaluation, a checkpoint, an epoch's target, a stop), it is this process's
+    first chunk (its warm-up is timed apart), or ``run_ahead`` chunks are in flight."""
+    events = chunk.log or chunk.eval or chunk.checkpoint or chunk.stop or \
+        (chunk.epoch_end and self.epoch_target)
+    return bool(events or self.stop.received or not self.clock.warm
+                or pending >= self.run_ahead)
+
   # -- the periodic jobs ---------------------------------------------------------------
 
   def _sync(self, pending):
@@ -241,21 +247,12 @@ class _Trainer:
     steps = sum(chunk.length for chunk, _ in pending)
     compile_s = self.run.train_loop.compile_s - self.compile_seen
     self.compile_seen = self.run.train_loop.compile_s
-    self._count(steps, now - self.last_sync - compile_s)
+    images = steps * self.run.config.train.batch_size * len(self.run.seeds)
+    self.clock.trained(self.record.timing, images, now - self.last_sync - compile_s)
     self.last_sync = now
     self.progress.update(self.record.step, float(losses[-1].mean()),
                          self.record.timing.images_per_s)
     return None
-
-  def _count(self, steps: int, seconds: float) -> None:
-    """Counts the training time of ``steps`` (and, but for this process's first chunk,
-    their throughput)."""
-    timing = self.record.timing
-    timing.train_s += seconds
-    if not self.first_chunk:
-      timing.images += steps * self.run.config.train.batch_size * len(self.run.seeds)
-      timing.images_s += seconds
-    self.first_chunk = False
 
   def _log_train(self, chunk, metrics) -> None:
     last = jax.tree_util.tree_map(lambda a: np.asarray(a)[-1], jax.device_get(metrics))
@@ -272,9 +269,8 @@ class _Trainer:
                f"{m.values['loss']:.4f}{rate}, {self.progress.suffix()}")
 
   def _evaluate(self, step: int) -> None:
-    start, compiled = time.time(), self.evaluator.compile_s
-    evals = self.evaluator(self.state, step)
-    self.jobs_s["eval"] += time.time() - start - (self.evaluator.compile_s - compiled)
+    with self.clock("eval", minus=lambda: self.evaluator.compile_s):  # (compiling apart)
+      evals = self.evaluator(self.state, step)
     primary = self.run.loss.primary
     for split, m in evals.items():
       self.writer.write(split, m)
@@ -307,20 +303,14 @@ class _Trainer:
       self.log(f"{t.target_metric} reached {t.target_value} at step {step}: stopping")
 
   def _save(self) -> None:
-    start = time.time()
-    self._update_clock()
-    self.ckpt.save(self.record.step, self.state, self.record.to_json())
-    self.jobs_s["checkpoint"] += time.time() - start
+    with self.clock("checkpoint"):
+      self._stamp_time()
+      self.ckpt.save(self.record.step, self.state, self.record.to_json())
 
-  def _update_clock(self) -> None:
-    """Wall and compile time so far: earlier processes' (from the record) plus this one's."""
-    timing, base = self.record.timing, self.base
-    timing.wall_s = base.wall_s + (time.time() - self.t0)
-    timing.compile_s = base.compile_s + self.run.train_loop.compile_s + self.evaluator.compile_s
-    timing.data_s = base.data_s + self.run.data_s
-    timing.setup_s = base.setup_s + self.setup_s
-    timing.eval_s = base.eval_s + self.jobs_s["eval"]
-    timing.checkpoint_s = base.checkpoint_s + self.jobs_s["checkpoint"]
+  def _stamp_time(self) -> None:
+    """The record's time breakdown: earlier processes' plus this one's so far."""
+    self.clock.stamp(self.record.timing, self.run.train_loop.compile_s
+                     + self.evaluator.compile_s, self.run.data_s)
 
   def _diverged(self, at: int, loss: float) -> Result:
     self.log(f"diverged at step {at}: loss {loss}")
@@ -331,12 +321,11 @@ class _Trainer:
                    f"{os.path.join(self.workdir, 'result.json')}")
 
   def _finish(self, status: str, **extra) -> Result:
-    start = time.time()
-    self.ckpt.close()  # waits for the last save
-    self.jobs_s["checkpoint"] += time.time() - start
+    with self.clock("checkpoint"):
+      self.ckpt.close()  # waits for the last save
     provenance = self.run.provenance(self.state.params)  # inside the wall time ("other")
     self.progress.close()
-    self._update_clock()
+    self._stamp_time()
     r = self.record
     result = Result(status=status, step=r.step, epochs=r.step / self.run.events.steps_per_epoch,
                     resumed_from=self.resumed_from, **r.result_fields(), **provenance, **extra)

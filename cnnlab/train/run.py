@@ -129,16 +129,6 @@ def load_run_data(config) -> Dataset:
   return prepare(ds, classes=tuple(d.classes), train_size=d.train_size, expand=d.expand)
 
 
-def step_spec(config, ds: Dataset, loss_name: str, steps_per_epoch: int) -> StepSpec:
-  d, t, o = config.data, config.train, config.optim
-  return StepSpec(mean=tuple(ds.info.mean), std=tuple(ds.info.std),
-                  num_classes=ds.info.num_classes, loss=loss_name,
-                  label_smoothing=t.label_smoothing, l2=o.l2, l2_form=o.l2_form,
-                  num_batches=steps_per_epoch, augment=tuple(d.augment),
-                  crop_padding=d.crop_padding, max_shift=d.max_shift,
-                  cutout_size=d.cutout_size, ema_decay=t.ema_decay, pad_to=tuple(d.pad_to))
-
-
 def _git(*args: str) -> Optional[str]:
   try:
     out = subprocess.run(["git", *args], cwd=os.path.dirname(__file__), capture_output=True,
@@ -218,7 +208,7 @@ class Run:
     seeds, hyper = _replicas(config)
     tx = make_optimizer(config.optim, total, traced=any(k in IN_OPTIMIZER for k in hyper))
     schedule = make_schedule(config.optim, total)
-    spec = step_spec(config, ds, loss_name, steps_per_epoch)
+    spec = StepSpec.from_config(config, ds.info, loss_name, steps_per_epoch)
     replicated = t.num_replicas > 1
     train_step, eval_step = make_steps(model, tx, spec, replicas=replicated, jit=False)
     sharding = None if mesh is None else NamedSharding(mesh, P())

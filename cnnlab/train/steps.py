@@ -115,6 +115,17 @@ class StepSpec:
   ema_decay: float = 0.0
   pad_to: Tuple[int, ...] = ()
 
+  @classmethod
+  def from_config(cls, config, info, loss: str, num_batches: int) -> "StepSpec":
+    """The spec of a run's config: the data set's ``info`` (normalisation, classes), the
+    resolved ``loss`` name and the batches per epoch (the L2 penalty's scale)."""
+    d, t, o = config.data, config.train, config.optim
+    return cls(mean=tuple(info.mean), std=tuple(info.std), num_classes=info.num_classes,
+               loss=loss, label_smoothing=t.label_smoothing, l2=o.l2, l2_form=o.l2_form,
+               num_batches=num_batches, augment=tuple(d.augment), crop_padding=d.crop_padding,
+               max_shift=d.max_shift, cutout_size=d.cutout_size, ema_decay=t.ema_decay,
+               pad_to=tuple(d.pad_to))
+
   def augment_options(self) -> Dict[str, int]:
     return {"crop_padding": self.crop_padding, "max_shift": self.max_shift,
             "cutout_size": self.cutout_size}
