@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from cnnlab.errors import ReportError
 from cnnlab.report import tables
 from cnnlab.train.metrics import MetricWriter, read_metrics, truncate_after
 from cnnlab.train.result import (Best, Point, Result, SplitMetrics, Target, load_result,
@@ -71,11 +72,12 @@ def test_packed_runs_of_schema_1_report_the_same_tables(old, metric):
   assert _printed(t) == _expected(f"packed_{metric}.md")
 
 
-def test_a_schema_1_result_reads_as_schema_2():
+def test_a_schema_1_result_reads_as_the_current_schema():
   path = next(os.path.join(OLD, "packed", "runs", r) for r in
               sorted(os.listdir(os.path.join(OLD, "packed", "runs"))))
   r = load_result(path)
-  assert r.schema == 2 and r.seeds == [0, 1, 2] and r.best["test"].per_replica is not None
+  assert r.schema == 3 and r.seeds == [0, 1, 2] and r.best["test"].per_replica is not None
+  assert r.directions["accuracy"] == "higher" and r.directions["loss"] == "lower"
   assert r.value("test_accuracy", replica=1) == r.value("final.test.accuracy", replica=1)
   assert r.run_level("test_ensemble_vote_accuracy") and not r.run_level("test_accuracy")
   assert set(r.final) == {"test", "test_ema", "validation", "validation_ema"}
@@ -158,3 +160,43 @@ def test_reading_results_and_reports_does_not_load_orbax_or_the_model_zoo():
   out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": REPO}, check=True).stdout
   assert out.strip() == "[]"
+
+
+def _loss_run(root, run_id, pool, seed, loss, directions=None):
+  wd = os.path.join(root, "runs", run_id)
+  os.makedirs(wd)
+  with open(os.path.join(wd, "config.json"), "w") as f:
+    json.dump({"seed": seed, "model": {"pool": pool}}, f)
+  result = {"schema": 3 if directions else 2, "status": "done", "primary_metric": "rmse",
+            "best": {}, "final": {"test": {"step": 10, "rmse": loss, "loss": loss, "r2": 0.9}}}
+  if directions:
+    result["directions"] = directions
+  with open(os.path.join(wd, "result.json"), "w") as f:
+    json.dump(result, f)
+
+
+@pytest.mark.parametrize("declared", [{"rmse": "lower", "loss": "lower", "r2": "higher"}, None],
+                         ids=["schema3", "schema2-upgraded"])
+def test_a_metric_better_low_is_reported_so_from_what_the_runs_declare(tmp_path, declared):
+  """The run's loss declares rmse and loss better low: the best cell, the baseline
+  comparison and the best run read it from result.json (schema 2 by its old rule), and a
+  re-report from runs.csv from the losses' declaration — with no flag."""
+  from cnnlab.report import raw, tables
+  from cnnlab.report.conclusions import Options
+  root = str(tmp_path / "sweep")
+  for s in range(3):
+    _loss_run(root, f"max{s}", "max", s, 0.5 + s / 100, declared)
+    _loss_run(root, f"avg{s}", "avg", s, 0.4 + s / 100, declared)
+  records = tables.collect(root)
+  assert records[0]["result"].directions["rmse"] == "lower"
+  for metric in ("final.test.rmse", "test_loss"):
+    t = tables.build(records, "model.pool", "seed", metric,
+                     options=Options(baseline="model.pool=max"))
+    assert t.lower_is_better and t.best()[0] == "avg"
+    assert t.conclusions.comparisons[("avg", 0)].diff.value < 0
+  csv = tmp_path / "runs.csv"
+  csv.write_text(raw.runs_csv(tables.build(records, "model.pool", "seed", "final.test.rmse")))
+  again = tables.build(raw.read_runs_csv(str(csv)), "model.pool", "seed", "final.test.rmse")
+  assert again.lower_is_better and again.best()[0] == "avg"
+  with pytest.raises(ReportError, match="opposite ways"):
+    tables.build(records, "model.pool", "metric", "final.test.rmse,final.test.r2")

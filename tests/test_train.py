@@ -84,6 +84,9 @@ def test_end_to_end_writes_run_directory(tmp_path):
   assert saved["deterministic"] == {"requested": False, "xla_flags_applied": False}
   assert saved["final"]["test"]["accuracy"] == test_rows[-1]["accuracy"]
   assert result.value("test_accuracy") == result.value("final.test.accuracy")
+  # each metric's direction, as the loss declares it, for the reports
+  assert saved["schema"] == 3 and saved["directions"] == {"accuracy": "higher", "loss": "lower"}
+  assert result.direction("last.train_epoch.loss") == "lower" == result.direction("test_loss")
   # Rerunning a finished run does no new steps and leaves its results as they are.
   before = open(os.path.join(wd, "result.json")).read()
   again = train(tiny_config(), wd, log=logs.append)

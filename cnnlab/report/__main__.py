@@ -44,7 +44,6 @@ def _define(fv: flags.FlagValues) -> None:
   define("string", "metric", "test_accuracy", "a final metric (test_accuracy), a result.json "
          "path (best.test.accuracy) or the last logged value of a split's metric "
          "(last.train_epoch.accuracy)")
-  define("bool", "lower_is_better", False, "the metric is better low (a loss)")
   define("bool", "as_error", False,
          "report 1 − metric (error rates from accuracies), lower is better")
   define("bool", "best_of_seeds", False,
@@ -138,7 +137,8 @@ def _plots(a, t, records, out: str, name: str, names: labels.Labels):
   done = [r for r in records if r["status"] == "done" and r["workdir"]
           and tables.record_value(r, a.metric) is not None]  # (runs.csv: no checkpoints)
   if done:
-    pick = (min if a.lower_is_better else max)(done, key=lambda r: tables.record_value(r, a.metric))
+    low = t.lower_is_better and not a.as_error  # (the raw value's way: an accuracy's)
+    pick = (min if low else max)(done, key=lambda r: tables.record_value(r, a.metric))
     value = tables.record_value(pick, a.metric)
     shown = (1 - value if a.as_error else value) * t.scale
     images.append(plots.first_layer_filters(
@@ -195,7 +195,7 @@ def _table(a):
   options = Options(a.estimator, a.interval, a.level, a.baseline, a.correction, a.alpha,
                     a.power)
   return records, tables.build(records, a.rows, a.cols, a.metric,
-                               lower_is_better=a.lower_is_better, published=published,
+                               published=published,
                                as_error=a.as_error, best_of_seeds=a.best_of_seeds,
                                options=options)
 

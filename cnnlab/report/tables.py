@@ -104,6 +104,33 @@ def record_value(record: Dict[str, Any], metric: str) -> Optional[float]:
   return None if result is None else result.value(metric, replica)
 
 
+def better_low(records: Sequence[Dict], metrics: Sequence[str]) -> bool:
+  """Whether the table's metrics are better low, as the runs declare it: each run's
+  ``result.json`` (``directions``, from its loss), or for a report's ``runs.csv`` the
+  lab's losses (:meth:`~cnnlab.train.losses.LossSpec.direction`); a metric nobody
+  declares is better high. Metrics better in opposite ways cannot share a table."""
+  ways = {m: _direction(records, m) for m in metrics}
+  if len(set(ways.values())) > 1:
+    raise ReportError("metrics better in opposite ways cannot share one table's bold and "
+                      "comparisons: " + ", ".join(f"{m} ({w})" for m, w in ways.items()))
+  return next(iter(ways.values()), "higher") == "lower"
+
+
+def _direction(records: Sequence[Dict], metric: str) -> str:
+  for r in records:
+    if r.get("result") is not None:
+      found = r["result"].direction(metric)
+      if found:
+        return found
+  if any("values" in r for r in records):  # a runs.csv: no result.json to read
+    from cnnlab.registry import lookup
+    name = metric.rsplit(".", 1)[-1]
+    for _, spec in lookup("loss").items():
+      if any(name == n or name.endswith("_" + n) for n in spec.lower_is_better):
+        return "lower"
+  return "higher"
+
+
 def run_level(record: Dict[str, Any], metric: str) -> bool:
   """Whether ``metric`` is one value for all seeds of a packed run (an ensemble metric):
   the report counts it once per run, not once per seed."""
@@ -253,14 +280,16 @@ METRIC_AXIS = "metric"
 
 
 def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
-          percent: Optional[bool] = None, lower_is_better: bool = False,
+          percent: Optional[bool] = None, lower_is_better: Optional[bool] = None,
           published: Optional[Dict] = None, as_error: bool = False,
           best_of_seeds: bool = False, options: Optional[Options] = None) -> Table:
   """Groups runs by (row, column) value; seeds (and any other field) are pooled.
 
   ``col_key="metric"`` makes the columns the comma-separated metrics of ``metric``
   (``final.train_set.accuracy,final.test.accuracy``: train and test side by side).
-  ``as_error`` reports ``1 − value`` (error rates from accuracies), lower being better.
+  ``as_error`` reports ``1 − value`` (error rates from accuracies), lower being better;
+  otherwise the runs say which way the metric is better (:func:`better_low`; the
+  argument overrides them, for a test).
   ``best_of_seeds`` adds each cell's best single run to its text (and always to the CSV).
   ``options`` (:class:`~cnnlab.report.conclusions.Options`) choose the estimator, the
   interval and the baseline the cells are compared with.
@@ -308,6 +337,8 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
     percent = "accuracy" in metric
   if as_error:
     metric, lower_is_better = f"error = 1 − ({metric})", True
+  elif lower_is_better is None:
+    lower_is_better = better_low(records, metrics)
   pub, other_task = _published(published or {})
   t = Table(rows, cols, cells, row_key, col_key, metric, 100.0 if percent else 1.0,
             lower_is_better, pub, best_of_seeds, notes, published_on=other_task)

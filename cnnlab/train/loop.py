@@ -299,7 +299,8 @@ class _Trainer:
           + ", ".join(f"{k}.{m}" for k, v in evals.items() for m in v.values))
     step = evals[split].step
     if self.record.check_target(evals[split], name, step / self.run.events.steps_per_epoch,
-                                self.record.timing.train_s):
+                                self.record.timing.train_s,
+                                lower=self.run.loss.direction(name) == "lower"):
       self.log(f"{t.target_metric} reached {t.target_value} at step {step}: stopping")
 
   def _save(self) -> None:
@@ -329,6 +330,9 @@ class _Trainer:
     r = self.record
     result = Result(status=status, step=r.step, epochs=r.step / self.run.events.steps_per_epoch,
                     resumed_from=self.resumed_from, **r.result_fields(), **provenance, **extra)
+    names = {m for split in result.final.values() for m in split.values} | \
+        {result.primary_metric, "loss"}
+    result.directions = {m: self.run.loss.direction(m) for m in sorted(names)}
     if self.main:
       result.write(self.workdir)
     test = result.final.get("test")

@@ -55,7 +55,9 @@ class LossSpec:
   eval_sums: Callable[[jax.Array, jax.Array, jax.Array], Dict[str, jax.Array]]
   finalize: Callable[..., Dict[str, float]]
   primary: str
-  higher_is_better: bool = True
+  # The metrics (of the loss's own, train and eval) better low: declared here, once, and
+  # written into each run's result.json, where reports read them (every other: higher).
+  lower_is_better: Tuple[str, ...] = ("loss",)
   needs_outputs: bool = False
   num_outputs: Callable[[int], int] = lambda k: k
   num_classes_ok: Optional[Tuple[int, ...]] = None
@@ -64,6 +66,17 @@ class LossSpec:
 
   def describe(self) -> str:
     return f"{self.target:<10} {self.summary}"
+
+  def direction(self, metric: str) -> str:
+    """``"lower"`` or ``"higher"``: which way ``metric`` (an ``ensemble_`` one as its
+    members') is better."""
+    name = metric[len(ENSEMBLE) + 1:] if metric.startswith(ENSEMBLE + "_") else metric
+    return "lower" if name in self.lower_is_better else "higher"
+
+  @property
+  def higher_is_better(self) -> bool:
+    """Whether the primary metric, which "best" tracks, is better high."""
+    return self.direction(self.primary) == "higher"
 
 
 ENSEMBLE = "ensemble"  # the eval sums' key, and the metrics' prefix, of replica ensembles
@@ -235,7 +248,8 @@ for _name, _fn, _summary in (
     ("euclidean", euclidean, "½·Σ_d (y − t)² per example (Caffe's EuclideanLoss)"),
     ("mse", mse, "mean_d (y − t)² per example")):
   register_loss(_name, LossSpec(_fn, "regression", _summary, _rmse, _regression_sums(_fn),
-                                _regression_finalize, "rmse", higher_is_better=False))
+                                _regression_finalize, "rmse",
+                                lower_is_better=("loss", "rmse")))
 
 
 # -- the perceptron criterion ----------------------------------------------------

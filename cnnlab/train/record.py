@@ -21,12 +21,6 @@ from cnnlab.train.result import Best, Point, SplitMetrics, Target
 
 RECORD_VERSION = 1
 TEST_AT_BEST_VALIDATION = "test_at_best_validation"
-_LOWER_IS_BETTER = ("rmse", "mse", "mae", "error")
-
-
-def lower_is_better(metric: str) -> bool:
-  """Whether a target on ``metric`` is met from above (losses, errors)."""
-  return "loss" in metric or metric in _LOWER_IS_BETTER
 
 
 @dataclasses.dataclass
@@ -164,10 +158,11 @@ class RunRecord:
 
   # -- targets ------------------------------------------------------------------------
 
-  def check_target(self, m: SplitMetrics, name: str, epoch: float, train_s: float) -> bool:
-    """Records the first evaluation at which each replica met the target; True once all have."""
+  def check_target(self, m: SplitMetrics, name: str, epoch: float, train_s: float,
+                   lower: bool = False) -> bool:
+    """Records the first evaluation at which each replica met the target (from above where
+    ``lower`` is better: a loss); True once all have."""
     t = self.target
-    lower = lower_is_better(name)
     for r, hit in enumerate(t.reached_at_step):
       v = m.value(name, r if len(t.reached_at_step) > 1 else None)
       if hit is None and v is not None and (v <= t.value if lower else v >= t.value):

@@ -1,14 +1,15 @@
 """The typed, versioned schema of what a run reports: ``result.json`` and ``metrics.jsonl`` rows.
 
 The trainer writes these types and :mod:`cnnlab.report` reads them; nothing else
-knows how the files are laid out. Schema 2 (``"schema": 2`` in ``result.json``)::
+knows how the files are laid out. Schema 3 (``"schema": 3`` in ``result.json``)::
 
-    {"schema": 2, "status": "done", "step": 6000, "primary_metric": "accuracy",
+    {"schema": 3, "status": "done", "step": 6000, "primary_metric": "accuracy",
      "best":  {"test": {"accuracy": 0.95, "step": 3500,
                         "per_replica": [{"accuracy": 0.95, "step": 3500}, ...]}, ...},
      "final": {"test": {"step": 6000, "count": 1000, "accuracy": 0.93, "loss": 0.21,
                         "per_replica": [{"accuracy": 0.93, "loss": 0.21}, ...]}, ...},
      "target": {"metric": "test.accuracy", "value": 0.9, "reached_at_step": [2500], ...},
+     "directions": {"accuracy": "higher", "loss": "lower"},
      "wall_time_s": ..., "params": ..., ...}
 
 ``per_replica`` appears for runs that trained seeds side by side (``train.num_replicas``):
@@ -20,71 +21,28 @@ per run. A ``metrics.jsonl`` row is ``{"step", "split", "count", <metric>: value
 Non-finite numbers are written as the strings ``"nan"``, ``"inf"`` and ``"-inf"`` (so both
 files are standard JSON) and read back as floats.
 
-Schema 1 (``result.json`` without ``"schema"``, written before 2026-11-30: flat ``final``
-names such as ``test_accuracy``, ``best.<split>_per_replica`` lists and ``<metric>_r<i>``
-columns in ``metrics.jsonl``) is read by the same functions, so sweeps made then report
-the same tables.
+``directions`` says which way each metric is better, as the run's loss declares it; the
+reports read it. Files of earlier schemas (1: flat ``final`` names, ``<metric>_r<i>``
+columns; 2: no ``directions``) are upgraded on reading by :mod:`cnnlab.train.migrations`,
+so sweeps made then report the same tables.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
-import re
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-SCHEMA_VERSION = 2
+from cnnlab.train import migrations
+from cnnlab.train.json_numbers import (NON_FINITE, dumps, encode, number,  # noqa: F401
+                                       write_json_atomic)
+from cnnlab.train.migrations import SCHEMA_VERSION
 # What differs between an uninterrupted run and one killed and resumed: times, and
 # where it resumed from. Everything else a run reports is equal (tested).
 TIMING_FIELDS = ("wall_time_s", "compile_time_s", "train_time_s", "train_images_per_s",
                  "time_breakdown_s", "resumed_from")
 _RESERVED = ("step", "split", "count", "per_replica", "time")
-
-
-# -- JSON with non-finite numbers --------------------------------------------------
-
-
-def encode(value: Any) -> Any:
-  """``value`` with non-finite floats as ``"nan"``/``"inf"``/``"-inf"`` (recursively)."""
-  if isinstance(value, float) and not math.isfinite(value):
-    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-  if isinstance(value, dict):
-    return {k: encode(v) for k, v in value.items()}
-  if isinstance(value, (list, tuple)):
-    return [encode(v) for v in value]
-  return value
-
-
-_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf,
-               "NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-def number(value: Any) -> Optional[float]:
-  """A metric value as a float: numbers, and the non-finite strings; None otherwise."""
-  if isinstance(value, bool):
-    return None
-  if isinstance(value, (int, float)):
-    return float(value)
-  if isinstance(value, str) and value in _NON_FINITE:
-    return _NON_FINITE[value]
-  return None
-
-
-def dumps(obj: Any, **kwargs) -> str:
-  """Standard JSON (no ``NaN``/``Infinity`` tokens): non-finite floats as strings."""
-  return json.dumps(encode(obj), allow_nan=False, **kwargs)
-
-
-def write_json_atomic(path: str, obj: Any) -> None:
-  """Writes ``obj`` to ``path`` through a temporary file and a rename: never half-written."""
-  tmp = f"{path}.tmp{os.getpid()}"
-  with open(tmp, "w") as f:
-    f.write(dumps(obj, indent=1, default=str))
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(tmp, path)
 
 
 def _floats(d: Dict[str, Any]) -> Dict[str, float]:
@@ -142,28 +100,10 @@ class SplitMetrics:
     return {"split": split, **self.to_json()}
 
 
-_LEGACY_REPLICA = re.compile(r"(.+)_r(\d+)$")
-
-
 def split_metrics_of_row(row: Dict[str, Any]) -> Tuple[str, SplitMetrics]:
-  """A ``metrics.jsonl`` row as ``(split, SplitMetrics)``; schema-1 ``<name>_r<i>`` columns
-  become ``per_replica``."""
-  row = dict(row)
-  split = row.pop("split", "")
-  if "per_replica" in row:
-    return split, SplitMetrics.from_json(row)
-  per: Dict[int, Dict[str, float]] = {}
-  plain: Dict[str, Any] = {}
-  for k, v in row.items():
-    m = _LEGACY_REPLICA.fullmatch(k)
-    if m and number(v) is not None:
-      per.setdefault(int(m.group(2)), {})[m.group(1)] = number(v)
-    else:
-      plain[k] = v
-  metrics = SplitMetrics.from_json(plain)
-  if per:
-    metrics.per_replica = [per[i] for i in sorted(per)]
-  return split, metrics
+  """A ``metrics.jsonl`` row as ``(split, SplitMetrics)`` (a schema-1 row upgraded first)."""
+  row = migrations.upgrade_row(row)
+  return row.pop("split", ""), SplitMetrics.from_json(row)
 
 
 def read_rows(path: str) -> List[Dict[str, Any]]:
@@ -178,7 +118,7 @@ def read_rows(path: str) -> List[Dict[str, Any]]:
         row = json.loads(line)
       except json.JSONDecodeError:
         continue
-      rows.append({k: (number(v) if isinstance(v, str) and v in _NON_FINITE else v)
+      rows.append({k: (number(v) if isinstance(v, str) and v in NON_FINITE else v)
                    for k, v in row.items()})
   return rows
 
@@ -264,6 +204,8 @@ class Result:
   primary_metric: str
   best: Dict[str, Best]
   final: Dict[str, SplitMetrics] = dataclasses.field(default_factory=dict)
+  # each metric's better way, "higher" or "lower", as its loss declares it (LossSpec)
+  directions: Dict[str, str] = dataclasses.field(default_factory=dict)
   target: Optional[Target] = None
   seeds: List[int] = dataclasses.field(default_factory=list)
   wall_time_s: float = 0.0
@@ -344,6 +286,16 @@ class Result:
       node = node[replica]
     return number(node)
 
+  def direction(self, metric: str) -> Optional[str]:
+    """``"higher"`` or ``"lower"`` for a metric path whose last part this run's loss
+    declared (``best.test.accuracy``, ``last.train_epoch.loss``, ``test_loss``), or a
+    time of this file's (lower); None for other paths (``params``)."""
+    name = metric.rsplit(".", 1)[-1]
+    if name in ("wall_time_s", "compile_time_s", "train_time_s"):  # this file's own fields
+      return "lower"
+    found = self.final_split(name) if "." not in metric else None
+    return self.directions.get(found[1] if found else name)
+
   def run_level(self, metric: str) -> bool:
     """Whether ``metric`` is one value for all replicas of a packed run (an ensemble)."""
     found = self._split_metric(metric)
@@ -373,9 +325,9 @@ class Result:
 
   @classmethod
   def from_json(cls, d: Dict[str, Any]) -> "Result":
-    """Reads schema 2 and schema 1 (before 2026-11-30) ``result.json`` dicts."""
-    if "schema" not in d:
-      d = _upgrade_schema1(d)
+    """Reads ``result.json`` dicts of every schema (older ones upgraded first:
+    :mod:`cnnlab.train.migrations`)."""
+    d = migrations.upgrade_result(d)
     if d["schema"] > SCHEMA_VERSION:
       raise ValueError(f"result schema {d['schema']} is newer than this cnnlab's "
                        f"({SCHEMA_VERSION}); update cnnlab")
@@ -405,40 +357,3 @@ def load_result(path: str) -> Optional[Result]:
     return None
   with open(path) as f:
     return Result.from_json(json.load(f))
-
-
-def _upgrade_schema1(d: Dict[str, Any]) -> Dict[str, Any]:
-  """A schema-1 dict in schema 2's layout (nothing measured is recomputed)."""
-  d = dict(d)
-  primary = d.get("primary_metric", "accuracy")
-  old_best = d.get("best") or {}
-  best = {}
-  for k, v in old_best.items():
-    if not k.endswith("_per_replica"):
-      per = old_best.get(f"{k}_per_replica")
-      best[k] = Best.from_json(v, primary, per).to_json()
-  splits = sorted((k for k in best if k != "test_at_best_validation"), key=len, reverse=True)
-
-  def split_of(name: str) -> Tuple[str, str]:
-    for s in splits:
-      if name.startswith(s + "_"):
-        return s, name[len(s) + 1:]
-    s, _, m = name.partition("_")
-    return s, m
-
-  final: Dict[str, Dict[str, Any]] = {}
-  old_final = d.get("final") or {}
-  for name, v in old_final.items():
-    if name != "per_replica":
-      s, m = split_of(name)
-      final.setdefault(s, {"step": d.get("step", 0)})[m] = v
-  for i, rep in enumerate(old_final.get("per_replica") or []):
-    for name, v in rep.items():
-      if name != "seed":
-        s, m = split_of(name)
-        per = final.setdefault(s, {"step": d.get("step", 0)}).setdefault("per_replica", [])
-        while len(per) <= i:
-          per.append({})
-        per[i][m] = v
-  d.update(schema=SCHEMA_VERSION, best=best, final=final)
-  return d
