@@ -200,3 +200,25 @@ def test_a_metric_better_low_is_reported_so_from_what_the_runs_declare(tmp_path,
   assert again.lower_is_better and again.best()[0] == "avg"
   with pytest.raises(ReportError, match="opposite ways"):
     tables.build(records, "model.pool", "metric", "final.test.rmse,final.test.r2")
+
+
+def test_one_grammar_of_result_paths_with_the_short_spellings_read_as_their_full_form():
+  from cnnlab.train.result import split_path
+  final = {"test": {"accuracy": 1, "loss": 1}, "test_ema": {"accuracy": 1},
+           "train_set": {"accuracy": 1}}
+  for path, want in [("best.test.accuracy", ("best", "test", "accuracy")),
+                     ("best.test", ("best", "test", "")),
+                     ("last.train_epoch.loss", ("last", "train_epoch", "loss")),
+                     ("final.test.loss", ("final", "test", "loss")),
+                     ("final.test_ema_accuracy", ("final", "test_ema", "accuracy")),
+                     ("test_ema_accuracy", ("final", "test_ema", "accuracy")),
+                     ("test_accuracy", ("final", "test", "accuracy")),
+                     ("test.accuracy", ("final", "test", "accuracy")),
+                     ("train_set_accuracy", ("final", "train_set", "accuracy")),
+                     ("train_time_s", None), ("params", None),
+                     ("target.reached_at_epoch", None)]:
+    assert split_path(path, final) == want, path
+  r = _result()
+  for short, full in (("test_accuracy", "final.test.accuracy"),
+                      ("best.test", "best.test.accuracy")):
+    assert r.value(short) == r.value(full) is not None

@@ -41,9 +41,9 @@ def _define(fv: flags.FlagValues) -> None:
   define("string", "rows", None, "config path for the rows, e.g. model.pool")
   define("string", "cols", None, "config path for the columns, e.g. model.act; 'metric': "
          "one column per comma-separated --metric")
-  define("string", "metric", "test_accuracy", "a final metric (test_accuracy), a result.json "
-         "path (best.test.accuracy) or the last logged value of a split's metric "
-         "(last.train_epoch.accuracy)")
+  define("string", "metric", "test_accuracy", "a result path <section>.<split>.<metric>: "
+         "best.test.accuracy, final.test.accuracy (short: test_accuracy) or "
+         "last.train_epoch.accuracy (the last logged value); or a result.json field")
   define("bool", "as_error", False,
          "report 1 − metric (error rates from accuracies), lower is better")
   define("bool", "best_of_seeds", False,

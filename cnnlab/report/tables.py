@@ -5,11 +5,12 @@ best per column marked, and with a baseline each cell's paired difference to it
 Records come from the sweep's index or, without one, from the run directories'
 ``config.json`` and ``result.json`` (:func:`collect`), read through the typed result
 schema (:mod:`cnnlab.train.result`, which also reads the files of older runs). A
-metric is a path into the result (``best.test.accuracy``, ``final.test.accuracy``,
-``target.reached_at_epoch``), a final name (``test_accuracy``) or
-``last.<split>.<metric>``, the last value logged in the run's ``metrics.jsonl``
-(``last.train_epoch.accuracy``). A run that trained seeds side by side gives one
-record per seed; a metric that scores its seeds as one ensemble
+metric is a result path, ``<section>.<split>.<metric>`` (:func:`cnnlab.train.result.
+split_path`, the one grammar): ``best.test.accuracy``, ``final.test.accuracy``, or
+``last.train_epoch.accuracy``, the last value logged in the run's ``metrics.jsonl``; the
+short final name ``test_accuracy`` reads as ``final.test.accuracy``, and any other path
+is a field of ``result.json`` (``target.reached_at_epoch``). A run that trained seeds
+side by side gives one record per seed; a metric that scores its seeds as one ensemble
 (``last.test.ensemble_vote_accuracy``) gives one value per run. Diverged and invalid
 runs are counted in their cell, not averaged; a cell whose runs all diverged reads
 "diverged".
@@ -30,11 +31,11 @@ from cnnlab.registry import did_you_mean
 from cnnlab.report import stats
 from cnnlab.report.conclusions import Conclusions, Options, conclude
 from cnnlab.train.metrics import METRICS_FILE
-from cnnlab.train.result import Result, SplitMetrics, last_split_metrics, read_rows
+from cnnlab.train.result import (Result, SplitMetrics, last_split_metrics, read_rows,
+                                 split_path)
 from cnnlab.trees import get
 from cnnlab.errors import ReportError  # noqa: F401  (raised here; defined with the others)
 
-LAST = "last."
 OTHER_TASK = "_other_task"  # a --published file's key: its numbers are from that task
 
 
@@ -96,10 +97,10 @@ def record_value(record: Dict[str, Any], metric: str) -> Optional[float]:
   if "values" in record:
     return record["values"].get(metric)
   replica = record.get("replica")
-  if metric.startswith(LAST):
-    split, _, name = metric[len(LAST):].partition(".")
-    last = _last(record, split)
-    return None if last is None else last.value(name, replica)
+  path = split_path(metric)
+  if path and path[0] == "last":
+    last = _last(record, path[1])
+    return None if last is None else last.value(path[2], replica)
   result = record["result"]
   return None if result is None else result.value(metric, replica)
 
@@ -138,10 +139,10 @@ def run_level(record: Dict[str, Any], metric: str) -> bool:
     return False
   if "rows" in record:  # from a runs.csv: an ensemble metric has a row for replica 0 only
     return metric not in record["rows"]
-  if metric.startswith(LAST):
-    split, _, name = metric[len(LAST):].partition(".")
-    last = _last(record, split)
-    return last is not None and last.run_level(name)
+  path = split_path(metric)
+  if path and path[0] == "last":
+    last = _last(record, path[1])
+    return last is not None and last.run_level(path[2])
   return record["result"] is not None and record["result"].run_level(metric)
 
 

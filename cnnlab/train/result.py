@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from cnnlab.train import migrations
 from cnnlab.train.json_numbers import (NON_FINITE, dumps, encode, number,  # noqa: F401
@@ -69,6 +69,9 @@ class SplitMetrics:
     if replica is not None and self.per_replica and name in self.per_replica[replica]:
       return self.per_replica[replica][name]
     return self.values.get(name)
+
+  def __contains__(self, name: str) -> bool:
+    return name in self.values
 
   def run_level(self, name: str) -> bool:
     """Whether ``name`` is one value for all replicas (an ensemble metric)."""
@@ -194,6 +197,32 @@ class Target:
 # -- the result of a run ----------------------------------------------------------
 
 
+SECTIONS = ("best", "final", "last")
+
+
+def split_path(path: str, final: Mapping[str, Any] = ()) -> Optional[Tuple[str, str, str]]:
+  """The one grammar of result paths: ``<section>.<split>.<metric>`` — ``best.test.accuracy``
+  (the best evaluation of a split), ``final.test.loss`` (its last), ``last.train_epoch.loss``
+  (the last row of ``metrics.jsonl``) — as ``(section, split, metric)``. The shorter
+  spellings of earlier commands read as their full form: ``best.<split>`` (its primary
+  metric: ``""``), ``<split>.<metric>``, ``final.<split>_<metric>`` and the bare final name
+  ``<split>_<metric>`` (``test_accuracy``; ``final``, ``{split: metrics}``, tells the
+  split apart). Any other path (``params``, ``target.reached_at_epoch``) is a field of
+  ``result.json`` itself: None."""
+  head, dot, rest = path.partition(".")
+  if head in ("best", "last") and dot:
+    split, _, name = rest.partition(".")
+    return head, split, name
+  body = rest if head == "final" and dot else path
+  split, dot, name = body.partition(".")
+  if dot:
+    return ("final", split, name) if head == "final" or split in final else None
+  for split in sorted(final, key=len, reverse=True):  # the longest split that prefixes it
+    if body.startswith(split + "_") and body[len(split) + 1:] in final[split]:
+      return "final", split, body[len(split) + 1:]
+  return None
+
+
 @dataclasses.dataclass
 class Result:
   """What ``result.json`` holds: outcome, bests, final metrics, timing and provenance."""
@@ -245,40 +274,26 @@ class Result:
     return max(len(self.seeds), 1)
 
   def final_split(self, name: str) -> Optional[Tuple[str, str]]:
-    """``(split, metric)`` of a flat final name such as ``test_ema_accuracy`` (the longest
-    split that prefixes it), or None."""
-    for split in sorted(self.final, key=len, reverse=True):
-      if name.startswith(split + "_") and name[len(split) + 1:] in self.final[split].values:
-        return split, name[len(split) + 1:]
-    return None
-
-  def _split_metric(self, metric: str) -> Optional[Tuple[str, str]]:
-    """``final.<split>.<m>``, ``final.<split>_<m>`` or bare ``<split>_<m>`` → (split, m)."""
-    path = metric[len("final."):] if metric.startswith("final.") else metric
-    split, dot, name = path.partition(".")
-    if dot and split in self.final:
-      return split, name
-    return None if dot else self.final_split(path)
+    """``(split, metric)`` of a flat final name such as ``test_ema_accuracy``, or None."""
+    found = split_path(name, self.final)
+    return found[1:] if found else None
 
   def value(self, metric: str, replica: Optional[int] = None) -> Optional[float]:
-    """A metric of this run (replica ``replica``'s own for packed seeds):
-
-    ``best.<split>.<primary>`` (``best.<split>.step`` its step), ``final.<split>.<name>``,
-    a final name ``<split>_<name>`` (``test_accuracy``), or any other path into the
-    JSON (``target.reached_at_epoch``, ``params``; a per-replica list gives its element).
-    """
-    head, _, rest = metric.partition(".")
-    if head == "best" and rest:
-      split, _, name = rest.partition(".")
-      best = self.best.get(split)
+    """A metric of this run (replica ``replica``'s own for packed seeds) at a result path
+    (:func:`split_path`): ``best.<split>.<primary>`` (``best.<split>.step`` its step),
+    ``final.<split>.<name>``, or any other path into the JSON (``target.reached_at_epoch``,
+    ``params``; a per-replica list gives its element). ``last.`` paths read the run's
+    ``metrics.jsonl`` (``cnnlab.report.tables.record_value``)."""
+    found = split_path(metric, self.final)
+    if found and found[0] == "best":
+      best = self.best.get(found[1])
       if best is None:
         return None
       point = best.value(replica)
-      return float(point.step) if name == "step" else (
-          point.value if name in (best.metric, "") else None)
-    found = self._split_metric(metric)
-    if found:
-      return self.final[found[0]].value(found[1], replica)
+      return float(point.step) if found[2] == "step" else (
+          point.value if found[2] in (best.metric, "") else None)
+    if found and found[0] == "final":
+      return self.final[found[1]].value(found[2], replica) if found[1] in self.final else None
     node: Any = self.to_json()
     for part in metric.split("."):
       node = node.get(part) if isinstance(node, dict) else None
@@ -287,19 +302,19 @@ class Result:
     return number(node)
 
   def direction(self, metric: str) -> Optional[str]:
-    """``"higher"`` or ``"lower"`` for a metric path whose last part this run's loss
+    """``"higher"`` or ``"lower"`` for a result path whose metric this run's loss
     declared (``best.test.accuracy``, ``last.train_epoch.loss``, ``test_loss``), or a
     time of this file's (lower); None for other paths (``params``)."""
-    name = metric.rsplit(".", 1)[-1]
-    if name in ("wall_time_s", "compile_time_s", "train_time_s"):  # this file's own fields
+    if metric in ("wall_time_s", "compile_time_s", "train_time_s"):  # this file's own
       return "lower"
-    found = self.final_split(name) if "." not in metric else None
-    return self.directions.get(found[1] if found else name)
+    found = split_path(metric, self.final)
+    return self.directions.get(found[2] or self.primary_metric) if found else None
 
   def run_level(self, metric: str) -> bool:
     """Whether ``metric`` is one value for all replicas of a packed run (an ensemble)."""
-    found = self._split_metric(metric)
-    return bool(found) and self.final[found[0]].run_level(found[1])
+    found = split_path(metric, self.final)
+    return bool(found) and found[0] == "final" and found[1] in self.final and \
+        self.final[found[1]].run_level(found[2])
 
   def final_names(self) -> List[str]:
     return [f"final.{s}.{m}" for s, v in self.final.items() for m in v.names()]
