@@ -122,6 +122,12 @@ def _node(config, path: str, where: str):
   return node, leaf
 
 
+def current(config, path: str, where: str = "") -> Any:
+  """The value of the field at ``path`` (which must exist: the error names the closest)."""
+  node, leaf = _node(config, path, where or "config." + path)
+  return node[leaf]
+
+
 def typed(config, path: str, text: str, where: str = "") -> Any:
   """The value ``<path>=<text>`` sets in ``config`` (typed by that field)."""
   where = where or "config." + path

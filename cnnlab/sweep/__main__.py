@@ -2,6 +2,9 @@
 
     python -m cnnlab.sweep --config=configs/sweeps/x.py:budget=cpu --workers=2 \
         [--config.train.num_steps=100 ...] [--imports=my_ops.py] [--pack_seeds] [--dry_run]
+    python -m cnnlab.sweep --config=configs/mnist1d.py:conv1d_pool \
+        --axis=model.pool=max,avg --axis=model.act=relu,tanh --seeds=3      # no sweep file
+    python -m cnnlab.sweep --config=configs/sweeps/mnist1d_pool_act.py --only=model.pool=max,avg
 """
 
 import sys
@@ -46,6 +49,12 @@ def _define(fv: flags.FlagValues) -> None:
   define("integer", "target_seeds", 0, "at least this many seeds per point: the missing "
          "seeds (after each point's largest) become new runs of the same sweep directory, "
          "e.g. the number a report's seeds-needed table asks for", lower_bound=0)
+  define("multi_string", "axis", [], "an axis of the sweep, <path>=<v1>,<v2>,... (typed by "
+         "the field, as an override) or a range <path>=log:<low>:<high>:<n> (or lin:...); "
+         "several are crossed, and crossed with the config's get_sweep() if it has one")
+  define("integer", "seeds", 0, "n seeds (0 ... n-1) crossed with the axes", lower_bound=0)
+  define("multi_string", "only", [], "<path>=<v1>,<v2>,...: keep only the points that set "
+         "the swept path to one of these values (narrows a shipped sweep)")
   define("bool", "dry_run", False,
          "list the points and run ids, with a time estimate from finished runs")
 
@@ -61,7 +70,7 @@ def main(argv=None) -> int:
   _checks_on_the_cpu()
   try:
     spec = SweepSpec.from_args(a.config, overrides, split_paths(a.imports), _pack(a),
-                               a.target_seeds)
+                               a.target_seeds, a.axis, a.seeds, a.only)
     sweep_dir = a.sweep_dir or runner.default_sweep_dir(a.config)
     check_dir(sweep_dir, "--sweep_dir", write=not a.dry_run)
     if a.dry_run:

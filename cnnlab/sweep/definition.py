@@ -36,19 +36,43 @@ class SweepSpec:
   imports: Tuple[str, ...] = ()                # absolute paths of the user's files
   pack: Tuple[str, ...] = ()                   # axes trained side by side: ("seed", "optim.lr")
   target_seeds: int = 0                        # seeds per point at least (0: the config's)
+  axes: Tuple[str, ...] = ()                   # --axis: "model.pool=max,avg", crossed in
+  seeds: int = 0                               # --seeds: n seeds crossed in (0: none)
+  only: Tuple[str, ...] = ()                   # --only: "model.pool=max", the points kept
 
   @classmethod
   def from_args(cls, config: str, overrides: Sequence[str] = (), imports: Sequence[str] = (),
-                pack: Sequence[str] = (), target_seeds: int = 0) -> "SweepSpec":
+                pack: Sequence[str] = (), target_seeds: int = 0, axes: Sequence[str] = (),
+                seeds: int = 0, only: Sequence[str] = ()) -> "SweepSpec":
     path, _, arg = config.partition(":")
     return cls(os.path.abspath(path) + (f":{arg}" if arg else ""), parse_overrides(overrides),
-               tuple(os.path.abspath(p) for p in imports), tuple(pack), int(target_seeds))
+               tuple(os.path.abspath(p) for p in imports), tuple(pack), int(target_seeds),
+               tuple(axes), int(seeds), tuple(only))
 
   def base_and_points(self):
-    """The config file's base config and its points (the user's imports loaded first)."""
+    """The config file's base config and its points (the user's imports loaded first):
+    its ``get_sweep()``, crossed with the command line's ``--axis`` and ``--seeds``, then
+    narrowed by ``--only`` (:mod:`cnnlab.sweep.planning`)."""
     from cnnlab import imports
+    from cnnlab.sweep.planning import axis_points, only_points, product
+    from cnnlab.sweep.planning import seeds as seed_points
     imports.load(self.imports)
-    return sweep_of(self.config)
+    base, points = sweep_of(self.config, needs_sweep=not (self.axes or self.seeds))
+    for text in self.axes:
+      axis = axis_points(base, text)
+      path = next(iter(axis[0]))
+      if any(path in p for p in points):
+        raise ConfigError(f"--axis={text}: the config's sweep varies {path} already; "
+                          f"--only={path}=<values> narrows it")
+      points = product(points, axis)
+    if self.seeds:
+      if any("seed" in p for p in points):
+        raise ConfigError(f"--seeds={self.seeds}: the config's sweep sets the seeds already "
+                          f"(--target_seeds=N brings each point up to N)")
+      points = product(points, seed_points(self.seeds))
+    for text in self.only:
+      points = only_points(points, base, text)
+    return base, points
 
   def runs(self, points: Optional[List[Dict[str, Any]]] = None, check: bool = True):
     """The runs of ``points`` (default: the config's, packed as the spec says)."""
@@ -66,13 +90,17 @@ class SweepSpec:
            "imports": list(self.imports), "pack": list(self.pack)}
     if self.target_seeds:
       out["target_seeds"] = self.target_seeds
+    for key in ("axes", "seeds", "only"):  # (absent when unused: older specs compare equal)
+      if getattr(self, key):
+        out[key] = list(getattr(self, key)) if key != "seeds" else self.seeds
     return out
 
   @classmethod
   def from_json(cls, d: Dict[str, Any]) -> "SweepSpec":
     return cls(d["config"], tuple(tuple(o) for o in d.get("overrides", ())),
                tuple(d.get("imports", ())), tuple(d.get("pack", ())),
-               int(d.get("target_seeds", 0)))
+               int(d.get("target_seeds", 0)), tuple(d.get("axes", ())),
+               int(d.get("seeds", 0)), tuple(d.get("only", ())))
 
   @classmethod
   def of_index(cls, index) -> Optional["SweepSpec"]:
@@ -90,7 +118,8 @@ class SweepSpec:
     """What differs from ``other``, for the message refusing a relaunch."""
     names = {"overrides": "overrides", "imports": "--imports",
              "pack": "packed axes (--pack)", "config": "--config",
-             "target_seeds": "--target_seeds"}
+             "target_seeds": "--target_seeds", "axes": "--axis", "seeds": "--seeds",
+             "only": "--only"}
 
     def show(field: str, value) -> str:
       if field == "overrides":
@@ -103,13 +132,17 @@ class SweepSpec:
             for f in dataclasses.fields(self) if getattr(self, f.name) != getattr(other, f.name)]
 
 
-def sweep_of(spec: str):
-  """``(base_config, points)`` of a config file with ``get_sweep()``."""
+def sweep_of(spec: str, needs_sweep: bool = True):
+  """``(base_config, points)`` of a config file with ``get_sweep()`` (without one, and
+  unless ``needs_sweep``, the one point ``{}``: the axes come from the command line)."""
   import inspect
   module, arg = load_config_file(spec)
-  if not hasattr(module, "get_sweep"):
-    raise ConfigError(f"{spec}: the config file defines no get_sweep()")
   path = spec.partition(":")[0]
+  if not hasattr(module, "get_sweep"):
+    if needs_sweep:
+      raise ConfigError(f"{spec}: the config file defines no get_sweep() (or give the axes: "
+                        f"--axis=model.pool=max,avg --seeds=3)")
+    return from_user_file(path, module.get_config, *([arg] if arg else [])), [{}]
   base = from_user_file(path, module.get_config, *([arg] if arg else []))
   takes_arg = bool(inspect.signature(module.get_sweep).parameters)
   points = from_user_file(path, module.get_sweep, *([arg] if takes_arg else []))

@@ -204,3 +204,85 @@ def extra_seeds(points: List[Dict[str, Any]], target: int, base_seed: int = 0) -
     rest = {k: v for k, v in group[0].items() if k != "seed"}
     out += [{**rest, "seed": have[-1] + 1 + i} for i in range(max(0, target - len(have)))]
   return out
+
+
+# -- axes from the command line (python -m cnnlab.sweep --axis=... --only=...) --------------
+
+RANGE_FORMS = ("log", "lin")
+
+
+def split_values(text: str) -> List[str]:
+  """``max,avg,lp_sum(p=4, q=2)`` → the comma-separated values (a comma inside brackets,
+  parentheses or quotes stays in its value)."""
+  out, depth, quote, cur = [], 0, "", ""
+  for ch in text:
+    if quote:
+      quote = "" if ch == quote else quote
+    elif ch in "'\"":
+      quote = ch
+    elif ch in "([{":
+      depth += 1
+    elif ch in ")]}":
+      depth -= 1
+    elif ch == "," and depth == 0:
+      out.append(cur.strip())
+      cur = ""
+      continue
+    cur += ch
+  out.append(cur.strip())
+  return [v for v in out if v]
+
+
+def _range(path: str, text: str, current: Any) -> List[Any]:
+  """``log:<lo>:<hi>:<n>`` (geometric) or ``lin:<lo>:<hi>:<n>`` (evenly spaced), ends
+  included; for an int field rounded, repeats dropped."""
+  form, *parts = text.split(":")
+  try:
+    lo, hi, n = float(parts[0]), float(parts[1]), int(parts[2])
+    if len(parts) != 3 or n < 2 or (form == "log" and (lo <= 0 or hi <= 0)):
+      raise ValueError
+  except (ValueError, IndexError):
+    raise ConfigError(f"--axis={path}={text}: a range is {form}:<low>:<high>:<count> with "
+                      f"count >= 2{' and positive ends' if form == 'log' else ''}, e.g. "
+                      f"optim.lr=log:1e-4:1e-1:7") from None
+  if form == "log":
+    values = [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
+  else:
+    values = [lo + (hi - lo) * i / (n - 1) for i in range(n)]
+  values = [float(f"{v:.6g}") for v in values]  # 0.001, not 0.0010000000000000002
+  if isinstance(current, int) and not isinstance(current, bool):
+    values = list(dict.fromkeys(int(round(v)) for v in values))
+  return values
+
+
+def axis_points(base_config, text: str) -> List[Point]:
+  """``<path>=<v1>,<v2>,...`` (or a range, :func:`_range`) as one point per value, each
+  typed by the field it sets, as an override is (:mod:`cnnlab.config.overrides`)."""
+  from cnnlab.config import overrides
+  path, values = overrides.parse(text)
+  if values.split(":")[0] in RANGE_FORMS:
+    typed = _range(path, values, overrides.current(base_config, path))
+  else:
+    typed = [overrides.typed(base_config, path, v) for v in split_values(values)]
+  if len(set(map(repr, typed))) != len(typed) or not typed:
+    raise ConfigError(f"--axis={text}: give distinct values, e.g. {path}=a,b")
+  return sweep(path, typed)
+
+
+def only_points(points: List[Point], base_config, text: str) -> List[Point]:
+  """The points whose value of ``<path>`` is one of ``<v1>,<v2>,...`` (typed by the
+  field); a path the sweep does not vary, or a value it never takes, fails naming them."""
+  from cnnlab.config import overrides
+  path, values = overrides.parse(text)
+  swept = sorted({k for p in points for k in p})
+  if path not in swept:
+    raise ConfigError(f"--only={text}: the sweep does not vary {path!r}.{did_you_mean(path, swept)}"
+                      f" It varies: {', '.join(swept) or 'nothing'}")
+  wanted = [overrides.typed(base_config, path, v) for v in split_values(values)]
+  taken = [p[path] for p in points if path in p]
+  missing = [w for w in wanted if w not in taken]
+  if missing:
+    shown = ", ".join(dict.fromkeys(map(str, taken)))
+    raise ConfigError(f"--only={text}: the sweep never sets {path} to "
+                      f"{', '.join(map(repr, missing))}; its values: {shown}")
+  return [p for p in points if p.get(path) in wanted]
