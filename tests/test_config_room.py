@@ -79,6 +79,10 @@ def test_typing_edge_cases_and_errors_that_name_the_override():
   assert overrides.typed_value("", (), tuple) == ()
   assert overrides.typed_value("{'shape': (8, 8, 1)}", {}) == {"shape": (8, 8, 1)}
   assert overrides.parse("--config.train.shuffle") == ("train.shuffle", "true")
+  assert overrides.split_argv(["--config.optim.lr", "0.5", "--config.train.shuffle",
+                               "--workdir=x"]) == ((("optim.lr", "0.5"), ("train.shuffle",
+                                                                         "true")),
+                                                   ["--workdir=x"])
   for text, current, says in (("abc", 16, "not an int like its current value 16"),
                               ("maybe", True, "not a bool"), ("2", 0.5, None)):
     if says is None:

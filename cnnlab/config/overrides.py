@@ -43,10 +43,18 @@ def parse(item: str) -> Tuple[str, str]:
 
 
 def split_argv(argv: Sequence[str]) -> Tuple[Overrides, List[str]]:
-  """The ``--config.<path>=<value>`` arguments of a command line, parsed, and the rest."""
-  overrides, rest = [], []
-  for a in argv:
-    (overrides.append(parse(a)) if a.startswith(PREFIX) else rest.append(a))
+  """The ``--config.<path>=<value>`` arguments of a command line, parsed, and the rest.
+  As absl reads flags, ``--config.<path> <value>`` (the value as the next argument) is
+  the same override; a bare ``--config.<path>`` before another flag sets a bool."""
+  overrides, rest, args = [], [], list(argv)
+  while args:
+    a = args.pop(0)
+    if not a.startswith(PREFIX):
+      rest.append(a)
+    elif "=" not in a and args and not args[0].startswith("-"):
+      overrides.append(parse(f"{a}={args.pop(0)}"))
+    else:
+      overrides.append(parse(a))
   return tuple(overrides), rest
 
 
