@@ -1,2 +1,4 @@
-"""Search beyond grids (issue 29, in progress): typed search spaces over config paths
-(:mod:`cnnlab.search.space`) and Optuna's samplers. The search driver comes next."""
+"""Search beyond grids (issue 29): typed search spaces over config paths
+(:mod:`~cnnlab.search.space`, Optuna's samplers) and the driver that asks, trains each
+trial's seeds as ordinary runs of a sweep directory and tells (:mod:`~cnnlab.search.driver`;
+``python -m cnnlab.search``). Pruning (successive halving) is the next step."""

@@ -14,6 +14,7 @@ or Ray) rebuilds its runs from the stored spec and points.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -39,6 +40,7 @@ class SweepSpec:
   axes: Tuple[str, ...] = ()                   # --axis: "model.pool=max,avg", crossed in
   seeds: int = 0                               # --seeds: n seeds crossed in (0: none)
   only: Tuple[str, ...] = ()                   # --only: "model.pool=max", the points kept
+  points: Tuple[str, ...] = ()                 # explicit points (JSON), a search's trials
 
   @classmethod
   def from_args(cls, config: str, overrides: Sequence[str] = (), imports: Sequence[str] = (),
@@ -57,7 +59,10 @@ class SweepSpec:
     from cnnlab.sweep.planning import axis_points, only_points, product
     from cnnlab.sweep.planning import seeds as seed_points
     imports.load(self.imports)
-    base, points = sweep_of(self.config, needs_sweep=not (self.axes or self.seeds))
+    base, points = sweep_of(self.config,
+                            needs_sweep=not (self.axes or self.seeds or self.points))
+    if self.points:  # a search's trials: the points themselves (cnnlab.search)
+      points = [json.loads(p) for p in self.points]
     for text in self.axes:
       axis = axis_points(base, text)
       path = next(iter(axis[0]))
@@ -90,7 +95,7 @@ class SweepSpec:
            "imports": list(self.imports), "pack": list(self.pack)}
     if self.target_seeds:
       out["target_seeds"] = self.target_seeds
-    for key in ("axes", "seeds", "only"):  # (absent when unused: older specs compare equal)
+    for key in ("axes", "seeds", "only", "points"):  # (absent when unused: older specs equal)
       if getattr(self, key):
         out[key] = list(getattr(self, key)) if key != "seeds" else self.seeds
     return out
@@ -100,7 +105,7 @@ class SweepSpec:
     return cls(d["config"], tuple(tuple(o) for o in d.get("overrides", ())),
                tuple(d.get("imports", ())), tuple(d.get("pack", ())),
                int(d.get("target_seeds", 0)), tuple(d.get("axes", ())),
-               int(d.get("seeds", 0)), tuple(d.get("only", ())))
+               int(d.get("seeds", 0)), tuple(d.get("only", ())), tuple(d.get("points", ())))
 
   @classmethod
   def of_index(cls, index) -> Optional["SweepSpec"]:
@@ -119,7 +124,7 @@ class SweepSpec:
     names = {"overrides": "overrides", "imports": "--imports",
              "pack": "packed axes (--pack)", "config": "--config",
              "target_seeds": "--target_seeds", "axes": "--axis", "seeds": "--seeds",
-             "only": "--only"}
+             "only": "--only", "points": "the search's trials"}
 
     def show(field: str, value) -> str:
       if field == "overrides":

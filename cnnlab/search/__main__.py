@@ -1,0 +1,83 @@
+"""``python -m cnnlab.search``: a sampled search over config paths (see driver.py).
+
+    python -m cnnlab.search --config=configs/mnist1d.py:conv1d_pool \\
+        --space=optim.lr=log:1e-4:1e-1 --space=model.pool=choice:max,avg \\
+        --sampler=sobol --trials=12 --seeds=3 --workers=2 [--config.train.num_steps=1000]
+"""
+
+import json
+import os
+import sys
+
+from absl import flags
+
+from cnnlab.config import flags as cli_flags
+from cnnlab.errors import USER_ERRORS, ConfigError, check_dir, report
+from cnnlab.imports import split_paths
+from cnnlab.search import driver, space
+
+
+def _define(fv: flags.FlagValues) -> None:
+  define = cli_flags.definer(fv)
+  define("string", "config", None, "config file, [:arg]; a get_space() in it adds dimensions")
+  define("multi_string", "space", [], "a dimension: <path>=log:<low>:<high>, uniform:, int:, "
+         "int_log:, or choice:<v1>,<v2>,... (typed by the field)")
+  define("enum", "sampler", "tpe", "Optuna's sampler", enum_values=list(space.SAMPLERS))
+  define("integer", "trials", 10, "the budget: trials in all", lower_bound=1)
+  define("integer", "seeds", 1, "seeds per trial (its runs); the objective is over them",
+         lower_bound=1)
+  define("string", "metric", "best.test.accuracy", "a result path each run reports")
+  define("enum", "objective", "mean", "over a trial's seeds (iqm: the 25%-trimmed mean)",
+         enum_values=list(driver.OBJECTIVES))
+  define("integer", "seed", 0, "the sampler's seed", lower_bound=0)
+  define("string", "sweep_dir", None, "default: sweeps/<config name>_search")
+  define("integer", "workers", 1, "parallel worker processes (and trials per round)",
+         lower_bound=1)
+  define("string", "imports", "", "comma-separated files of the user's registrations")
+
+
+def main(argv=None) -> int:
+  argv = sys.argv[1:] if argv is None else argv
+  try:
+    a, overrides, _ = cli_flags.parse(_define, argv, prog="python -m cnnlab.search",
+                                      doc=__doc__ + "\n" + driver.__doc__,
+                                      required=("config",), overrides=True)
+    search = _search(a, overrides)
+    from cnnlab.sweep.runner import default_sweep_dir
+    sweep_dir = a.sweep_dir or default_sweep_dir(a.config) + "_search"
+    check_dir(sweep_dir, "--sweep_dir")
+    out = driver.run(search, sweep_dir, workers=a.workers)
+  except USER_ERRORS as e:
+    return report("search", e)
+  with open(os.path.join(sweep_dir, "search.json"), "w") as f:
+    json.dump(out, f, indent=1)
+  best = out["best"]
+  print(f"best: trial {best['number']} {best['point']} -> {best['value']:.4f} "
+        f"({a.objective} of {a.metric} over {a.seeds} seed(s)); trials in "
+        f"{os.path.join(sweep_dir, 'search.json')}" if best else "no trial completed")
+  return 0 if best else 1
+
+
+def _search(a, overrides) -> driver.Search:
+  from cnnlab import imports
+  from cnnlab.config import apply_overrides, load_config_file
+  from cnnlab.sweep.definition import sweep_of
+  imports.load(split_paths(a.imports))
+  base, _ = sweep_of(a.config, needs_sweep=False)
+  base = apply_overrides(base, overrides)
+  module, _ = load_config_file(a.config)
+  dims = space.check(module.get_space(), base) if hasattr(module, "get_space") else {}
+  for text in a.space:
+    path, dim = space.parse(text, base)
+    dims[path] = dim
+  if not dims:
+    raise ConfigError("give the space: --space=<path>=<kind>:... (or a get_space() in the "
+                      "config file)")
+  path = a.config.partition(":")[0]
+  return driver.Search(os.path.abspath(path) + a.config[len(path):], dims, a.sampler,
+                       a.trials, a.seeds, a.metric, a.objective, a.seed, overrides,
+                       tuple(split_paths(a.imports)))
+
+
+if __name__ == "__main__":
+  sys.exit(main())

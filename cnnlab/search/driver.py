@@ -1,0 +1,185 @@
+"""The search driver: Optuna proposes, the lab's runner trains, the driver tells.
+
+    python -m cnnlab.search --config=configs/mnist1d.py:conv1d_pool \\
+        --space=optim.lr=log:1e-4:1e-1 --space=model.pool=choice:max,avg \\
+        --sampler=sobol --trials=12 --seeds=3 --metric=best.test.accuracy --workers=2
+
+Each round asks the sampler for up to ``--workers`` trials; each trial is its point with
+every seed, ordinary runs of the sweep directory (its index, its run ids, its reports:
+``cnnlab.report`` works on a search as on any sweep); the runner trains them (resumable,
+local workers); each trial is told the mean (or IQM) of the metric over its seeds, and a
+trial with a diverged or invalid seed fails. Optuna's storage, ``search.sqlite`` in the
+sweep directory, is written by this process only (SQLite's parallel writers lock).
+
+Killed and relaunched, a search continues where it stopped: finished trials are kept,
+trials asked but not told are trained (their finished runs skipped, interrupted ones
+resumed) and told, and the sampler draws as an uninterrupted search would — each ask is
+seeded by the search's seed and the trial's number (quasi-random samplers index their
+sequence by the trial count) — so both end with the same trials.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+
+from cnnlab.errors import ConfigError
+from cnnlab.search import space as spaces
+
+STORAGE = "search.sqlite"
+STUDY = "search"
+OBJECTIVES = ("mean", "iqm")
+
+
+@dataclasses.dataclass(frozen=True)
+class Search:
+  """What a search is: the sweep it extends (config, overrides, imports), its space, and
+  how trials are drawn, run and scored."""
+  config: str
+  space: Mapping[str, spaces.Dimension]
+  sampler: str = "tpe"
+  trials: int = 10
+  seeds: int = 1
+  metric: str = "best.test.accuracy"
+  objective: str = "mean"
+  seed: int = 0
+  overrides: Sequence[Any] = ()
+  imports: Sequence[str] = ()
+
+  def points(self, params: Mapping[str, Any]) -> List[Dict[str, Any]]:
+    """A trial's runs: its point with each seed."""
+    point = spaces.point(params, self.space)
+    return [{**point, "seed": s} for s in range(self.seeds)]
+
+
+def _study(search: Search, sweep_dir: str, direction: str):
+  import optuna
+  optuna.logging.set_verbosity(optuna.logging.WARNING)
+  os.makedirs(sweep_dir, exist_ok=True)
+  storage = f"sqlite:///{os.path.abspath(os.path.join(sweep_dir, STORAGE))}"
+  study = optuna.create_study(storage=storage, study_name=STUDY, direction=direction,
+                              sampler=spaces.sampler(search.sampler, search.seed),
+                              load_if_exists=True)
+  stored = study.user_attrs.get("search")
+  mine = {"space": {p: dataclasses.asdict(d) for p, d in search.space.items()},
+          "sampler": search.sampler, "seed": search.seed, "seeds": search.seeds,
+          "metric": search.metric, "objective": search.objective}
+  mine = json.loads(json.dumps(mine))
+  if stored is None:
+    study.set_user_attr("search", mine)
+  elif stored != mine:
+    what = ", ".join(k for k in mine if mine[k] != stored.get(k))
+    raise ConfigError(f"{sweep_dir} holds a search with another {what}: relaunch it the same "
+                      f"way (or use a new --sweep_dir)")
+  return study
+
+
+def _ask(study, search: Search):
+  """The next trial, drawn as an uninterrupted search would draw it (the module's notes)."""
+  if search.sampler not in ("sobol", "halton"):
+    study.sampler = spaces.sampler(search.sampler, search.seed * 1_000_003 + len(study.trials))
+  return study.ask({p: d.distribution() for p, d in search.space.items()})
+
+
+def _score(search: Search, values: List[Optional[float]]) -> Optional[float]:
+  if not values or any(v is None for v in values):
+    return None
+  if search.objective == "iqm" and len(values) >= 4:
+    from scipy.stats import trim_mean
+    return float(trim_mean(values, 0.25))
+  return float(sum(values) / len(values))
+
+
+def run(search: Search, sweep_dir: str, workers: int = 1, launch: Optional[Callable] = None,
+        log=print) -> Dict[str, Any]:
+  """Runs (or resumes) the search to its budget of trials; returns :func:`summary`."""
+  import optuna
+  if search.objective not in OBJECTIVES:
+    raise ConfigError(f"--objective must be one of {', '.join(OBJECTIVES)}")
+  study = _study(search, sweep_dir, "minimize" if _lower(search.metric) else "maximize")
+  running = optuna.trial.TrialState.RUNNING
+  while True:
+    batch = [(t.number, t.params) for t in study.trials if t.state == running]  # resumed
+    while len(batch) < workers and len(study.trials) < search.trials:
+      trial = _ask(study, search)
+      batch.append((trial.number, trial.params))
+    if not batch:
+      break
+    batch = _train(search, study, batch, sweep_dir, workers, launch, log)
+    values = _values(search, sweep_dir)
+    for number, params in batch:
+      score = _score(search, [values.get(i) for i in _run_ids(search, params)])
+      if score is None:
+        study.tell(number, state=optuna.trial.TrialState.FAIL)
+      else:
+        study.tell(number, score)
+      log(f"trial {number}: {spaces.point(params, search.space)} -> "
+          f"{'failed (a seed diverged)' if score is None else f'{score:.4f}'}")
+  return summary(study, search)
+
+
+def _run_ids(search: Search, params) -> List[str]:
+  from cnnlab.sweep.planning import run_id
+  return [run_id(p) for p in search.points(params)]
+
+
+def _train(search: Search, study, batch, sweep_dir: str, workers: int, launch, log):
+  """Trains the batch's runs with the lab's runner (the earlier trials' runs stay in the
+  sweep's spec: finished, they are skipped); a trial whose config cannot run fails at
+  once, named, and the rest train. Returns the trials that trained."""
+  import optuna
+  from cnnlab.sweep import runner
+  from cnnlab.sweep.definition import SweepSpec
+  from cnnlab.sweep.index import INDEX_FILE, Index
+  path = os.path.join(sweep_dir, INDEX_FILE)
+  known = set()
+  if os.path.exists(path):
+    index = Index(path, readonly=True)
+    known = {r["run_id"] for r in index.rows()}
+    index.close()
+  earlier = [t.params for t in study.trials if t.state != optuna.trial.TrialState.RUNNING
+             and set(_run_ids(search, t.params)) <= known]
+  base = SweepSpec.from_args(search.config, search.overrides, search.imports)
+  while batch:
+    points = [p for params in earlier + [b[1] for b in batch] for p in search.points(params)]
+    spec = dataclasses.replace(base, points=tuple(json.dumps(p) for p in points))
+    try:
+      (launch or runner.launch)(spec, sweep_dir, workers=workers, log=lambda *_: None)
+      return batch
+    except runner.InvalidPoints as e:
+      bad = {line.split(":")[0] for line in e.lines}
+      for number, params in [b for b in batch if set(_run_ids(search, b[1])) & bad]:
+        study.tell(number, state=optuna.trial.TrialState.FAIL)
+        why = next(line for line in e.lines if line.split(":")[0] in _run_ids(search, params))
+        log(f"trial {number}: {spaces.point(params, search.space)} -> invalid: {why}")
+        batch = [b for b in batch if b[0] != number]
+  return batch
+
+
+def _values(search: Search, sweep_dir: str) -> Dict[str, Optional[float]]:
+  from cnnlab.report import tables
+  return {r["run_id"]: tables.record_value(r, search.metric) if r["status"] == "done"
+          else None for r in tables.collect(sweep_dir)}
+
+
+def _lower(metric: str) -> bool:
+  from cnnlab.registry import lookup
+  name = metric.rsplit(".", 1)[-1]
+  return any(name == n or name.endswith("_" + n)
+             for _, spec in lookup("loss").items() for n in spec.lower_is_better)
+
+
+def summary(study, search: Search) -> Dict[str, Any]:
+  import optuna
+  complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+  trials = [{"number": t.number, "point": spaces.point(t.params, search.space),
+             "state": t.state.name.lower(), "value": t.value,
+             "runs": _run_ids(search, t.params)} for t in study.trials]
+  best = None
+  if complete:
+    b = study.best_trial
+    best = {"number": b.number, "point": spaces.point(b.params, search.space),
+            "value": b.value}
+  return {"best": best, "trials": trials}
