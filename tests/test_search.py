@@ -2,6 +2,7 @@
 seeds as ordinary runs, the driver tells; a search killed mid-round and relaunched ends
 with the trials of an uninterrupted one; a trial that cannot run fails at once."""
 
+import json
 import os
 
 import pytest
@@ -80,6 +81,12 @@ def test_the_command_line_and_its_errors(cfg, tmp_path, capsys):
   assert search_cli.main(argv) == 0
   assert "best: trial" in capsys.readouterr().out
   assert os.path.exists(os.path.join(out, "search.json"))
+  # a compute budget: once the runs have taken it, no new trial is asked
+  spent = str(tmp_path / "budget")
+  assert search_cli.main([*argv[:3], "--trials=5", f"--sweep_dir={spent}", argv[-1],
+                          "--budget_s=0.001"]) == 0
+  with open(os.path.join(spent, "search.json")) as f:
+    assert len(json.load(f)["trials"]) == 1  # the first round (one worker), then spent
   for bad, says in ((["--space=optim.lr=logg:1:2"], "unknown kind 'logg'"),
                     (["--sampler=tpee"], "flag --sampler=tpee"), ([], "give the space")):
     assert search_cli.main([f"--config={cfg}", f"--sweep_dir={out}x", *bad]) == 2

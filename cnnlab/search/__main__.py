@@ -24,6 +24,8 @@ def _define(fv: flags.FlagValues) -> None:
          "int_log:, or choice:<v1>,<v2>,... (typed by the field)")
   define("enum", "sampler", "tpe", "Optuna's sampler", enum_values=list(space.SAMPLERS))
   define("integer", "trials", 10, "the budget: trials in all", lower_bound=1)
+  define("float", "budget_s", 0.0, "a compute budget: no new trial once the runs' summed "
+         "wall time passes it (0: trials only)", lower_bound=0.0)
   define("integer", "seeds", 1, "seeds per trial (its runs); the objective is over them",
          lower_bound=1)
   define("string", "metric", "best.test.accuracy", "a result path each run reports")
@@ -76,7 +78,7 @@ def _search(a, overrides) -> driver.Search:
   path = a.config.partition(":")[0]
   return driver.Search(os.path.abspath(path) + a.config[len(path):], dims, a.sampler,
                        a.trials, a.seeds, a.metric, a.objective, a.seed, overrides,
-                       tuple(split_paths(a.imports)))
+                       tuple(split_paths(a.imports)), a.budget_s)
 
 
 if __name__ == "__main__":

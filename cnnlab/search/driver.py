@@ -4,7 +4,8 @@
         --space=optim.lr=log:1e-4:1e-1 --space=model.pool=choice:max,avg \\
         --sampler=sobol --trials=12 --seeds=3 --metric=best.test.accuracy --workers=2
 
-Each round asks the sampler for up to ``--workers`` trials; each trial is its point with
+Each round asks the sampler for up to ``--workers`` trials (until ``--trials`` are asked,
+or the runs' summed wall time passes ``--budget_s``); each trial is its point with
 every seed, ordinary runs of the sweep directory (its index, its run ids, its reports:
 ``cnnlab.report`` works on a search as on any sweep); the runner trains them (resumable,
 local workers); each trial is told the mean (or IQM) of the metric over its seeds, and a
@@ -47,6 +48,7 @@ class Search:
   seed: int = 0
   overrides: Sequence[Any] = ()
   imports: Sequence[str] = ()
+  budget_s: float = 0.0      # also stop asking once the runs' summed wall time passes it
 
   def points(self, params: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """A trial's runs: its point with each seed."""
@@ -102,7 +104,9 @@ def run(search: Search, sweep_dir: str, workers: int = 1, launch: Optional[Calla
   running = optuna.trial.TrialState.RUNNING
   while True:
     batch = [(t.number, t.params) for t in study.trials if t.state == running]  # resumed
-    while len(batch) < workers and len(study.trials) < search.trials:
+    spent = _spent(sweep_dir) if search.budget_s else 0.0
+    while len(batch) < workers and len(study.trials) < search.trials and \
+        not (search.budget_s and spent >= search.budget_s):
       trial = _ask(study, search)
       batch.append((trial.number, trial.params))
     if not batch:
@@ -156,6 +160,15 @@ def _train(search: Search, study, batch, sweep_dir: str, workers: int, launch, l
         log(f"trial {number}: {spaces.point(params, search.space)} -> invalid: {why}")
         batch = [b for b in batch if b[0] != number]
   return batch
+
+
+def _spent(sweep_dir: str) -> float:
+  """The compute the search's runs have taken: their summed wall time (every process)."""
+  from cnnlab.report import tables
+  if not os.path.exists(os.path.join(sweep_dir, "index.sqlite")):
+    return 0.0
+  return sum(float(r["result"].wall_time_s) for r in tables.collect(sweep_dir)
+             if r.get("result") is not None)
 
 
 def _values(search: Search, sweep_dir: str) -> Dict[str, Optional[float]]:
