@@ -5,11 +5,10 @@ traceback (:func:`report`), and a config that raises one is recorded as ``invali
 by sweeps.
 """
 
-import argparse
 import os
 import sys
 import traceback
-from typing import NoReturn, Optional, TextIO
+from typing import Optional, TextIO
 
 from cnnlab.registry import OptionError, UnknownNameError
 
@@ -119,21 +118,3 @@ def report(what: str, e: BaseException, stream: Optional[TextIO] = None) -> int:
   """Prints ``invalid <what>: <message>`` as one line; returns the exit code, 2."""
   print(f"invalid {what}: {one_line(e)}", file=stream or sys.stderr)
   return 2
-
-
-class ArgumentParser(argparse.ArgumentParser):
-  """argparse whose errors are one line, ``invalid <what>: <message>``, with exit code 2."""
-
-  def __init__(self, *args, what: str = "command line", **kwargs):
-    kwargs.setdefault("allow_abbrev", False)  # --worker must not silently mean --workers
-    super().__init__(*args, **kwargs)
-    self.what = what
-
-  def error(self, message: str) -> NoReturn:
-    if message.startswith("unrecognized arguments:"):
-      from cnnlab.registry import did_you_mean
-      first = message.split(":", 1)[1].split()[0].split("=")[0]
-      options = [o for a in self._actions for o in a.option_strings]
-      message += did_you_mean(first, options)
-    print(f"invalid {self.what}: {message} (usage: {self.prog} --help)", file=sys.stderr)
-    sys.exit(2)

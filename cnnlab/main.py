@@ -112,14 +112,8 @@ def parse(argv: List[str]) -> Command:
                                      doc=__doc__, overrides=True)
   imports.load(imports.split_paths(fv.imports))  # (a config may name the user's ops)
   config = config_overrides.apply(files.load(fv.config), overrides)
-  typed = {path: _get(config, path) for path, _ in overrides}
+  typed = {path: config_overrides.current(config, path) for path, _ in overrides}
   return Command(fv, config, typed)
-
-
-def _get(config, path: str) -> Any:
-  for part in path.split("."):
-    config = config[part]
-  return config
 
 
 def cli(argv: List[str]) -> int:
@@ -144,9 +138,7 @@ def _workdir(command: Command) -> str:
 def _dry_run(command: Command) -> int:
   """Every check a run makes before training, on the CPU, with nothing written."""
   from cnnlab.train import runtime
-  if not runtime.backends_initialized():
-    import jax
-    jax.config.update("jax_platforms", "cpu")  # (shapes are traced, never compiled)
+  runtime.checks_on_the_cpu()  # (shapes are traced, never compiled)
   from cnnlab.train.run import check_runnable
   workdir = _workdir(command)
   try:

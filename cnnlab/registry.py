@@ -49,6 +49,11 @@ def did_you_mean(name: Any, names: Sequence[str]) -> str:
   return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
+def unknown(what: str, value: Any, valid: Sequence[str]) -> str:
+  """``unknown model 'x'. Did you mean 'y'? Valid: a, b`` (the lab's one form)."""
+  return f"unknown {what} {value!r}.{did_you_mean(value, valid)} Valid: {', '.join(valid)}"
+
+
 class Registry(Generic[T]):
   """An ordered mapping from names to entries, with helpful errors.
 

@@ -19,6 +19,7 @@ from cnnlab.sweep import __main__ as sweep_cli
 from cnnlab.sweep.definition import SweepSpec
 from cnnlab.trees import get
 from test_cli import CONFIG
+from test_results import loaded_modules
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -168,12 +169,10 @@ def test_no_import_circle_in_cnnlab():
 
 
 def test_the_config_room_and_sweep_planning_load_no_model_data_or_trainer():
-  code = ("import sys, cnnlab.config, cnnlab.sweep.planning, cnnlab.sweep.definition\n"
-          "print([m for m in sys.modules if m.split('.')[0] in ('jax', 'flax', 'optax') or "
-          "m.startswith(('cnnlab.models', 'cnnlab.data', 'cnnlab.train', 'cnnlab.ops'))])")
-  out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": REPO}, check=True).stdout
-  assert out.strip() == "[]", out
+  out = loaded_modules("cnnlab.config, cnnlab.sweep.planning, cnnlab.sweep.definition",
+                       names=("jax", "flax", "optax"), prefixes=(
+                           "cnnlab.models", "cnnlab.data", "cnnlab.train", "cnnlab.ops"))
+  assert out == "[]", out
 
 
 def test_workers_read_each_runs_config_from_the_index_not_from_the_file(files, tmp_path):

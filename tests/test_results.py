@@ -153,13 +153,20 @@ def test_a_resumed_writer_drops_rows_after_its_checkpoint_and_a_torn_last_line(t
   assert [r["step"] for r in read_metrics(str(tmp_path))] == [2, 4]
 
 
+def loaded_modules(imports: str, names=(), prefixes=()) -> str:
+  """The modules a fresh process has after ``import <imports>`` whose top-level name is
+  one of ``names`` or that start with one of ``prefixes`` (printed as a list)."""
+  code = (f"import sys, {imports}\n"
+          f"print([m for m in sys.modules if m.split('.')[0] in {tuple(names)!r} or "
+          f"m.startswith({tuple(prefixes)!r})])")
+  return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                        text=True, env={**os.environ, "PYTHONPATH": REPO},
+                        check=True).stdout.strip()
+
+
 def test_reading_results_and_reports_does_not_load_orbax_or_the_model_zoo():
-  code = ("import sys, cnnlab.report.tables, cnnlab.train.result; "
-          "heavy = [m for m in sys.modules if m.startswith(('orbax', 'cnnlab.models', "
-          "'cnnlab.ops', 'flax', 'optax', 'cnnlab.data'))]; print(heavy)")
-  out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": REPO}, check=True).stdout
-  assert out.strip() == "[]"
+  assert loaded_modules("cnnlab.report.tables, cnnlab.train.result", prefixes=(
+      "orbax", "cnnlab.models", "cnnlab.ops", "flax", "optax", "cnnlab.data")) == "[]"
 
 
 def _loss_run(root, run_id, pool, seed, loss, directions=None):

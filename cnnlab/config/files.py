@@ -20,6 +20,7 @@ import ml_collections
 from cnnlab.config.overrides import typed_value
 from cnnlab.errors import ConfigError, from_user_file
 from cnnlab.registry import did_you_mean
+from cnnlab.registry import unknown as _unknown
 
 
 def load_config_file(spec: str) -> Tuple[Any, Optional[str]]:
@@ -51,10 +52,6 @@ def from_json(data: Dict[str, Any]) -> ml_collections.ConfigDict:
       return ml_collections.ConfigDict({k: thaw(x) for k, x in v.items()})
     return tuple(thaw(x) for x in v) if isinstance(v, list) else v
   return thaw(data)
-
-
-def _unknown(what: str, value, valid) -> str:
-  return f"unknown {what} {value!r}.{did_you_mean(value, valid)} Valid: {', '.join(valid)}"
 
 
 def config_arg(config_file: str, arg, valid, default: str, what: str = "model") -> str:

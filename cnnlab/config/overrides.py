@@ -18,12 +18,12 @@ the closest field and the fields there.
 from __future__ import annotations
 
 import ast
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, List, Mapping, Sequence, Tuple
 
 import ml_collections
 
 from cnnlab.errors import ConfigError
-from cnnlab.registry import did_you_mean, names_of
+from cnnlab.registry import did_you_mean, names_of, unknown
 
 PREFIX = "--config."
 Overrides = Tuple[Tuple[str, str], ...]  # ((path, text), ...) in the command line's order
@@ -148,8 +148,7 @@ def _with_model(config, name: Any):
   from cnnlab.config.base import model_config
   models = names_of("model")
   if name not in models:
-    raise ConfigError(f"config.model.name: unknown model {name!r}.{did_you_mean(name, models)} "
-                      f"Valid: {', '.join(models)}")
+    raise ConfigError(f"config.model.name: {unknown('model', name, models)}")
   config.model = model_config(name)
   return config
 
@@ -174,8 +173,3 @@ def apply(config, overrides: Mapping[str, Any] | Sequence[Tuple[str, Any]], text
     with node.ignore_type():
       node[leaf] = new
   return c
-
-
-def typed_dict(config, overrides: Overrides) -> Dict[str, Any]:
-  """``{path: typed value}`` of command-line overrides (a run directory's name)."""
-  return {path: typed(config, path, value) for path, value in overrides}

@@ -13,11 +13,7 @@ import ml_collections
 from cnnlab.config.base import LOOP_FORMS, PACKABLE, replica_values
 from cnnlab.errors import ConfigError
 from cnnlab.registry import did_you_mean, lookup, names_of
-
-
-def _unknown(what: str, value, valid) -> str:
-  """``unknown model 'x'. Did you mean 'y'? Valid: a, b`` (the lab's one form)."""
-  return f"unknown {what} {value!r}.{did_you_mean(value, valid)} Valid: {', '.join(valid)}"
+from cnnlab.registry import unknown as _unknown
 
 
 def _check_replica_values(t) -> None:

@@ -123,13 +123,19 @@ def _direction(records: Sequence[Dict], metric: str) -> str:
       found = r["result"].direction(metric)
       if found:
         return found
-  if any("values" in r for r in records):  # a runs.csv: no result.json to read
-    from cnnlab.registry import lookup
-    name = metric.rsplit(".", 1)[-1]
-    for _, spec in lookup("loss").items():
-      if any(name == n or name.endswith("_" + n) for n in spec.lower_is_better):
-        return "lower"
+  if any("values" in r for r in records) and declared_lower(metric):  # a runs.csv
+    return "lower"
   return "higher"
+
+
+def declared_lower(metric: str) -> bool:
+  """Whether a registered loss declares ``metric`` (a result path's last part, or a final
+  name ending in it) better low (:meth:`~cnnlab.train.losses.LossSpec.direction`): for
+  metrics no ``result.json`` declares yet (a runs.csv, a search before its first run)."""
+  from cnnlab.registry import lookup
+  name = metric.rsplit(".", 1)[-1]
+  return any(name == n or name.endswith("_" + n)
+             for _, spec in lookup("loss").items() for n in spec.lower_is_better)
 
 
 def run_level(record: Dict[str, Any], metric: str) -> bool:

@@ -86,12 +86,12 @@ def _ask(study, search: Search):
 
 
 def _score(search: Search, values: List[Optional[float]]) -> Optional[float]:
+  """The objective over a trial's seeds, the report's estimator of that name (None when a
+  seed has no value: diverged, invalid)."""
+  from cnnlab.report import stats
   if not values or any(v is None for v in values):
     return None
-  if search.objective == "iqm" and len(values) >= 4:
-    from scipy.stats import trim_mean
-    return float(trim_mean(values, 0.25))
-  return float(sum(values) / len(values))
+  return stats.point(values, search.objective)
 
 
 def run(search: Search, sweep_dir: str, workers: int = 1, launch: Optional[Callable] = None,
@@ -100,7 +100,8 @@ def run(search: Search, sweep_dir: str, workers: int = 1, launch: Optional[Calla
   import optuna
   if search.objective not in OBJECTIVES:
     raise ConfigError(f"--objective must be one of {', '.join(OBJECTIVES)}")
-  study = _study(search, sweep_dir, "minimize" if _lower(search.metric) else "maximize")
+  from cnnlab.report.tables import declared_lower
+  study = _study(search, sweep_dir, "minimize" if declared_lower(search.metric) else "maximize")
   running = optuna.trial.TrialState.RUNNING
   while True:
     batch = [(t.number, t.params) for t in study.trials if t.state == running]  # resumed
@@ -175,13 +176,6 @@ def _values(search: Search, sweep_dir: str) -> Dict[str, Optional[float]]:
   from cnnlab.report import tables
   return {r["run_id"]: tables.record_value(r, search.metric) if r["status"] == "done"
           else None for r in tables.collect(sweep_dir)}
-
-
-def _lower(metric: str) -> bool:
-  from cnnlab.registry import lookup
-  name = metric.rsplit(".", 1)[-1]
-  return any(name == n or name.endswith("_" + n)
-             for _, spec in lookup("loss").items() for n in spec.lower_is_better)
 
 
 def summary(study, search: Search) -> Dict[str, Any]:

@@ -24,7 +24,6 @@ Samplers are Optuna's (random, quasi-random Sobol or Halton, TPE), never re-impl
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 from cnnlab.config import overrides
@@ -67,14 +66,10 @@ class Dimension:
   def grid(self, n: int) -> List[Any]:
     """``n`` evenly spaced values (geometrically for log kinds), ends included; ints
     rounded and repeats dropped; every value of a choice."""
+    from cnnlab.sweep.planning import spaced
     if self.kind == "choice":
       return list(self.values)
-    log = self.kind in ("log", "int_log")
-    lo, hi = (math.log(self.low), math.log(self.high)) if log else (self.low, self.high)
-    values = [lo + (hi - lo) * i / max(n - 1, 1) for i in range(n)]
-    values = [float(f"{math.exp(v) if log else v:.6g}") for v in values]
-    return list(dict.fromkeys(int(round(v)) for v in values)) if "int" in self.kind \
-        else values
+    return spaced(self.low, self.high, n, log="log" in self.kind, integer="int" in self.kind)
 
 
 def log_uniform(low: float, high: float) -> Dimension:

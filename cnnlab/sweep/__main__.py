@@ -67,7 +67,8 @@ def main(argv=None) -> int:
                                       overrides=True)
   except USER_ERRORS as e:
     return report("sweep", e)
-  _checks_on_the_cpu()
+  from cnnlab.train import runtime
+  runtime.checks_on_the_cpu()
   try:
     spec = SweepSpec.from_args(a.config, overrides, split_paths(a.imports), _pack(a),
                                a.target_seeds, a.axis, a.seeds, a.only)
@@ -113,16 +114,6 @@ def _print_invalid(sweep_dir: str) -> None:
         f"them):", file=sys.stderr)
   for r in rows:
     print(f"  {r['run_id']}: {' '.join(str(r['error']).split())}", file=sys.stderr)
-
-
-def _checks_on_the_cpu() -> None:
-  """The launcher only checks configs (shapes, traced abstractly): on the CPU, so that it
-  never takes the accelerator memory its workers need. (Process-local: workers inherit
-  nothing of it.)"""
-  from cnnlab.train import runtime
-  if not runtime.backends_initialized():
-    import jax
-    jax.config.update("jax_platforms", "cpu")
 
 
 def _pack(a) -> tuple:

@@ -143,12 +143,12 @@ def sweep_of(spec: str, needs_sweep: bool = True):
   import inspect
   module, arg = load_config_file(spec)
   path = spec.partition(":")[0]
-  if not hasattr(module, "get_sweep"):
-    if needs_sweep:
-      raise ConfigError(f"{spec}: the config file defines no get_sweep() (or give the axes: "
-                        f"--axis=model.pool=max,avg --seeds=3)")
-    return from_user_file(path, module.get_config, *([arg] if arg else [])), [{}]
+  if not hasattr(module, "get_sweep") and needs_sweep:
+    raise ConfigError(f"{spec}: the config file defines no get_sweep() (or give the axes: "
+                      f"--axis=model.pool=max,avg --seeds=3)")
   base = from_user_file(path, module.get_config, *([arg] if arg else []))
+  if not hasattr(module, "get_sweep"):
+    return base, [{}]
   takes_arg = bool(inspect.signature(module.get_sweep).parameters)
   points = from_user_file(path, module.get_sweep, *([arg] if takes_arg else []))
   return base, points

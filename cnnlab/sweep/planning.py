@@ -245,14 +245,19 @@ def _range(path: str, text: str, current: Any) -> List[Any]:
     raise ConfigError(f"--axis={path}={text}: a range is {form}:<low>:<high>:<count> with "
                       f"count >= 2{' and positive ends' if form == 'log' else ''}, e.g. "
                       f"optim.lr=log:1e-4:1e-1:7") from None
-  if form == "log":
-    values = [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
-  else:
-    values = [lo + (hi - lo) * i / (n - 1) for i in range(n)]
-  values = [float(f"{v:.6g}") for v in values]  # 0.001, not 0.0010000000000000002
-  if isinstance(current, int) and not isinstance(current, bool):
-    values = list(dict.fromkeys(int(round(v)) for v in values))
-  return values
+  return spaced(lo, hi, n, log=form == "log",
+                integer=isinstance(current, int) and not isinstance(current, bool))
+
+
+def spaced(low: float, high: float, n: int, log: bool = False,
+           integer: bool = False) -> List[Any]:
+  """``n`` values from ``low`` to ``high``, ends included, evenly spaced (geometrically
+  with ``log``) to 6 significant digits (0.001, not 0.0010000000000000002); ``integer``:
+  rounded, repeats dropped. An axis's range, and a search space's reference grid."""
+  steps = [i / max(n - 1, 1) for i in range(n)]
+  values = [float(f"{low * (high / low) ** t if log else low + (high - low) * t:.6g}")
+            for t in steps]
+  return list(dict.fromkeys(int(round(v)) for v in values)) if integer else values
 
 
 def axis_points(base_config, text: str) -> List[Point]:

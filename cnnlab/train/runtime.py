@@ -46,6 +46,15 @@ def backends_initialized() -> bool:
   return bool(getattr(xla_bridge, "_backends", None))
 
 
+def checks_on_the_cpu() -> None:
+  """A process that only checks configs (shapes, traced abstractly: the sweep launcher,
+  ``cnnlab.main --dry_run``) does so on the CPU, so that it never takes the accelerator
+  memory the runs need. (Process-local: the workers it starts inherit nothing of it.)"""
+  if not backends_initialized():
+    import jax
+    jax.config.update("jax_platforms", "cpu")
+
+
 def enable_compilation_cache(directory: Optional[str]) -> None:
   """Persists compiled programs in ``directory`` (None or "" leaves the cache off).
 
