@@ -87,6 +87,10 @@ def test_the_command_line_and_its_errors(cfg, tmp_path, capsys):
                           "--budget_s=0.001"]) == 0
   with open(os.path.join(spent, "search.json")) as f:
     assert len(json.load(f)["trials"]) == 1  # the first round (one worker), then spent
+  bad_metric = [*argv[:3], f"--sweep_dir={tmp_path / 'metric'}", argv[-1],
+                "--metric=best.test.acuracy"]
+  assert search_cli.main(bad_metric) == 2  # after its first round: no trial told a failure
+  assert "metric 'best.test.acuracy' is in no finished run" in capsys.readouterr().err
   for bad, says in ((["--space=optim.lr=logg:1:2"], "unknown kind 'logg'"),
                     (["--sampler=tpee"], "flag --sampler=tpee"), ([], "give the space")):
     assert search_cli.main([f"--config={cfg}", f"--sweep_dir={out}x", *bad]) == 2

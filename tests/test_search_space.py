@@ -24,7 +24,8 @@ def test_the_flag_forms_are_checked_against_the_fields(base):
                      ("model.pool=uniform:0:1", "not a number: search it with choice"),
                      ("optim.lrr=log:1e-4:1", "config.optim has no field 'lrr'"),
                      ("model.pool=choice:max", "two or more distinct values"),
-                     ("optim.lr=log:a:b", "a range is log:<low>:<high>")):
+                     ("optim.lr=log:a:b", "a range is log:<low>:<high>"),
+                     ("optim.lr", "give <path>=<values>")):
     with pytest.raises(ConfigError, match=says):
       S.parse(text, base)
   with pytest.raises(ConfigError, match="not a dimension"):

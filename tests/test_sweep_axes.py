@@ -59,7 +59,9 @@ def test_only_narrows_a_shipped_sweep_and_bad_axes_say_why(files):
                    (dict(axes=["model.pool=max"]), "varies model.pool already; --only"),
                    (dict(seeds=2), "sets the seeds already"),
                    (dict(axes=["optim.lr=log:0:1:3"]), "positive ends"),
-                   (dict(axes=["model.pol=max"]), "config.model has no field 'pol'")):
+                   (dict(axes=["model.pol=max"]), "config.model has no field 'pol'"),
+                   (dict(only=["model.pool"]), "give <path>=<values>"),
+                   (dict(axes=["model.act"]), "give <path>=<values>")):
     with pytest.raises(ConfigError, match=says):
       _points(files / "sweep.py", **kw)
   with pytest.raises(ConfigError, match="defines no get_sweep"):

@@ -308,7 +308,7 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
       if key != METRIC_AXIS or key == row_key:
         check_path([r["config"] for r in records], path.strip(), "axis", "config field")
   metrics = [m.strip() for m in metric.split(",")] if col_key == METRIC_AXIS else [metric]
-  _check_metrics(records, metrics)
+  check_metrics(records, metrics)
   cells: Dict[Tuple[Any, Any], Cell] = {}
   rows, cols, notes = [], [], []
   for rec in records:
@@ -374,7 +374,7 @@ def _published(published: Dict) -> Tuple[Dict[Tuple[str, str], float], str]:
   return pub, other_task
 
 
-def _check_metrics(records: Sequence[Dict], metrics: List[str]) -> None:
+def check_metrics(records: Sequence[Dict], metrics: List[str]) -> None:
   """A metric that no finished run reports (no row names it, for a report's runs.csv)
   raises :class:`ReportError` naming the ones there are."""
   done = [r for r in records if r["status"] == "done" and r["result"]]

@@ -5,7 +5,6 @@
         --sampler=sobol --trials=12 --seeds=3 --workers=2 [--config.train.num_steps=1000]
 """
 
-import json
 import os
 import sys
 
@@ -15,6 +14,7 @@ from cnnlab.config import flags as cli_flags
 from cnnlab.errors import USER_ERRORS, ConfigError, check_dir, report
 from cnnlab.imports import split_paths
 from cnnlab.search import driver, space
+from cnnlab.train.json_numbers import write_json_atomic
 
 
 def _define(fv: flags.FlagValues) -> None:
@@ -51,8 +51,7 @@ def main(argv=None) -> int:
     out = driver.run(search, sweep_dir, workers=a.workers)
   except USER_ERRORS as e:
     return report("search", e)
-  with open(os.path.join(sweep_dir, "search.json"), "w") as f:
-    json.dump(out, f, indent=1)
+  write_json_atomic(os.path.join(sweep_dir, "search.json"), out)  # (a kill leaves no half)
   best = out["best"]
   print(f"best: trial {best['number']} {best['point']} -> {best['value']:.4f} "
         f"({a.objective} of {a.metric} over {a.seeds} seed(s)); trials in "

@@ -173,9 +173,13 @@ def _spent(sweep_dir: str) -> float:
 
 
 def _values(search: Search, sweep_dir: str) -> Dict[str, Optional[float]]:
+  """Each run's metric; a metric no finished run reports (a misspelled ``--metric``) stops
+  the search naming the metrics there are, before any trial is told a failure for it."""
   from cnnlab.report import tables
+  records = tables.collect(sweep_dir)
+  tables.check_metrics(records, [search.metric])
   return {r["run_id"]: tables.record_value(r, search.metric) if r["status"] == "done"
-          else None for r in tables.collect(sweep_dir)}
+          else None for r in records}
 
 
 def summary(study, search: Search) -> Dict[str, Any]:

@@ -92,8 +92,8 @@ def parse(text: str, base_config) -> Tuple[str, Dimension]:
   """``<path>=<kind>:<low>:<high>`` or ``<path>=choice:<v1>,<v2>,...`` (the ``--space``
   flag), checked against the field it sets: the path must exist, a choice's values are
   typed by it, and a range must be numeric where the field is."""
-  from cnnlab.sweep.planning import split_values
-  path, spec = overrides.parse(text)
+  from cnnlab.sweep.planning import path_and_values, split_values
+  path, spec = path_and_values(text, "--space", "optim.lr=log:1e-4:1e-1")
   kind, _, rest = spec.partition(":")
   current = overrides.current(base_config, path, where=f"--space={text}")
   if kind == "choice":

@@ -29,7 +29,7 @@ import hashlib
 import itertools
 import json
 import re
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from cnnlab.config import PACKABLE, ConfigError, validate
 from cnnlab.config.overrides import apply as apply_overrides
@@ -264,7 +264,7 @@ def axis_points(base_config, text: str) -> List[Point]:
   """``<path>=<v1>,<v2>,...`` (or a range, :func:`_range`) as one point per value, each
   typed by the field it sets, as an override is (:mod:`cnnlab.config.overrides`)."""
   from cnnlab.config import overrides
-  path, values = overrides.parse(text)
+  path, values = path_and_values(text, "--axis", "model.pool=max,avg")
   if values.split(":")[0] in RANGE_FORMS:
     typed = _range(path, values, overrides.current(base_config, path))
   else:
@@ -274,11 +274,20 @@ def axis_points(base_config, text: str) -> List[Point]:
   return sweep(path, typed)
 
 
+def path_and_values(text: str, flag: str, example: str) -> Tuple[str, str]:
+  """``<path>=<values>`` of ``--axis``, ``--only`` or ``--space`` (by the one override
+  parser), a bare path refused: an override reads it as a bool set true."""
+  from cnnlab.config import overrides
+  if "=" not in text:
+    raise ConfigError(f"{flag}={text}: give <path>=<values>, e.g. {flag}={example}")
+  return overrides.parse(text)
+
+
 def only_points(points: List[Point], base_config, text: str) -> List[Point]:
   """The points whose value of ``<path>`` is one of ``<v1>,<v2>,...`` (typed by the
   field); a path the sweep does not vary, or a value it never takes, fails naming them."""
   from cnnlab.config import overrides
-  path, values = overrides.parse(text)
+  path, values = path_and_values(text, "--only", "model.pool=max,avg")
   swept = sorted({k for p in points for k in p})
   if path not in swept:
     raise ConfigError(f"--only={text}: the sweep does not vary {path!r}.{did_you_mean(path, swept)}"
