@@ -3,7 +3,7 @@
     python -m cnnlab.export --workdir=runs/fashionnet --format=msgpack|orbax [--out=DIR]
 
 ``variables.msgpack`` (flax serialization) or ``variables/`` (Orbax), plus
-``config.json`` and ``export.json`` (run, step, replica, model, input shape);
+``config.json`` and ``export.json`` (run, step, model, input shape);
 :func:`cnnlab.inspect.evaluate.load_exported` reads them back.
 """
 

@@ -7,6 +7,9 @@
 
 Rerunning the same command on the same workdir resumes the run; without --workdir,
 runs/<config>[_<model>] followed by the overrides (runs/mnist1d_conv1d_base_pool-avg).
+``--config.train.num_replicas=R`` trains R runs (seeds seed … seed+R-1, or
+``train.replica_values``) side by side as one vmapped program, each in its own
+<workdir>/seed-<s>[_<value>] (cnnlab/train/together.py).
 With no --config, the main job trains the offline default, configs/mnist1d.py
 (ConvBase). ``--print_config`` prints the resolved config (the file's, with the
 overrides, typed by the fields they set: cnnlab/config/overrides.py) and ``--dry_run``
@@ -84,7 +87,7 @@ def default_workdir(config_file: str, config, overrides: Optional[Dict[str, Any]
   else:
     model = config.model.name
     name = stem if stem == model else f"{stem}_{model}"
-  from cnnlab.train.loop import RERUN_MAY_CHANGE  # (a rerun with another stop resumes)
+  from cnnlab.train.workdir import RERUN_MAY_CHANGE  # (a rerun with another stop resumes)
   overrides = {k: v for k, v in (overrides or {}).items() if k not in RERUN_MAY_CHANGE}
   if overrides:
     from cnnlab.sweep.planning import overrides_digest, overrides_slug
@@ -154,7 +157,8 @@ def _dry_run(command: Command) -> int:
 
 
 def _run(command: Command) -> int:
-  from cnnlab.train import Diverged, runtime, train
+  from cnnlab.train import Diverged, runtime
+  from cnnlab.train.loop import train_as_requested
   fv, config = command.flags, command.config
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   # Process-wide settings, before JAX starts its backends (XLA reads its flags then).
@@ -170,7 +174,7 @@ def _run(command: Command) -> int:
   workdir = _workdir(command)
   try:
     errors.check_dir(workdir, "--workdir")
-    train(config, workdir)
+    train_as_requested(config, workdir)
   except errors.CheckpointError as e:
     print(f"unreadable checkpoints: {errors.one_line(e)}", file=sys.stderr)
     return 2

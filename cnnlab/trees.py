@@ -1,5 +1,5 @@
 """Nested dicts addressed by dotted paths (``"optim.lr"``): configs as JSON, sweep points,
-``train.replica_values``. A leaf: imports nothing of cnnlab."""
+the values of runs trained side by side. A leaf: imports nothing of cnnlab."""
 
 from __future__ import annotations
 

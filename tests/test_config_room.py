@@ -168,6 +168,33 @@ def test_no_import_circle_in_cnnlab():
   assert not circles, f"modules in an import circle: {sorted(circles)}"
 
 
+# Where runs trained side by side ("replicas" of one program, "packed") may be named: the
+# executor that trains them, the planning that groups them, the config that requests them
+# (and cnnlab.main's help for that field), and the reader of the old one-directory layout.
+SIDE_BY_SIDE_ROOMS = {
+    "cnnlab/train/together.py", "cnnlab/train/loop.py", "cnnlab/train/run.py",
+    "cnnlab/train/steps.py", "cnnlab/train/evaluator.py",      # the executor
+    "cnnlab/sweep/planning.py",                                # the planning module
+    "cnnlab/config/base.py", "cnnlab/config/validate.py",      # the config requesting it
+    "cnnlab/main.py",
+    "cnnlab/train/migrations.py",                              # results of schema 1-3
+}
+
+
+def test_runs_side_by_side_are_named_only_where_they_are_trained_planned_or_requested():
+  found = set()
+  for folder, _, names in os.walk(os.path.join(REPO, "cnnlab")):
+    for n in names:
+      if n.endswith(".py"):
+        path = os.path.join(folder, n)
+        text = open(path).read().lower()
+        if "replica" in text or "packed" in text:
+          found.add(os.path.relpath(path, REPO).replace(os.sep, "/"))
+  assert found - SIDE_BY_SIDE_ROOMS == set(), "the result schema, the index, the reports " \
+      "and the inspect tools know runs only"
+  assert {"cnnlab/train/together.py", "cnnlab/sweep/planning.py"} <= found
+
+
 def test_the_config_room_and_sweep_planning_load_no_model_data_or_trainer():
   out = loaded_modules("cnnlab.config, cnnlab.sweep.planning, cnnlab.sweep.definition",
                        names=("jax", "flax", "optax"), prefixes=(

@@ -17,13 +17,14 @@ from browser import CHROMIUM, dump_dom, screenshot
 from cnnlab.check.models import NUM_CLASSES, built
 from cnnlab.inspect import attribution, receptive, similarity
 from cnnlab.inspect.evaluate import evaluate, export, load_exported
-from cnnlab.inspect.load import load_run
+from cnnlab.inspect.load import example_arrays, load_run
 from cnnlab.models.registry import MODELS, create_model
 from cnnlab.ops.activations import ACTIVATIONS
 from cnnlab.ops.pooling import POOLS
 from cnnlab.train import checkpoint
 from cnnlab.config import base_config
-from cnnlab.train.loop import train
+from cnnlab.train.loop import train, train_together
+from cnnlab.train.together import run_names, runs_of
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -225,7 +226,7 @@ def test_top_activations_and_projection_by_brute_force():
     np.testing.assert_allclose(proj[i], np.asarray(g)[0] * top[i], rtol=1e-4, atol=1e-6)
 
 
-# -- a trained run, a packed run and a sweep --------------------------------------------------
+# -- a trained run, two runs trained side by side, and a sweep ---------------------------------
 
 
 def _config(**train_fields):
@@ -248,9 +249,25 @@ def runs(tmp_path_factory):
   os.environ["CNNLAB_DATA_DIR"] = str(root / "data")
   out = {}
   out["single"] = train(_config(), str(root / "single"), log=lambda *_: None), str(root / "single")
-  out["packed"] = train(_config(num_replicas=2), str(root / "packed"), log=lambda *_: None), \
-      str(root / "packed")
+  two = _config(num_replicas=2)
+  dirs = [str(root / "two" / name) for name in run_names(two)]
+  out["two"] = list(zip(train_together(runs_of(two), dirs, log=lambda *_: None), dirs))
   return out
+
+
+def _old_directory_of_two(runs, path):
+  """A run directory as cnnlab wrote two side-by-side seeds before 2026-12-05: one config
+  (``train.num_replicas=2``) and one checkpoint of the stacked state."""
+  (_, a), (_, b) = runs["two"]
+  os.makedirs(path)
+  config = json.load(open(os.path.join(a, "config.json")))
+  config["train"]["num_replicas"] = 2
+  json.dump(config, open(os.path.join(path, "config.json"), "w"))
+  states = [checkpoint.load_raw(os.path.join(d, "checkpoints"), 6) for d in (a, b)]
+  stacked = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *states)
+  with checkpoint.Checkpointer(os.path.join(path, "checkpoints"), async_save=False) as ck:
+    ck.save(6, stacked, {})
+  return states
 
 
 @RUNS
@@ -274,17 +291,25 @@ def test_load_run_gives_the_checkpoint_and_the_run_s_metrics(runs):
 
 
 @RUNS
-def test_load_run_of_a_packed_run_picks_replicas(runs):
-  result, wd = runs["packed"]
-  r0, r1 = load_run(wd).replicas()
-  raw = checkpoint.load_raw(os.path.join(wd, "checkpoints"))
-  leaf = jax.tree_util.tree_leaves(raw["params"])[0]
-  np.testing.assert_array_equal(jax.tree_util.tree_leaves(r1.variables["params"])[0], leaf[1])
-  assert load_run(wd, replica=1).replica == 1 and r0.name.endswith("/r0@6")
-  assert evaluate(r1)["accuracy"] == pytest.approx(
-      result.value("final.test.accuracy", replica=1), abs=1e-6)
-  with pytest.raises(ValueError, match="no replica 2"):
-    load_run(wd, replica=2)
+def test_runs_trained_side_by_side_load_as_runs_of_their_own(tmp_path, runs):
+  for result, wd in runs["two"]:
+    run = load_run(wd)
+    assert run.name == f"seed-{result.seed}@6" and run.config.seed == result.seed
+    assert evaluate(run)["accuracy"] == pytest.approx(result.value("final.test.accuracy"),
+                                                      abs=1e-6)
+  # a directory of two from before 2026-12-05: its first run, and its second by id
+  states = _old_directory_of_two(runs, str(tmp_path / "sweep" / "runs" / "old"))
+  first, second = load_run(str(tmp_path / "sweep"), "old"), load_run(str(tmp_path / "sweep"),
+                                                                      "old/r1")
+  for run, state in ((first, states[0]), (second, states[1])):
+    for a, b in zip(jax.tree_util.tree_leaves(state["params"]),
+                    jax.tree_util.tree_leaves(run.variables["params"])):
+      np.testing.assert_array_equal(a, b)
+  assert second.name == "old/r1@6" and second.config.seed == first.config.seed + 1
+  assert evaluate(second)["accuracy"] == pytest.approx(
+      runs["two"][1][0].value("final.test.accuracy"), abs=1e-6)
+  with pytest.raises(ValueError, match="holds 2 runs: no run 2"):
+    load_run(str(tmp_path / "sweep"), "old/r2")
 
 
 @RUNS
@@ -292,9 +317,10 @@ def test_load_run_of_a_sweep_names_its_runs(tmp_path, runs):
   sweep = tmp_path / "sweep"
   os.makedirs(sweep / "runs")
   shutil.copytree(runs["single"][1], sweep / "runs" / "0000")
-  shutil.copytree(runs["packed"][1], sweep / "runs" / "0001")
-  assert load_run(str(sweep), "0001/r1").replica == 1
-  assert load_run(str(sweep), "0000").config.train.num_replicas == 0
+  shutil.copytree(runs["two"][0][1], sweep / "runs" / "0001")
+  assert load_run(str(sweep), "0001").config.seed == 0
+  with pytest.raises(ValueError, match="is one run"):
+    load_run(str(sweep), "0001/r1")
   with pytest.raises(ValueError, match="0000, 0001"):
     load_run(str(sweep))
   with pytest.raises(FileNotFoundError, match="no run '0002'.*0000, 0001"):
@@ -336,7 +362,8 @@ def test_the_evaluate_export_and_inspect_commands(tmp_path, runs):
                  ["x", f"--workdir={wd}", "--data=digits"]) == 2
   page = tmp_path / "page"
   assert run_cli("inspect", inspect_cli._define, inspect_cli._body,
-                 ["x", f"--workdir={runs['packed'][1]}", f"--out={page}", "--examples=2",
+                 ["x", f"--workdir={runs['two'][0][1]}", f"--out={page}", "--examples=2",
+                  f"--compare={runs['two'][1][1]}",
                   "--pool_size=32", "--cka_examples=32", "--top_k=3", "--features=2",
                   "--ig_steps=16"]) == 0
   for bad in ("--top_k=0", "--cka_examples=2", "--rule=deconv", "--project=pool9"):
@@ -347,15 +374,45 @@ def test_the_evaluate_export_and_inspect_commands(tmp_path, runs):
     from cnnlab.inspect.page import Options
     Options(cka_examples=2)
   summary = json.loads((page / "summary.json").read_text())
-  assert summary["compared_with"] == ["packed/r1@6"]  # the other replica
+  assert summary["compared_with"] == ["seed-1@6"]  # the other seed
   arrays = np.load(page / "inspect.npz")
   assert arrays["projections/conv1"].shape[:2] == (2, 3)
-  assert "cka/packed/r1@6" in arrays.files
+  assert "cka/seed-1@6" in arrays.files
   html = (page / "index.html").read_text()
   for name in ("features_conv1.png", "projections_pool1.png", "attributions.png",
                "cka_within.png", "filters_conv1.png"):
     assert f'src="{name}"' in html and (page / name).exists()
-  assert "packed/r0@6 · conv1 · filters" in html
+  assert "seed-0@6 · conv1 · filters" in html
+
+
+@RUNS
+def test_runs_scored_as_one_ensemble_by_the_evaluate_command(tmp_path, runs):
+  """The vote of nets (Nielsen's five) is an evaluation of its own, of any runs of a
+  sweep: checked against NumPy over the runs' own outputs."""
+  from cnnlab import evaluate as evaluate_cli
+  from cnnlab.inspect.cli import run_cli
+  sweep = tmp_path / "sweep"
+  for i, (_, wd) in enumerate(runs["two"]):
+    shutil.copytree(wd, sweep / "runs" / f"s{i}")
+  assert run_cli("evaluate", evaluate_cli._define, evaluate_cli._body,
+                 ["x", f"--sweep_dir={sweep}", "--ensemble=all"]) == 0
+  got = json.loads((sweep / "ensemble_test.json").read_text())
+  loaded = [load_run(str(sweep), f"s{i}") for i in range(2)]
+  images, labels = example_arrays(loaded[0], "test")
+  outs = np.stack([np.asarray(r.apply(images)) for r in loaded])  # (2, N, K)
+  probs = np.exp(outs - outs.max(-1, keepdims=True))
+  probs = (probs / probs.sum(-1, keepdims=True)).mean(0)
+  votes = np.zeros_like(probs)
+  for o in outs:
+    votes[np.arange(len(labels)), o.argmax(-1)] += 1
+  vote = np.where(votes == votes.max(-1, keepdims=True), probs, -1).argmax(-1)
+  assert got["ensemble_vote_accuracy"] == pytest.approx(np.mean(vote == labels))
+  assert got["ensemble_softmax_accuracy"] == pytest.approx(np.mean(probs.argmax(-1) == labels))
+  own = [r.value("final.test.accuracy") for r, _ in runs["two"]]
+  assert got["mean_accuracy"] == pytest.approx(np.mean(own), abs=1e-6)
+  assert got["runs"] == ["s0@6", "s1@6"] and got["count"] == 40
+  assert run_cli("evaluate", evaluate_cli._define, evaluate_cli._body,  # one run: refused
+                 ["x", f"--sweep_dir={sweep}", "--ensemble=s0"]) == 2
 
 
 def test_the_inspect_page_of_a_sequence_model(tmp_path):

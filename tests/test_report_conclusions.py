@@ -36,7 +36,7 @@ def _record(pool, seed, stride=1, sweep=None, value=None):
   if sweep is not None:
     config["sweep"] = sweep
   v = SEED_LEVEL[seed] + POOL[pool] + NOISE[pool][seed] if value is None else value
-  return {"run_id": f"{pool}{stride}_s{seed}", "status": "done", "replica": None,
+  return {"run_id": f"{pool}{stride}_s{seed}", "status": "done",
           "workdir": "", "config": config,
           "result": tables.Result.from_json({"status": "done", "final": {"test_accuracy": v},
                                              "best": {}})}
@@ -217,9 +217,12 @@ def test_target_seeds_adds_the_missing_seeds_as_new_runs(tmp_path):
   assert all(after[k]["config"] == v for k, v in before.items())  # the old runs unchanged
   assert sorted(r["config"]["seed"] for k, r in after.items() if k not in before) == [2, 2]
   assert after[sorted(before)[0]]["status"] == "done"
-  packed = SweepSpec.from_args(str(config), pack=("seed",), target_seeds=4).runs(check=False)
-  assert sorted((r.overrides["seed"], r.overrides.get("train.num_replicas")) for r in packed) \
-      == [(0, 2), (0, 2), (2, 2), (2, 2)]  # the extra seeds pack among themselves
+  spec = SweepSpec.from_args(str(config), pack=("seed",), target_seeds=4)
+  packed = spec.runs(check=False)  # packing changes no run: each point's 4 seeds train
+  groups = spec.groups(packed)     # side by side, the ones already made among them
+  assert sorted(r.overrides["seed"] for r in packed) == [0, 0, 1, 1, 2, 2, 3, 3]
+  assert sorted(len(g) for g in groups) == [4, 4]
+  assert set(before) <= {i for g in groups for i in g}
 
 
 def test_the_seeds_needed_table_and_its_flag(tmp_path):

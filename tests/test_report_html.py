@@ -15,7 +15,7 @@ def _table(baseline=None):
   little seed noise (significant), min 0.1 below with more (not)."""
   shift = {"max": 0.0, "avg": 0.01, "min": -0.001}
   noise = {"max": [0, 0, 0], "avg": [0.001, -0.001, 0.0005], "min": [0.004, -0.005, 0.003]}
-  records = [{"run_id": f"{p}{s}", "status": "done", "replica": None, "workdir": "",
+  records = [{"run_id": f"{p}{s}", "status": "done", "workdir": "",
               "config": {"seed": s, "data": {"n": 1000}, "model": {"pool": p}},
               "result": tables.Result.from_json({"status": "done", "final": {
                   "test_accuracy": 0.9 + 0.02 * s + shift[p] + noise[p][s]}, "best": {}})}
@@ -74,7 +74,8 @@ def test_the_committed_pooling_benchmark_report_renders_with_its_conclusions(tmp
   assert "Holm's correction" in dom and "†</td>" in dom
   assert 'class="better"' in dom or 'class="worse"' in dom
   for fact in ("<th>config</th><td>experiments/mnist1d_pooling/sweep.py</td>",
-               "<th>overrides</th><td>none</td>", "<th>packed axes</th><td>none</td>",
+               "<th>overrides</th><td>none</td>", "<th>packed axes</th><td>none</td>",  # (the
+               # label of 2026-12-03, when the page was written: now "trained side by side")
                "<th>runs</th><td>180 done</td>", "<th>budget</th><td>6000 steps, ",
                "<th>code</th><td>", "<th>runs ended</th><td>2026-"):
     assert fact in dom, fact

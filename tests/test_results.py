@@ -12,6 +12,7 @@ import pytest
 from cnnlab.errors import ReportError
 from cnnlab.report import tables
 from cnnlab.train.metrics import MetricWriter, read_metrics, truncate_after
+from cnnlab.train import migrations
 from cnnlab.train.result import (Best, Point, Result, SplitMetrics, Target, load_result,
                                  split_metrics_of_row)
 
@@ -72,27 +73,30 @@ def test_packed_runs_of_schema_1_report_the_same_tables(old, metric):
   assert _printed(t) == _expected(f"packed_{metric}.md")
 
 
-def test_a_schema_1_result_reads_as_the_current_schema():
+def test_a_schema_1_result_of_three_side_by_side_seeds_reads_as_three_runs():
   path = next(os.path.join(OLD, "packed", "runs", r) for r in
               sorted(os.listdir(os.path.join(OLD, "packed", "runs"))))
-  r = load_result(path)
-  assert r.schema == 3 and r.seeds == [0, 1, 2] and r.best["test"].per_replica is not None
-  assert r.directions["accuracy"] == "higher" and r.directions["loss"] == "lower"
-  assert r.value("test_accuracy", replica=1) == r.value("final.test.accuracy", replica=1)
-  assert r.run_level("test_ensemble_vote_accuracy") and not r.run_level("test_accuracy")
+  raw = json.load(open(os.path.join(path, "result.json")))
+  runs = [Result.from_json(d) for d in migrations.members(raw)]
+  assert [r.seed for r in runs] == [0, 1, 2] and all(r.schema == 4 for r in runs)
+  own = [x["test_accuracy"] for x in raw["final"]["per_replica"]]  # (schema 1's layout)
+  assert [r.value("final.test.accuracy") for r in runs] == own
+  assert [r.value("test_accuracy") for r in runs] == own
+  # the ensemble is one value for the three: the first run carries it, once
+  assert runs[0].value("test_ensemble_vote_accuracy") == raw["final"]["test_ensemble_vote_accuracy"]
+  assert runs[1].value("test_ensemble_vote_accuracy") is None
+  r = load_result(path)  # the directory alone reads as its first run
+  assert r == runs[0] and r.directions["accuracy"] == "higher" and r.directions["loss"] == "lower"
   assert set(r.final) == {"test", "test_ema", "validation", "validation_ema"}
   assert Result.from_json(r.to_json()) == r
 
 
 def _result():
   return Result(status="done", step=20, total_steps=20, epochs=2.0, primary_metric="accuracy",
-                best={"test": Best("accuracy", Point(0.9, 10), [Point(0.9, 10), Point(0.8, 20)])},
-                final={"test": SplitMetrics(20, {"accuracy": 0.85, "loss": math.inf,
-                                                 "ensemble_vote_accuracy": 0.9},
-                                            [{"accuracy": 0.9, "loss": math.inf},
-                                             {"accuracy": 0.8, "loss": 0.5}], 30)},
-                target=Target("test.accuracy", 0.85, [10, None], 1.0, 3.5),
-                seeds=[0, 1], wall_time_s=3.0, resumed_from=10)
+                best={"test": Best("accuracy", Point(0.9, 10))},
+                final={"test": SplitMetrics(20, {"accuracy": 0.85, "loss": math.inf}, 30)},
+                target=Target("test.accuracy", 0.85, 10, 1.0, 3.5),
+                seed=1, wall_time_s=3.0, resumed_from=10)
 
 
 def test_a_result_round_trips_through_standard_json(tmp_path):
@@ -105,17 +109,12 @@ def test_a_result_round_trips_through_standard_json(tmp_path):
   assert back == r and back.final["test"].values["loss"] == math.inf
 
 
-def test_values_by_path_replica_and_legacy_name():
+def test_values_by_path_and_legacy_name():
   r = _result()
   assert r.value("best.test.accuracy") == 0.9 and r.value("best.test.step") == 10
-  assert r.value("best.test.accuracy", replica=1) == 0.8
-  assert r.value("best.test.step", replica=1) == 20
-  assert r.value("final.test.accuracy", replica=0) == 0.9
+  assert r.value("final.test.accuracy") == 0.85 and r.value("final.test.loss") == math.inf
   assert r.value("test_accuracy") == r.value("final.test_accuracy") == 0.85
-  assert r.value("test_ensemble_vote_accuracy", replica=1) == 0.9
-  assert r.run_level("final.test.ensemble_vote_accuracy")
-  assert r.value("target.reached_at_step", replica=0) == 10
-  assert r.value("target.reached_at_step", replica=1) is None
+  assert r.value("target.reached_at_step") == 10 and r.value("seed") == 1
   assert r.value("wall_time_s") == 3.0 and r.value("test_nothing") is None
   assert "wall_time_s" not in r.comparable() and "train_time_s" not in r.comparable()["target"]
 
@@ -127,18 +126,20 @@ def test_a_newer_schema_is_refused_with_a_message():
     Result.from_json(d)
 
 
-def test_metric_rows_are_standard_json_and_legacy_columns_read_per_replica(tmp_path):
+def test_metric_rows_are_standard_json_and_legacy_columns_read_per_run(tmp_path):
   w = MetricWriter(str(tmp_path), tensorboard=False)
   w.write("train", SplitMetrics(3, {"loss": 1.0, "grad_norm": math.inf}))
   w.close()
   line = open(tmp_path / "metrics.jsonl").read()
   json.loads(line, parse_constant=lambda c: pytest.fail(f"non-standard JSON token {c}"))
   assert read_metrics(str(tmp_path))[0]["grad_norm"] == math.inf
-  split, m = split_metrics_of_row({"step": 4, "split": "test", "accuracy": 0.5,
-                                   "accuracy_r0": 0.4, "accuracy_r1": 0.6,
-                                   "ensemble_vote_accuracy": 0.7})
-  assert split == "test" and m.per_replica == [{"accuracy": 0.4}, {"accuracy": 0.6}]
-  assert m.value("accuracy", 1) == 0.6 and m.run_level("ensemble_vote_accuracy")
+  old = {"step": 4, "split": "test", "accuracy": 0.5, "accuracy_r0": 0.4, "accuracy_r1": 0.6,
+         "ensemble_vote_accuracy": 0.7}  # a schema-1 row of two side-by-side runs
+  split, m = split_metrics_of_row(old, 1)
+  assert split == "test" and m.values == {"accuracy": 0.6} and m.step == 4
+  assert split_metrics_of_row(old, 0)[1].values == {"accuracy": 0.4,
+                                                    "ensemble_vote_accuracy": 0.7}
+  assert split_metrics_of_row(old)[1].values == {"accuracy": 0.5, "ensemble_vote_accuracy": 0.7}
 
 
 def test_a_resumed_writer_drops_rows_after_its_checkpoint_and_a_torn_last_line(tmp_path):

@@ -15,7 +15,8 @@ import sys
 
 import pytest
 
-from cnnlab.train import base_config, train
+from cnnlab.train import base_config, train, train_together
+from cnnlab.train.together import run_names, runs_of
 from cnnlab.train.metrics import read_metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,7 +27,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), pytest.mark.xdist_grou
 
 def resume_config(case: str, target_value: float = 0.0):
   """A tiny run: 4 steps an epoch, evaluated every epoch, checkpointed every 6 steps
-  (mid-epoch), validation carved out; ``case`` adds replicas or a target."""
+  (mid-epoch), validation carved out; ``case`` adds a target, or makes it two runs
+  trained side by side ("together")."""
   c = base_config()
   c.model.name = "fashionnet"
   c.model.width = 0.25
@@ -38,17 +40,26 @@ def resume_config(case: str, target_value: float = 0.0):
   c.data.max_shift = 1
   c.train.update(batch_size=16, num_epochs=6, eval_batch_size=64, log_every_steps=3,
                  checkpoint_every_steps=6, keep_checkpoints=3)
-  if case == "replicas":
+  if case == "together":
     c.train.update(num_replicas=2, ema_decay=0.5)
   if case == "target":
     c.train.update(target_metric="test.accuracy", target_value=target_value)
   return c
 
 
+def run_case(case: str, workdir: str, target: float = 0.0):
+  """``[(result, its directory)]``: one run, or the two runs trained together."""
+  c = resume_config(case, target)
+  if c.train.num_replicas > 1:
+    dirs = [os.path.join(workdir, name) for name in run_names(c)]
+    return list(zip(train_together(runs_of(c), dirs, log=lambda *_: None), dirs))
+  return [(train(c, workdir, log=lambda *_: None), workdir)]
+
+
 _CHILD = r"""
 import os, signal, sys
 sys.path.insert(0, sys.argv[1])
-from test_resume import resume_config
+from test_resume import run_case
 from cnnlab.train import checkpoint, evaluator, loop, metrics, result
 case, target, workdir, kind, arg = sys.argv[2:7]
 target = float(target)
@@ -85,7 +96,7 @@ elif kind == "save":           # right after the asynchronous save of step k sta
   checkpoint.Checkpointer.save = patched
 elif kind == "result":         # after the last checkpoint, before result.json
   result.Result.write = lambda self, workdir: die()
-loop.train(resume_config(case, target), workdir, log=lambda *_: None)
+run_case(case, workdir, target)
 sys.exit(3)  # not killed: the kill point was never reached
 """
 
@@ -98,8 +109,15 @@ def _killed_then_rerun(tmp_path, case, kind, arg, target=0.0):
   proc = subprocess.run([sys.executable, str(script), TESTS, case, str(target), workdir, kind,
                          arg], env=env, cwd=REPO, capture_output=True, text=True, timeout=240)
   assert proc.returncode == -9, proc.stderr[-3000:]
-  assert not os.path.exists(os.path.join(workdir, "result.json"))
-  return workdir, train(resume_config(case, target), workdir, log=lambda *_: None)
+  runs = run_case(case, workdir, target)
+  assert any(r.resumed_from is not None for r, _ in runs) or kind == "save"
+  return runs
+
+
+def _assert_same_runs(references, resumed):
+  assert len(references) == len(resumed)
+  for (reference, ref_dir), (result, workdir) in zip(references, resumed):
+    _assert_same_run(reference, ref_dir, result, workdir)
 
 
 def _assert_same_run(reference, ref_dir, resumed, workdir):
@@ -116,9 +134,8 @@ def _assert_same_run(reference, ref_dir, resumed, workdir):
 @pytest.fixture(scope="module")
 def references(tmp_path_factory):
   out = {}
-  for case in ("plain", "replicas"):
-    wd = str(tmp_path_factory.mktemp(f"ref_{case}"))
-    out[case] = (train(resume_config(case), wd, log=lambda *_: None), wd)
+  for case in ("plain", "together"):
+    out[case] = run_case(case, str(tmp_path_factory.mktemp(f"ref_{case}")))
   return out
 
 
@@ -127,36 +144,35 @@ def references(tmp_path_factory):
     ("plain", "evaluate", "20"),            # during an evaluation, mid-epoch checkpoint 18
     ("plain", "save", "12"),                # while the checkpoint is being written
     ("plain", "result", ""),                # after the final checkpoint
-    ("replicas", "write", "validation_ema:16"),
-    ("replicas", "evaluate", "8"),
+    ("together", "write", "validation_ema:16"),  # (the first run's row: the second's is not
+    ("together", "evaluate", "8"),               # written; both resume from one step)
 ])
 def test_a_run_killed_anywhere_reports_what_an_uninterrupted_run_reports(
     tmp_path, references, case, kind, arg):
-  reference, ref_dir = references[case]
-  workdir, resumed = _killed_then_rerun(tmp_path, case, kind, arg)
-  if kind in ("write", "evaluate"):  # (a save killed before its commit leaves the previous)
-    assert resumed.resumed_from is not None and resumed.resumed_from < reference.step
-  if kind == "result":
-    assert resumed.resumed_from == reference.step
-  _assert_same_run(reference, ref_dir, resumed, workdir)
+  resumed = _killed_then_rerun(tmp_path, case, kind, arg)
+  for (reference, _), (result, _) in zip(references[case], resumed):
+    if kind in ("write", "evaluate"):  # (a save killed before its commit leaves the previous)
+      assert result.resumed_from is not None and result.resumed_from < reference.step
+    if kind == "result":
+      assert result.resumed_from == reference.step
+  _assert_same_runs(references[case], resumed)
 
 
 def test_a_target_hit_survives_a_kill(tmp_path, references):
   """A target first met at a step after the first checkpoint; killed after that
   evaluation's row, and again after the final checkpoint."""
-  plain, _ = references["plain"]
   ref_dir = str(tmp_path / "ref")
-  rows = [r for r in read_metrics(references["plain"][1]) if r["split"] == "test"]
+  rows = [r for r in read_metrics(references["plain"][0][1]) if r["split"] == "test"]
   record = max(r["accuracy"] for r in rows if r["step"] < 8)
   hit = next((r for r in rows if r["step"] >= 8 and r["accuracy"] > record), None)
   if hit is None:
     pytest.skip("this seed's test accuracy never improves after the first checkpoint")
   reference = train(resume_config("target", hit["accuracy"]), ref_dir, log=lambda *_: None)
-  assert reference.target.reached_at_step == [hit["step"]] and reference.step == hit["step"]
+  assert reference.target.reached_at_step == hit["step"] and reference.step == hit["step"]
   for kind, arg in (("write", f"test:{hit['step']}"), ("result", "")):
-    workdir, resumed = _killed_then_rerun(tmp_path, "target", kind, arg, hit["accuracy"])
-    _assert_same_run(reference, ref_dir, resumed, workdir)
-    shutil.rmtree(workdir)
+    resumed = _killed_then_rerun(tmp_path, "target", kind, arg, hit["accuracy"])
+    _assert_same_runs([(reference, ref_dir)], resumed)
+    shutil.rmtree(resumed[0][1])
 
 
 def _truncate_files(directory):
@@ -168,7 +184,7 @@ def _truncate_files(directory):
 
 
 def test_an_unreadable_latest_checkpoint_falls_back_to_the_previous_one(tmp_path, references):
-  reference, ref_dir = references["plain"]
+  reference, ref_dir = references["plain"][0]
   wd = str(tmp_path / "run")
   c = resume_config("plain")
   c.train.stop_after_steps = 14  # preempted at 14: checkpoints 6, 12 and 14

@@ -416,7 +416,7 @@ def test_report_of_fixed_result_files(tmp_path):
   assert best.cells[("max", "relu")].mean == pytest.approx(0.92)
 
 
-def test_report_reads_the_last_logged_value_of_a_split_per_replica(tmp_path):
+def test_report_reads_the_last_logged_value_of_a_split_of_an_old_multi_seed_run(tmp_path):
   root = str(tmp_path)
   _fake_run(root, "a0", "max", "relu", 0, "done", 0.90)
   _fake_run(root, "b0", "avg", "relu", 0, "done", 0.80)
@@ -428,7 +428,8 @@ def test_report_reads_the_last_logged_value_of_a_split_per_replica(tmp_path):
   for rid, lines in rows.items():
     with open(os.path.join(root, "runs", rid, "metrics.jsonl"), "w") as f:
       f.writelines(json.dumps(line) + "\n" for line in lines)
-  with open(os.path.join(root, "runs", "b0", "config.json"), "w") as f:  # 2 packed seeds
+  with open(os.path.join(root, "runs", "b0", "config.json"), "w") as f:  # (2 seeds in one
+    # directory, as cnnlab wrote runs trained side by side before 2026-12-05)
     json.dump({"seed": 0, "model": {"pool": "avg", "act": "relu"},
                "train": {"num_replicas": 2}}, f)
   t = tables.build(tables.collect(root), "model.pool", "model.act", "last.train_epoch.accuracy")
@@ -438,10 +439,10 @@ def test_report_reads_the_last_logged_value_of_a_split_per_replica(tmp_path):
     tables.build(tables.collect(root), "model.pool", "model.act", "last.validation.accuracy")
 
 
-def test_report_counts_a_packed_runs_ensemble_once(tmp_path):
+def test_report_counts_an_old_multi_seed_runs_ensemble_once(tmp_path):
   root = str(tmp_path)
   _fake_run(root, "p0", "max", "relu", 0, "done", 0.90)
-  with open(os.path.join(root, "runs", "p0", "config.json"), "w") as f:  # 3 packed seeds
+  with open(os.path.join(root, "runs", "p0", "config.json"), "w") as f:  # 3 seeds, one dir
     json.dump({"seed": 0, "model": {"pool": "max", "act": "relu"},
                "train": {"num_replicas": 3}}, f)
   per = [{"seed": i, "test_accuracy": a} for i, a in enumerate((0.8, 0.81, 0.82))]
@@ -533,45 +534,58 @@ def test_ray_launcher_on_a_local_ray_instance_survives_a_killed_worker(tmp_path,
 
 
 @pytest.mark.usefixtures("xla_default_emitters")
-def test_packed_seeds_train_side_by_side_and_report_one_row_per_seed(tmp_path):
+def test_seeds_trained_side_by_side_are_ordinary_runs_of_the_sweep(tmp_path):
+  """--pack=seed trains each point's seeds as one program; the sweep's runs, their ids,
+  configs, directories and reports are those of the sweep trained apart."""
   config = _config(tmp_path, 'product(sweep("model.pool", ["max", "avg"]), seeds(3))', epochs=1)
-  assert planning.pack_seeds([{"model.pool": "max", "seed": s} for s in (0, 1, 2)]) == [
-      {"model.pool": "max", "seed": 0, "train.num_replicas": 3}]
-  assert planning.pack_seeds([{"seed": 0}, {"seed": 2}]) == [  # not consecutive: listed
-      {"seed": 0, "train.num_replicas": 2, "train.replica_values": {"seed": [0, 2]}}]
+  spec = Spec(config, pack=("seed",))
+  runs = spec.runs()
+  groups = planning.pack(runs, ("seed",))
+  assert [[next(r for r in runs if r.run_id == i).overrides for i in g] for g in groups] == [
+      [{"model.pool": p, "seed": s} for s in (0, 1, 2)] for p in ("max", "avg")]
+  assert planning.pack(runs, ()) == [[r.run_id] for r in runs]
   packed, single = str(tmp_path / "packed"), str(tmp_path / "single")
-  assert runner.launch(Spec(config, pack=("seed",)), packed, log=lambda *_: None) == {"done": 2}
+  assert runner.launch(spec, packed, log=lambda *_: None) == {"done": 6}
   assert runner.launch(Spec(config), single, log=lambda *_: None) == {"done": 6}
-  a = tables.build(tables.collect(packed), "model.pool", "seed", "test_loss")
-  b = tables.build(tables.collect(single), "model.pool", "seed", "test_loss")
-  assert a.rows == b.rows == ["max", "avg"] and a.cols == b.cols == [0, 1, 2]
-  for key, cell in b.cells.items():  # each replica reports what its separate run does
-    assert a.cells[key].values == pytest.approx(cell.values, rel=1e-4)
-  with pytest.raises(ConfigError, match="packed axes \\(--pack\\): seed there, none now"):
-    runner.prepare(Spec(config), packed)
+  a, b = tables.collect(packed), tables.collect(single)
+  assert sorted(r["run_id"] for r in a) == sorted(r["run_id"] for r in b)
+  assert {r["result"].trained_with for r in a} == {3} and {r["result"].trained_with
+                                                           for r in b} == {1}
+  for r in a:
+    assert json.load(open(os.path.join(r["workdir"], "config.json")))["seed"] == \
+        r["config"]["seed"] == r["result"].seed
+  ta = tables.build(a, "model.pool", "seed", "test_loss")
+  tb = tables.build(b, "model.pool", "seed", "test_loss")
+  assert ta.rows == tb.rows == ["max", "avg"] and ta.cols == tb.cols == [0, 1, 2]
+  for key, cell in tb.cells.items():  # each run reports what its separate run does
+    assert ta.cells[key].values == pytest.approx(cell.values, rel=1e-4)
+  logs = []  # packing changes no run: relaunching without it is the same sweep
+  assert runner.launch(Spec(config), packed, log=logs.append) == {"done": 6}
+  assert any("no run changes" in m for m in logs)
 
 
 @pytest.mark.usefixtures("xla_default_emitters")
-def test_packed_learning_rates_are_filed_as_runs_of_their_own(tmp_path):
-  """2 learning rates × 2 seeds packed into one run: the index and the report file each
-  replica as the separate run with its lr and seed (equal to the unpacked sweep's)."""
+def test_learning_rates_trained_side_by_side_are_runs_of_their_own(tmp_path):
+  """2 learning rates × 2 seeds trained as one program: four ordinary runs, each with its
+  lr and seed, equal to the sweep trained apart."""
   config = _config(tmp_path, 'product(sweep("optim.lr", [1e-3, 3e-3]), seeds(2))', epochs=1)
-  assert planning.pack([{"optim.lr": lr, "seed": s} for lr in (1, 2) for s in (0, 1)],
-                     ("seed", "optim.lr")) == [
-      {"seed": 0, "train.num_replicas": 4,
-       "train.replica_values": {"seed": [0, 1, 0, 1], "optim": {"lr": [1, 1, 2, 2]}}}]
   packed, single = str(tmp_path / "packed"), str(tmp_path / "single")
   spec = SweepSpec.from_args(config, pack=("seed", "optim.lr"))
-  assert runner.launch(spec, packed, log=lambda *_: None) == {"done": 1}
+  assert len(spec.groups(spec.runs())) == 1
+  assert runner.launch(spec, packed, log=lambda *_: None) == {"done": 4}
   assert runner.launch(Spec(config), single, log=lambda *_: None) == {"done": 4}
   index = Index(os.path.join(packed, "index.sqlite"))
-  rows = index.replica_rows(**{"optim.lr": 3e-3})
-  assert sorted(r["config"]["seed"] for r in rows) == [0, 1] and len(index.rows()) == 1
+  rows = index.rows(**{"optim.lr": 3e-3})
+  assert sorted(r["config"]["seed"] for r in rows) == [0, 1] and len(index.rows()) == 4
+  assert {r["result"]["trained_with"] for r in index.rows()} == {4}
+  index.close()
   a = tables.build(tables.collect(packed), "optim.lr", "seed", "test_loss")
   b = tables.build(tables.collect(single), "optim.lr", "seed", "test_loss")
   assert a.rows == b.rows == [1e-3, 3e-3] and a.cols == b.cols == [0, 1]
   for key, cell in b.cells.items():
     assert a.cells[key].values == pytest.approx(cell.values, rel=1e-4)
+  with pytest.raises(ConfigError, match="'model.pool' cannot be packed"):
+    SweepSpec.from_args(config, pack=("model.pool",)).runs()
 
 
 CRASHY = '''

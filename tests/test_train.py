@@ -12,9 +12,11 @@ import jax
 import numpy as np
 import pytest
 
-from cnnlab.train import ConfigError, Diverged, base_config, train, validate
+from cnnlab.train import ConfigError, Diverged, base_config, train, train_together, validate
 from cnnlab.train import checkpoint
 from cnnlab.train.metrics import read_metrics
+from cnnlab.train.result import load_result
+from cnnlab.train.together import run_names, runs_of
 from cnnlab.train.optim import l2_penalty, make_optimizer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,6 +45,13 @@ def tiny_config(**train):
   c.train.checkpoint_every_steps = 0
   c.train.update(train)
   return c
+
+
+def train_side_by_side(c, root):
+  """``[(result, its directory)]`` of the runs a packing config requests, trained as one
+  program into ``root/<run>``."""
+  dirs = [os.path.join(root, name) for name in run_names(c)]
+  return list(zip(train_together(runs_of(c), dirs, log=lambda *_: None), dirs))
 
 
 def _params(workdir):
@@ -85,7 +94,7 @@ def test_end_to_end_writes_run_directory(tmp_path):
   assert saved["final"]["test"]["accuracy"] == test_rows[-1]["accuracy"]
   assert result.value("test_accuracy") == result.value("final.test.accuracy")
   # each metric's direction, as the loss declares it, for the reports
-  assert saved["schema"] == 3 and saved["directions"] == {"accuracy": "higher", "loss": "lower"}
+  assert saved["schema"] == 4 and saved["directions"] == {"accuracy": "higher", "loss": "lower"}
   assert result.direction("last.train_epoch.loss") == "lower" == result.direction("test_loss")
   # Rerunning a finished run does no new steps and leaves its results as they are.
   before = open(os.path.join(wd, "result.json")).read()
@@ -383,36 +392,40 @@ def test_optimizers_and_schedules_build_and_step(name, schedule):
   assert np.all(np.isfinite(updates["w"]))
 
 
-def test_replicas_equal_separate_runs(tmp_path):
-  """num_replicas=2 with seed 3 trains seeds 3 and 4 side by side (one vmapped step)."""
+def test_runs_trained_side_by_side_equal_separate_runs_and_write_ordinary_directories(
+    tmp_path):
+  """num_replicas=2 with seed 3 trains seeds 3 and 4 side by side (one vmapped step), each
+  into a run directory of its own, as the separate runs would write it."""
   rep = tiny_config(num_replicas=2)
   rep.seed = 3
-  r = train(rep, str(tmp_path / "rep"), log=lambda *_: None)
-  assert r.seeds == [3, 4] and len(r.final["test"].per_replica) == 2
-  _, stacked = _params(str(tmp_path / "rep"))
-  for i, seed in enumerate((3, 4)):
+  runs = train_side_by_side(rep, str(tmp_path / "rep"))
+  assert [os.path.basename(d) for _, d in runs] == ["seed-3", "seed-4"]
+  for (r, wd), seed in zip(runs, (3, 4)):
+    assert r.seed == seed and r.trained_with == 2 and load_result(wd).to_json() == r.to_json()
+    assert json.load(open(os.path.join(wd, "config.json")))["seed"] == seed
     one = tiny_config()
     one.seed = seed
     single = train(one, str(tmp_path / f"seed{seed}"), log=lambda *_: None)
     _, params = _params(str(tmp_path / f"seed{seed}"))
+    _, own = _params(wd)  # the run's own checkpoint: its slice of the program's state
     for a, b in zip(jax.tree_util.tree_leaves(params["params"]),
-                    jax.tree_util.tree_leaves(stacked["params"])):
-      np.testing.assert_allclose(b[i], a, rtol=2e-4, atol=2e-5)
-    assert r.value("final.test.loss", replica=i) == pytest.approx(
-        single.value("final.test.loss"), rel=1e-4)
-  rows = [x for x in read_metrics(str(tmp_path / "rep")) if x["split"] == "test"]
-  assert {"accuracy", "loss"} <= set(rows[-1]["per_replica"][1])
-  # The replicas are also scored as one ensemble: one value, not one per replica.
-  for name in ("ensemble_vote_accuracy", "ensemble_softmax_accuracy"):
-    assert 0.0 <= rows[-1][name] <= 1.0 and name not in rows[-1]["per_replica"][0]
-    assert r.value(f"final.test.{name}") == rows[-1][name] and r.run_level(f"test_{name}")
-  # Resume works the same way with replicas.
+                    jax.tree_util.tree_leaves(own["params"])):
+      np.testing.assert_allclose(b, a, rtol=2e-4, atol=2e-5)
+    assert r.value("final.test.loss") == pytest.approx(single.value("final.test.loss"),
+                                                       rel=1e-4)
+    rows = read_metrics(wd)
+    assert [x["split"] for x in rows] == [x["split"] for x in read_metrics(
+        str(tmp_path / f"seed{seed}"))]
+    assert all("per_replica" not in x for x in rows)
+    assert set(r.to_json()) == set(single.to_json())  # the same schema, nothing more
+  # Resume works the same way side by side.
   part = tiny_config(num_replicas=2, stop_after_steps=5)
   part.seed = 3
-  assert train(part, str(tmp_path / "rep_part"), log=lambda *_: None).status == "preempted"
+  assert [r.status for r, _ in train_side_by_side(part, str(tmp_path / "rep_part"))] == [
+      "preempted"] * 2
   part.train.stop_after_steps = 0
-  train(part, str(tmp_path / "rep_part"), log=lambda *_: None)
-  _assert_same_state(stacked, _params(str(tmp_path / "rep_part"))[1])
+  for (_, wd), (_, ref) in zip(train_side_by_side(part, str(tmp_path / "rep_part")), runs):
+    _assert_same_state(_params(ref)[1], _params(wd)[1])
 
 
 def _leaves(tree):
@@ -744,22 +757,22 @@ def test_a_target_metric_stops_the_run_where_it_is_reached_and_a_rerun_keeps_it(
                   num_epochs=4)
   r = train(c, str(tmp_path / "a"), log=lambda *_: None)
   assert r.status == "done" and r.step == 6  # 96 / 16: met at the first evaluation
-  assert r.target.reached_at_step == [6] and r.target.reached_at_epoch == 1.0
+  assert r.target.reached_at_step == 6 and r.target.reached_at_epoch == 1.0
   assert 0 < r.target.train_time_s <= r.train_time_s
   again = train(c, str(tmp_path / "a"), log=lambda *_: None)
   assert again.step == 6 and again.target == r.target  # not trained further
   c.train.target_value = 1.01  # never met: the run goes to the end, unmet is recorded
   r = train(c, str(tmp_path / "b"), log=lambda *_: None)
-  assert r.step == 24 and r.target.reached_at_step == [None]
+  assert r.step == 24 and r.target.reached_at_step is None
   c.train.target_metric = "test.acc"
   with pytest.raises(ConfigError, match="'test.acc' is not evaluated; evaluated: .*test.accuracy"):
     train(c, str(tmp_path / "c"), log=lambda *_: None)
 
 
-def test_replicas_each_record_when_they_reach_the_target(tmp_path):
+def test_runs_side_by_side_each_record_when_they_reach_the_target(tmp_path):
   c = tiny_config(num_replicas=2, target_metric="test.loss", target_value=1e9)
-  r = train(c, str(tmp_path / "a"), log=lambda *_: None)
-  assert r.step == 6 and r.target.reached_at_step == [6, 6]
+  runs = train_side_by_side(c, str(tmp_path / "a"))
+  assert [(r.step, r.target.reached_at_step) for r, _ in runs] == [(6, 6), (6, 6)]
 
 
 def test_train_epoch_metrics_average_the_epochs_batches_and_can_be_a_target(tmp_path):
@@ -780,17 +793,13 @@ def test_train_epoch_metrics_average_the_epochs_batches_and_can_be_a_target(tmp_
 def test_best_records_the_test_metric_at_the_best_validation_step(tmp_path, replicas):
   c = tiny_config(num_epochs=3, num_replicas=replicas)
   c.data.validation_size = 32
-  r = train(c, str(tmp_path / "a"), log=lambda *_: None)
-  rows = read_metrics(str(tmp_path / "a"))
-  test_at = {m["step"]: m for m in rows if m["split"] == "test"}
-  if not replicas:
+  runs = train_side_by_side(c, str(tmp_path / "a")) if replicas else \
+      [(train(c, str(tmp_path / "a"), log=lambda *_: None), str(tmp_path / "a"))]
+  for r, wd in runs:
+    test_at = {m["step"]: m for m in read_metrics(wd) if m["split"] == "test"}
     at = r.best["test_at_best_validation"].point
     assert at.step == r.best["validation"].point.step
     assert at.value == test_at[at.step]["accuracy"]
-    return
-  for i, (v, at) in enumerate(zip(r.best["validation"].per_replica,
-                                  r.best["test_at_best_validation"].per_replica)):
-    assert at.step == v.step and at.value == test_at[at.step]["per_replica"][i]["accuracy"]
 
 
 @pytest.mark.parametrize("values", [
@@ -805,9 +814,8 @@ def test_packed_hyperparameters_equal_separate_runs(tmp_path, values):
   c = tiny_config(num_replicas=len(values["seed"]), num_epochs=1)
   c.optim.name = "adamw"
   c.train.replica_values = values
-  packed = train(c, str(tmp_path / "packed"), log=lambda *_: None)
-  assert packed.seeds == list(values["seed"])
-  _, stacked = _params(str(tmp_path / "packed"))
+  packed = train_side_by_side(c, str(tmp_path / "packed"))
+  assert [r.seed for r, _ in packed] == list(values["seed"])
   flat = replica_values(c.train)
   for i in range(len(values["seed"])):
     one = tiny_config(num_epochs=1)
@@ -819,11 +827,18 @@ def test_packed_hyperparameters_equal_separate_runs(tmp_path, values):
         one[section][name] = v[i]
     single = train(one, str(tmp_path / f"single{i}"), log=lambda *_: None)
     _, params = _params(str(tmp_path / f"single{i}"))
-    for a, b in zip(_leaves(params["params"]), _leaves(stacked["params"])):
-      np.testing.assert_allclose(b[i], a, rtol=2e-4, atol=2e-5)
+    result, wd = packed[i]
+    assert json.load(open(os.path.join(wd, "config.json"))) == json.load(
+        open(os.path.join(tmp_path, f"single{i}", "config.json")))  # its own config
+    for a, b in zip(_leaves(params["params"]), _leaves(_params(wd)[1]["params"])):
+      np.testing.assert_allclose(b, a, rtol=2e-4, atol=2e-5)
     for split in single.final:
-      assert packed.value(f"final.{split}.loss", replica=i) == pytest.approx(
+      assert result.value(f"final.{split}.loss") == pytest.approx(
           single.value(f"final.{split}.loss"), rel=1e-4), split
+    # each run logs its own learning rate
+    lrs = [(x["step"], x["lr"]) for x in read_metrics(wd) if x["split"] == "train"]
+    assert lrs == [(x["step"], x["lr"]) for x in read_metrics(str(tmp_path / f"single{i}"))
+                   if x["split"] == "train"]
 
 
 def test_a_padded_training_split_trains_identically_and_shares_one_program(tmp_path):
@@ -863,17 +878,39 @@ def _sized(config, n):
 def test_config_json_is_replaced_whole_never_left_half_written(tmp_path, monkeypatch):
   """A write of ``config.json`` that dies half-way (a kill; on a multi-host relaunch the
   other processes read it meanwhile) leaves the previous file, still valid JSON."""
-  from cnnlab.train import loop
+  from cnnlab.train import workdir
   c = tiny_config()
-  loop.open_workdir(str(tmp_path), c, has_checkpoints=False)
+  workdir.open_workdir(str(tmp_path), c, has_checkpoints=False)
   with open(tmp_path / "config.json") as f:
     before = json.load(f)
 
   def dies_half_way(obj, f, **kw):
     f.write(json.dumps(obj, **kw)[:20])
     raise KeyboardInterrupt
-  monkeypatch.setattr(loop.json, "dump", dies_half_way)
+  monkeypatch.setattr(workdir.json, "dump", dies_half_way)
   with pytest.raises(KeyboardInterrupt):
-    loop.open_workdir(str(tmp_path), c, has_checkpoints=True)
+    workdir.open_workdir(str(tmp_path), c, has_checkpoints=True)
   with open(tmp_path / "config.json") as f:
     assert json.load(f) == before
+
+
+def test_a_run_that_diverges_beside_others_is_recorded_and_the_others_train_on(tmp_path):
+  c = tiny_config(num_replicas=2, num_epochs=2)
+  c.train.replica_values = {"seed": (0, 0), "optim": {"lr": (0.01, 1e30)}}
+  logs = []
+  names = run_names(c)
+  results = train_together(runs_of(c), [str(tmp_path / n) for n in names], log=logs.append)
+  (ok, bad) = results
+  assert ok.status == "done" and ok.step == 12
+  assert bad.status == "diverged" and 0 < bad.diverged_at_step <= 12
+  assert load_result(str(tmp_path / names[1])).status == "diverged"
+  assert any("the others train on" in m for m in logs)
+  # the run that trained on equals the same run trained alone
+  alone = tiny_config(num_epochs=2)
+  alone.optim.lr = 0.01
+  single = train(alone, str(tmp_path / "alone"), log=lambda *_: None)
+  assert ok.value("final.test.loss") == pytest.approx(single.value("final.test.loss"), rel=1e-4)
+  with pytest.raises(Diverged, match="recorded as diverged"):
+    bad_alone = tiny_config(num_epochs=2)
+    bad_alone.optim.lr = 1e30
+    train(bad_alone, str(tmp_path / "bad_alone"), log=lambda *_: None)

@@ -3,7 +3,7 @@
 * The per-epoch order is a pure function of ``(seed, epoch)``: a run resumed at
   epoch 7 draws exactly the batches an uninterrupted run would.
 * ``shuffle=False`` gives sequential batches (the MNIST-1D and Nielsen protocols).
-* Several seeds (``vmap``-ed replicas) draw their own orders in one call.
+* Several seeds (runs trained side by side, vmapped) draw their own orders in one call.
 * Evaluation visits every example exactly once: the last batch is padded and
   masked, never dropped.
 * The arrays go onto the device when they fit (always on CPU, where host memory
@@ -47,7 +47,7 @@ def epoch_batch_indices(seed, epoch: int, n: int, batch_size: int, shuffle: bool
   The remainder (``n mod batch_size`` examples) is left out of this epoch; with
   shuffling, different examples are left out each epoch. ``seed`` may be an int or a
   ``(R,)`` array of seeds, giving ``(R, num_batches, batch_size)``: one order per
-  replica.
+  seed (runs trained side by side).
   """
   nb = num_train_batches(n, batch_size)
   seeds = jnp.asarray(seed)

@@ -6,7 +6,7 @@
         --compare=pool-avg_seed-0
 
 ``--compare`` adds runs (of ``--sweep_dir``, or run directories) to the layer-similarity
-section; a packed run's replicas are compared with each other without it.
+section (other seeds of the same point, other poolings).
 """
 
 from __future__ import annotations

@@ -19,12 +19,10 @@ def define_run_flags(fv: flags.FlagValues) -> None:
                       flag_values=fv)
   flags.DEFINE_string("sweep_dir", None, "A sweep directory; with --run_id, one of its runs.",
                       flag_values=fv)
-  flags.DEFINE_string("run_id", None, "A run of --sweep_dir (<id>, or <id>/r<i> for one "
-                      "replica of a packed run).", flag_values=fv)
+  flags.DEFINE_string("run_id", None, "A run of --sweep_dir (its id, or a unique prefix).",
+                      flag_values=fv)
   flags.DEFINE_string("step", "last", "'last', 'best' (if that checkpoint was kept) or a "
                       "step number.", flag_values=fv)
-  flags.DEFINE_integer("replica", None, "The replica of a packed run (default 0).",
-                       flag_values=fv)
   flags.DEFINE_bool("ema", False, "Use the run's EMA parameters.", flag_values=fv)
   flags.DEFINE_string("imports", "", "Comma-separated files of the user's own registrations "
                       "(a pooling op, activation or model the run used).", flag_values=fv)
@@ -40,7 +38,7 @@ def load_from_flags(fv: flags.FlagValues):
     raise ValueError("--sweep_dir needs --run_id (python -m cnnlab.report lists the runs)")
   step = fv.step if fv.step in ("last", "best") else _int(fv.step)
   path = fv.workdir or fv.sweep_dir
-  return load_run(path, fv.run_id if fv.sweep_dir else None, step, fv.replica, fv.ema)
+  return load_run(path, fv.run_id if fv.sweep_dir else None, step, fv.ema)
 
 
 def _int(text: str) -> int:

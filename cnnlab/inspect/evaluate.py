@@ -2,10 +2,14 @@
 shape), with a confusion matrix; and a run's weights exported with its config.
 
     python -m cnnlab.evaluate --workdir=runs/fashionnet [--split=test] [--data=NAME]
+    python -m cnnlab.evaluate --sweep_dir=sweeps/x --ensemble=all     # the runs as one net
     python -m cnnlab.export --workdir=runs/fashionnet --format=msgpack|orbax [--out=DIR]
 
 The metrics are those the run's loss defines (its ``eval_sums`` and ``finalize``, as
-training computes them), over every example of the split in batches.
+training computes them), over every example of the split in batches. An ensemble
+(:func:`evaluate_ensemble`, e.g. Nielsen's vote of five nets) is an evaluation of its
+own, of any runs of one task: how they were trained (apart, or side by side) is no
+matter.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -50,6 +54,40 @@ def evaluate(run: LoadedRun, split: str = "test", batch_size: int = 500) -> Dict
     result["confusion"] = confusion.tolist()
     result["class_names"] = list(run.info.class_names)
   return result
+
+
+def evaluate_ensemble(runs: Sequence[LoadedRun], split: str = "test", batch_size: int = 500
+                      ) -> Dict[str, Any]:
+  """Runs of one task scored as one classifier by their loss's ``ensemble_sums``
+  (``ensemble_vote_accuracy``: each net votes for its top class; ``ensemble_softmax_
+  accuracy``: the top class of the mean softmax), beside each run's own metrics and their
+  mean: ``{"runs", "split", "count", "ensemble_<name>": ..., "mean_<metric>": ...,
+  "members": [...]}``."""
+  if len(runs) < 2:
+    raise ValueError(f"an ensemble needs two runs or more, got {len(runs)}")
+  spec = LOSSES.get(runs[0].loss_name)
+  if spec.ensemble_sums is None:
+    raise ValueError(f"the loss {runs[0].loss_name!r} defines no ensemble (ensemble_sums)")
+  images, labels = example_arrays(runs[0], split)
+  for r in runs[1:]:
+    other = example_arrays(r, split)[1]
+    if r.loss_name != runs[0].loss_name or not np.array_equal(other, labels):
+      raise ValueError(f"{r.name} is not of {runs[0].name}'s task: an ensemble's runs share "
+                       f"their loss and their {split} examples")
+  sums = None
+  for i in range(0, len(images), batch_size):
+    y = jnp.asarray(labels[i:i + batch_size])
+    outs = jnp.stack([eval_outputs(r.model, r.variables, r.preprocess(images[i:i + batch_size]))
+                      for r in runs])
+    s = spec.ensemble_sums(outs, y, jnp.ones(len(y), bool))
+    sums = s if sums is None else jax.tree_util.tree_map(jnp.add, sums, s)
+  members = [{k: v for k, v in evaluate(r, split, batch_size).items()
+              if k not in ("confusion", "class_names")} for r in runs]
+  names = [k for k, v in members[0].items() if isinstance(v, float)]
+  return {"runs": [r.name for r in runs], "split": split, "count": int(len(images)),
+          **{f"ensemble_{k}": float(v) / len(images) for k, v in jax.device_get(sums).items()},
+          **{f"mean_{k}": float(np.mean([m[k] for m in members])) for k in names},
+          "members": members}
 
 
 def confusion_figure(result: Dict[str, Any], path: str) -> Optional[str]:
@@ -106,7 +144,7 @@ def export(run: LoadedRun, out_dir: str, fmt: str = "msgpack") -> str:
       ckpt.save(path, variables)
   shutil.copy(os.path.join(run.workdir, "config.json"), os.path.join(out_dir, "config.json"))
   with open(os.path.join(out_dir, "export.json"), "w") as f:
-    json.dump({"run": run.workdir, "step": run.step, "replica": run.replica, "format": fmt,
+    json.dump({"run": run.workdir, "step": run.step, "format": fmt,
                "model": run.config.model.name, "input_shape": list(run.input_shape)}, f,
               indent=1)
   return path

@@ -7,9 +7,10 @@
 ``step``: ``"last"`` (the newest checkpoint), ``"best"`` (the step of the best
 validation value, else the best test value, as ``result.json`` records it — found only
 where that checkpoint was kept: ``train.keep_checkpoints`` keeps the newest few) or an
-int. A packed run (``train.num_replicas``) holds its replicas side by side; ``replica``
-picks one (a sweep's run id ``<id>/r<i>`` does too), and :meth:`LoadedRun.replicas`
-lists them all.
+int. Runs trained side by side are runs of their own, each in its directory. (A
+directory from before 2026-12-05 that holds several such runs reads as its first;
+the sweep run id ``<id>/r<i>`` the reports list names the others:
+:mod:`cnnlab.train.migrations`.)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import functools
 import json
 import os
 import re
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +32,7 @@ from cnnlab.data.catalog import Dataset, DatasetInfo, dataset_info
 from cnnlab.data.prepare import subset_info
 from cnnlab.errors import ConfigError
 from cnnlab.inspect.attribution import eval_outputs
-from cnnlab.train import checkpoint
+from cnnlab.train import checkpoint, migrations
 from cnnlab.train.result import Result
 from cnnlab.train.run import build_model, load_run_data
 
@@ -40,7 +41,7 @@ Step = Union[str, int]
 
 @dataclasses.dataclass
 class LoadedRun:
-  """A run's trained model. ``variables`` are ``{"params", "batch_stats"}`` of one replica."""
+  """A run's trained model; ``variables`` are ``{"params", "batch_stats"}``."""
   workdir: str
   config: ml_collections.ConfigDict
   model: Any
@@ -49,27 +50,12 @@ class LoadedRun:
   info: DatasetInfo
   loss_name: str
   step: int
-  replica: Optional[int] = None
-  num_replicas: int = 0
-  stacked: Optional[dict] = dataclasses.field(default=None, repr=False)  # all replicas
+  member: Optional[int] = None  # which run of an old directory of several (migrations)
 
   @property
   def name(self) -> str:
     base = os.path.basename(os.path.normpath(self.workdir))
-    return base + (f"/r{self.replica}" if self.replica is not None else "") + f"@{self.step}"
-
-  def replicas(self) -> List["LoadedRun"]:
-    """Every replica of a packed run as a run of its own (the run itself otherwise)."""
-    if not self.num_replicas:
-      return [self]
-    return [self.with_replica(i) for i in range(self.num_replicas)]
-
-  def with_replica(self, i: int) -> "LoadedRun":
-    if not 0 <= i < max(self.num_replicas, 1) or not self.num_replicas:
-      raise ValueError(f"{self.workdir}: no replica {i} (the run packs "
-                       f"{self.num_replicas or 'no'} replicas)")
-    pick = jax.tree_util.tree_map(lambda a: a[i], self.stacked)
-    return dataclasses.replace(self, variables=pick, replica=i)
+    return base + (f"/r{self.member}" if self.member is not None else "") + f"@{self.step}"
 
   def preprocess(self, images) -> jax.Array:
     """Raw examples (uint8 pixels or float features) as the model saw them in training:
@@ -108,14 +94,14 @@ def _tuples(d):
 
 
 def resolve_workdir(path: str, run_id: Optional[str] = None) -> Tuple[str, Optional[int]]:
-  """``(workdir, replica)`` of a run directory, or of run ``run_id`` of the sweep at
-  ``path`` (an id or its unique prefix; ``"<id>/r<i>"`` names one replica of a packed
-  run)."""
-  replica = None
+  """``(workdir, member)`` of a run directory, or of run ``run_id`` of the sweep at
+  ``path`` (an id or its unique prefix; ``"<id>/r<i>"``: run i of an old directory of
+  several, member None otherwise)."""
+  member = None
   if run_id is not None:
     m = re.fullmatch(r"(.+)/r(\d+)", run_id)
     if m:
-      run_id, replica = m.group(1), int(m.group(2))
+      run_id, member = m.group(1), int(m.group(2))
     workdir = os.path.join(path, "runs", run_id)
     if not os.path.isfile(os.path.join(workdir, "config.json")):
       runs = os.path.join(path, "runs")
@@ -126,7 +112,7 @@ def resolve_workdir(path: str, run_id: Optional[str] = None) -> Tuple[str, Optio
         raise FileNotFoundError(f"{what} {run_id!r} in the sweep {path}; its runs: "
                                 f"{', '.join(ids) if ids else _run_ids(path)}")
       workdir = os.path.join(runs, ids[0])
-    return workdir, replica
+    return workdir, member
   if os.path.isfile(os.path.join(path, "config.json")):
     return path, None
   if os.path.isdir(os.path.join(path, "runs")):
@@ -180,12 +166,20 @@ def _best_step(workdir: str) -> int:
 
 
 def load_run(path: str, run_id: Optional[str] = None, step: Step = "last",
-             replica: Optional[int] = None, use_ema: bool = False) -> LoadedRun:
+             use_ema: bool = False) -> LoadedRun:
   """Model, variables, config and data description of a trained run (see the module
   docstring). ``use_ema`` takes the EMA parameters (``train.ema_decay > 0``)."""
-  workdir, from_id = resolve_workdir(path, run_id)
-  replica = from_id if replica is None else replica
+  workdir, member = resolve_workdir(path, run_id)
   config = read_config(workdir)
+  old = migrations.old_members(config.to_dict())
+  if old:  # an old directory of several runs: run ``member``'s own config and slice
+    member = member or 0
+    if member >= old:
+      raise ValueError(f"{workdir} holds {old} runs: no run {member}")
+    config = ml_collections.ConfigDict(_tuples(
+        migrations.member_config(json.loads(config.to_json()), member)))
+  elif member is not None:
+    raise ValueError(f"{workdir} is one run: {run_id!r} names none")
   d = config.data
   info, _ = dataset_info(d.name, dict(d.options))
   info = subset_info(info, tuple(d.classes))
@@ -195,16 +189,10 @@ def load_run(path: str, run_id: Optional[str] = None, step: Step = "last",
   params = state.get("ema_params") if use_ema else state["params"]
   if params is None:
     raise ConfigError(f"the run in {workdir} kept no EMA parameters (train.ema_decay was 0)")
-  stacked = {"params": params, "batch_stats": state.get("batch_stats") or {}}
-  stacked = jax.tree_util.tree_map(jnp.asarray, stacked)
-  n = int(config.train.get("num_replicas", 0) or 0)
-  run = LoadedRun(workdir, config, model, stacked, tuple(shape), info, loss_name, at,
-                  None, n, stacked if n else None)
-  if n:
-    run = run.with_replica(0 if replica is None else replica)
-  elif replica not in (None, 0):
-    raise ValueError(f"{workdir}: the run packs no replicas; replica={replica} does not exist")
-  return run
+  variables = {"params": params, "batch_stats": state.get("batch_stats") or {}}
+  pick = (lambda a: jnp.asarray(a[member])) if old else jnp.asarray
+  return LoadedRun(workdir, config, model, jax.tree_util.tree_map(pick, variables),
+                   tuple(shape), info, loss_name, at, member if old else None)
 
 
 def example_arrays(run: LoadedRun, split: str = "test") -> Tuple[np.ndarray, np.ndarray]:

@@ -6,8 +6,7 @@ every conv layer, feature maps of every layer for the chosen examples, per-featu
 examples with their deconvnet / guided-backprop projections (cropped to the receptive
 field of the strongest position, Zeiler & Fergus 2014 Fig. 2), saliency, SmoothGrad,
 integrated gradients and occlusion for the chosen examples, and layer similarity (linear
-CKA) within the net and against other runs (other seeds, other poolings) or the run's
-packed replicas.
+CKA) within the net and against other runs (other seeds, other poolings).
 """
 
 from __future__ import annotations
@@ -263,8 +262,7 @@ def similarity_section(page: Page, xn: np.ndarray, layers: List[str],
 def inspect_run(run: LoadedRun, out_dir: str, options: Optional[Options] = None,
                 others: Sequence[LoadedRun] = (), command: str = "") -> str:
   """Writes the page of ``run`` into ``out_dir``; returns the path of its ``index.html``.
-  ``others``: runs to compare layer by layer (CKA) on the same examples; a packed run's
-  other replicas are added."""
+  ``others``: runs to compare layer by layer (CKA) on the same examples."""
   o = options or Options()
   images, labels = example_arrays(run, o.split)
   x, y = images[:o.examples], labels[:o.examples]
@@ -282,7 +280,6 @@ def inspect_run(run: LoadedRun, out_dir: str, options: Optional[Options] = None,
   if layers:
     pool_x = np.asarray(run.preprocess(images[:o.pool_size or len(images)]))
     projection_section(page, pool_x, layers, o)
-  others = list(others) + [r for r in run.replicas() if r.replica not in (None, run.replica)]
   cka_x = np.asarray(run.preprocess(images[:o.cka_examples]))
   similarity_section(page, cka_x, layers, others)
   page.arrays["examples"] = xn

@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from cnnlab.config import overrides
 from cnnlab.errors import ReportError
 from cnnlab.report import stats
+from cnnlab.train.migrations import LEGACY_CONFIG_KEYS
 from cnnlab.trees import flatten, get
 
 Key = Tuple[Any, Any]
@@ -154,7 +155,7 @@ _MISSING = object()
 
 def _axis_paths(t) -> List[str]:
   paths = [p.strip() for key in (t.row_key, t.col_key) for p in key.split(",")]
-  return paths + ["sweep", "replica"]  # a packed replica's index repeats its seed
+  return paths + ["sweep"] + list(LEGACY_CONFIG_KEYS)
 
 
 def _pairs(x, b, axes: List[str]) -> Optional[List[Tuple[float, float]]]:

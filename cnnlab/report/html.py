@@ -5,7 +5,7 @@
 ``report.html`` in the report's directory refers to the PNGs beside it by name, needs
 no server and no script, and opens in any browser (``tests/test_report_html.py``
 renders it in headless Chromium where Debian's ``chromium`` is installed). Its header
-lists each sweep's config, overrides, packed axes, budget, code and dates
+lists each sweep's config, overrides, axes trained side by side, budget, code and dates
 (:mod:`cnnlab.report.provenance`); the figures are one a row, at the page's width.
 """
 
@@ -73,7 +73,8 @@ def _comparisons(t: Table, labels: Optional[Labels] = None) -> str:
 
 
 def _header(header: Sequence[Tuple[str, List[Fact]]]) -> str:
-  """Per sweep, what it was: config, overrides, packed axes, runs, budget, code, dates."""
+  """Per sweep, what it was: config, overrides, axes trained side by side, runs, budget,
+  code, dates."""
   out = []
   for label, facts in header:
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"

@@ -143,15 +143,16 @@ def _sort_key(v):
 
 
 def _curves(records, row_key, col_key, split, name) -> Dict[tuple, List[Dict[int, float]]]:
-  """Per (row, column) point, each run's ``{step: value}`` (a packed seed its own column)."""
+  """Per (row, column) point, each run's ``{step: value}``."""
+  from cnnlab.train.migrations import MEMBER
   from cnnlab.train.metrics import read_metrics
   from cnnlab.train.result import split_metrics_of_row
   curves: Dict[tuple, List[Dict[int, float]]] = {}
   for rec in records:
     run = {}
     for row in read_metrics(rec["workdir"]):
-      s, m = split_metrics_of_row(row)
-      v = m.value(name, rec.get("replica")) if s == split else None
+      s, m = split_metrics_of_row(row, rec.get(MEMBER))
+      v = m.value(name) if s == split else None
       if v is not None:
         run[m.step] = v
     if run:

@@ -2,10 +2,11 @@
 with which overrides and budget, which code and when — a 2,000-step trial run's report
 cannot pass for the full budget's.
 
-For each ``--sweep_dir``: the config file and its ``--config.*`` overrides, packed axes
-and ``--imports`` (from the sweep's index, as ``cnnlab.sweep`` recorded them), the runs
-by status, the training budget (steps and epochs of the finished runs), the code (the
-git commits the runs recorded, and whether the tree was dirty) and when the runs ended.
+For each ``--sweep_dir``: the config file and its ``--config.*`` overrides, the axes
+trained side by side and ``--imports`` (from the sweep's index, as ``cnnlab.sweep``
+recorded them), the runs by status, the training budget (steps and epochs of the
+finished runs), the code (the git commits the runs recorded, and whether the tree was
+dirty) and when the runs ended.
 A report's ``runs.csv`` has none of the sweep's settings: it says so.
 """
 
@@ -54,7 +55,7 @@ def sweep_facts(sweep_dir: str, records: Sequence[Dict[str, Any]]) -> List[Fact]
     facts.append(("config", config))
     facts.append(("overrides", " ".join(f"--config.{k}={v}" for k, v in spec.overrides)
                   or "none"))
-    facts.append(("packed axes", ", ".join(spec.pack) or "none"))
+    facts.append(("trained side by side", ", ".join(spec.pack) or "none"))
     if spec.imports:
       facts.append(("imports", ", ".join(spec.imports)))
     if spec.target_seeds:

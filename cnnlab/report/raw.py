@@ -74,11 +74,9 @@ def read_runs_csv(path: str) -> List[Dict[str, Any]]:
       # a run is its id and its config (compared sweeps may share run ids); its metrics
       # (a 'metric' axis) are rows of their own
       key = (row["run_id"], tuple(sorted(fields.items())))
-      replica = config.get("replica")
       rec = records.setdefault(key, {
           "run_id": row["run_id"], "status": row["status"], "config": config, "values": {},
           "rows": set(), "result": None, "workdir": "",
-          "replica": replica if isinstance(replica, int) else None,
           "error": row["error"] or None})
       rec["rows"].add(row["metric"])
       if row["value"] != "":

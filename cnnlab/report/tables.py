@@ -9,9 +9,9 @@ metric is a result path, ``<section>.<split>.<metric>`` (:func:`cnnlab.train.res
 split_path`, the one grammar): ``best.test.accuracy``, ``final.test.accuracy``, or
 ``last.train_epoch.accuracy``, the last value logged in the run's ``metrics.jsonl``; the
 short final name ``test_accuracy`` reads as ``final.test.accuracy``, and any other path
-is a field of ``result.json`` (``target.reached_at_epoch``). A run that trained seeds
-side by side gives one record per seed; a metric that scores its seeds as one ensemble
-(``last.test.ensemble_vote_accuracy``) gives one value per run. Diverged and invalid
+is a field of ``result.json`` (``target.reached_at_epoch``). Every run is a record of its
+own; the runs of sweeps made before 2026-12-05 that trained seeds side by side in one
+directory are split into theirs by :mod:`cnnlab.train.migrations`. Diverged and invalid
 runs are counted in their cell, not averaged; a cell whose runs all diverged reads
 "diverged".
 """
@@ -30,6 +30,7 @@ import numpy as np
 from cnnlab.registry import did_you_mean
 from cnnlab.report import stats
 from cnnlab.report.conclusions import Conclusions, Options, conclude
+from cnnlab.train import migrations
 from cnnlab.train.metrics import METRICS_FILE
 from cnnlab.train.result import (Result, SplitMetrics, last_split_metrics, read_rows,
                                  split_path)
@@ -44,8 +45,7 @@ def _result(raw: Optional[Dict]) -> Optional[Result]:
 
 
 def collect(sweep_dir: str) -> List[Dict[str, Any]]:
-  """Every run of a sweep: ``{run_id, status, config, result (a Result), workdir}``, one
-  record per seed for runs that trained seeds side by side."""
+  """Every run of a sweep: ``{run_id, status, config, result (a Result), workdir}``."""
   from cnnlab.sweep.index import INDEX_FILE, Index
   runs_dir = os.path.join(sweep_dir, "runs")
   path = os.path.join(sweep_dir, INDEX_FILE)
@@ -53,14 +53,15 @@ def collect(sweep_dir: str) -> List[Dict[str, Any]]:
   if os.path.exists(path):
     index = Index(path, readonly=True)
     rows = [{"run_id": r["run_id"], "status": r["status"], "config": r["config"],
-             "result": _result(r["result"]), "workdir": os.path.join(runs_dir, r["run_id"]),
+             "result": r["result"], "workdir": os.path.join(runs_dir, r["run_id"]),
              "error": r.get("error")}
             for r in index.rows()]
     index.close()
   else:
     for run_id in sorted(os.listdir(runs_dir)) if os.path.isdir(runs_dir) else []:
       rows.extend(_run_dir_record(runs_dir, run_id))
-  return [one for r in rows for one in unpack_replicas(r)]
+  return [{**one, "result": _result(one["result"])}
+          for r in rows for one in migrations.runs_of_record(r)]
 
 
 def _run_dir_record(runs_dir: str, run_id: str) -> List[Dict[str, Any]]:
@@ -73,36 +74,28 @@ def _run_dir_record(runs_dir: str, run_id: str) -> List[Dict[str, Any]]:
         loaded[name] = json.load(fh)
   if "config" not in loaded:
     return []
-  result = _result(loaded.get("result"))
-  return [{"run_id": run_id, "status": result.status if result else "pending",
+  result = loaded.get("result")
+  return [{"run_id": run_id, "status": result.get("status", "pending") if result else "pending",
            "config": loaded["config"], "result": result, "workdir": workdir}]
 
 
-def unpack_replicas(record: Dict[str, Any]) -> List[Dict[str, Any]]:
-  """A run that trained replicas side by side (``train.num_replicas``) as one record per
-  replica: each reads its own values from the shared result (``record["replica"]``), and
-  its config holds its seed and packed values (:func:`cnnlab.sweep.index.unpack`)."""
-  from cnnlab.sweep.index import unpack
-  return unpack(record)
-
-
 def _last(record: Dict[str, Any], split: str) -> Optional[SplitMetrics]:
-  return last_split_metrics(read_rows(os.path.join(record["workdir"], METRICS_FILE)), split)
+  return last_split_metrics(read_rows(os.path.join(record["workdir"], METRICS_FILE)), split,
+                            record.get(migrations.MEMBER))
 
 
 def record_value(record: Dict[str, Any], metric: str) -> Optional[float]:
-  """A run's ``metric`` (replica ``record["replica"]``'s own for packed seeds): a result
-  path (:meth:`Result.value`) or ``last.<split>.<name>`` from its ``metrics.jsonl``; for
-  a record read from a report's ``runs.csv``, the value written there."""
+  """A run's ``metric``: a result path (:meth:`Result.value`) or ``last.<split>.<name>``
+  from its ``metrics.jsonl``; for a record read from a report's ``runs.csv``, the value
+  written there."""
   if "values" in record:
     return record["values"].get(metric)
-  replica = record.get("replica")
   path = split_path(metric)
   if path and path[0] == "last":
     last = _last(record, path[1])
-    return None if last is None else last.value(path[2], replica)
+    return None if last is None else last.value(path[2])
   result = record["result"]
-  return None if result is None else result.value(metric, replica)
+  return None if result is None else result.value(metric)
 
 
 def better_low(records: Sequence[Dict], metrics: Sequence[str]) -> bool:
@@ -138,18 +131,14 @@ def declared_lower(metric: str) -> bool:
              for _, spec in lookup("loss").items() for n in spec.lower_is_better)
 
 
-def run_level(record: Dict[str, Any], metric: str) -> bool:
-  """Whether ``metric`` is one value for all seeds of a packed run (an ensemble metric):
-  the report counts it once per run, not once per seed."""
-  if record.get("replica") is None:
-    return False
-  if "rows" in record:  # from a runs.csv: an ensemble metric has a row for replica 0 only
+def counted_elsewhere(record: Dict[str, Any], metric: str) -> bool:
+  """Whether another record carries this run's ``metric``, which then counts once: an
+  ensemble value of an old run of several side-by-side seeds (with its first member,
+  :data:`cnnlab.train.migrations.COUNTED_ONCE`), or, in a report's ``runs.csv``, a metric
+  the report wrote no row of for this run (for that reason)."""
+  if "rows" in record:
     return metric not in record["rows"]
-  path = split_path(metric)
-  if path and path[0] == "last":
-    last = _last(record, path[1])
-    return last is not None and last.run_level(path[2])
-  return record["result"] is not None and record["result"].run_level(metric)
+  return any(metric.endswith(n) for n in record.get(migrations.COUNTED_ONCE, ()))
 
 
 @dataclasses.dataclass
@@ -316,8 +305,8 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
     if r not in rows:
       rows.append(r)
     for m in metrics:
-      if rec.get("replica") and run_level(rec, m):
-        continue  # a packed run's ensemble is one value, counted once (with replica 0)
+      if counted_elsewhere(rec, m):
+        continue
       c = m if col_key == METRIC_AXIS else _axis_value(rec["config"], col_key)
       if c not in cols:
         cols.append(c)

@@ -38,7 +38,7 @@ def _define(fv: flags.FlagValues) -> None:
   define("string", "pack", None,
          "comma-separated axes trained side by side in one vmapped run: seed, optim.lr, "
          "optim.weight_decay, train.label_smoothing, train.ema_decay (default: seed on "
-         "accelerators, where it pays; none on CPU, where three packed seeds measured slower "
+         "accelerators, where it pays; none on CPU, where three seeds side by side measured slower "
          "than three runs; 'none' turns it off)")
   define("string", "imports", "", "comma-separated files of the user's registrations (new "
          "ops, models), imported here and in every worker")
@@ -117,7 +117,8 @@ def _print_invalid(sweep_dir: str) -> None:
 
 
 def _pack(a) -> tuple:
-  """The packed axes: --pack, --pack_seeds, or by default seeds on accelerators."""
+  """The axes trained side by side: --pack, --pack_seeds, or by default seeds on
+  accelerators."""
   if a.pack is not None:
     return tuple(x.strip() for x in a.pack.split(",") if x.strip() and x.strip() != "none")
   if a.pack_seeds:

@@ -1,5 +1,5 @@
 """What a sweep is, as its directory keeps it: the config, the command line's overrides,
-the user's imports and the packed axes.
+the user's imports and the axes whose runs train side by side (``--pack``).
 
     spec = SweepSpec.from_args("configs/sweeps/x.py:budget=cpu", ["train.num_steps=100"],
                                imports=["my_ops.py"], pack=["seed"])
@@ -7,8 +7,8 @@ the user's imports and the packed axes.
 
 The sweep's index stores the spec (``meta["spec"]``) when the sweep is first launched;
 a relaunch with another spec is refused naming what differs (unless it changes only
-runs that never ran: ``runner.prepare``), and every worker (local
-or Ray) rebuilds its runs from the stored spec and points.
+runs that never ran: ``runner.prepare``); every worker (local or Ray) reads the runs'
+resolved configs from the index, and groups them as the stored spec packs them.
 """
 
 from __future__ import annotations
@@ -80,15 +80,18 @@ class SweepSpec:
     return base, points
 
   def runs(self, points: Optional[List[Dict[str, Any]]] = None, check: bool = True):
-    """The runs of ``points`` (default: the config's, packed as the spec says)."""
-    from cnnlab.sweep.planning import expand, extra_seeds, pack
+    """The runs of ``points`` (default: the config's, with ``--target_seeds``' extra)."""
+    from cnnlab.sweep.planning import check_packable, expand, extra_seeds
+    check_packable(self.pack)
     base, own = self.base_and_points()
     if points is None:
-      extra = extra_seeds(own, self.target_seeds, base.seed)
-      # the extra seeds pack among themselves: the runs already made keep their configs
-      points = (pack(own, self.pack, base.seed) + pack(extra, self.pack, base.seed)
-                if self.pack else own + extra)
+      points = own + extra_seeds(own, self.target_seeds, base.seed)
     return expand(base, points, check, dict(self.overrides))
+
+  def groups(self, runs) -> List[List[str]]:
+    """The ids of ``runs`` that train side by side (``--pack``), group by group."""
+    from cnnlab.sweep.planning import pack
+    return pack(runs, self.pack)
 
   def to_json(self) -> Dict[str, Any]:
     out = {"config": self.config, "overrides": [list(o) for o in self.overrides],
@@ -117,12 +120,13 @@ class SweepSpec:
     config = index.meta("config")
     if config is None:
       return None
-    return cls(config, pack=("seed",) if index.meta("packed", False) else ())
+    from cnnlab.train.migrations import OLD_PACK_FLAG
+    return cls(config, pack=("seed",) if index.meta(OLD_PACK_FLAG, False) else ())
 
   def differences(self, other: "SweepSpec") -> List[str]:
     """What differs from ``other``, for the message refusing a relaunch."""
     names = {"overrides": "overrides", "imports": "--imports",
-             "pack": "packed axes (--pack)", "config": "--config",
+             "pack": "axes trained side by side (--pack)", "config": "--config",
              "target_seeds": "--target_seeds", "axes": "--axis", "seeds": "--seeds",
              "only": "--only", "points": "the search's trials"}
 

@@ -23,12 +23,11 @@ import socket
 import sqlite3
 import time
 import urllib.parse
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from cnnlab.errors import ReportError, check_dir
 from cnnlab.processes import alive
 from cnnlab.train.result import dumps
-from cnnlab.trees import flatten, get, put
 
 TERMINAL = ("done", "diverged", "invalid")
 INDEX_FILE = "index.sqlite"  # in the sweep directory
@@ -151,22 +150,32 @@ class Index:
   def claim(self, max_attempts: int = 2, stale_after_s: float = 900.0,
             pid: Optional[int] = None, only: Optional[Iterable[str]] = None) -> Optional[str]:
     """Takes the next runnable run for this process; None when nothing is left to take."""
+    taken = self.claim_group([[r] for r in only] if only is not None else None,
+                             max_attempts, stale_after_s, pid)
+    return taken[0] if taken else None
+
+  def claim_group(self, groups: Optional[Sequence[Sequence[str]]] = None,
+                  max_attempts: int = 2, stale_after_s: float = 900.0,
+                  pid: Optional[int] = None) -> List[str]:
+    """Takes, in one transaction, the runnable runs of the first group (of ``groups``: run
+    ids that train together; default, every run alone) that has one; [] when nothing is
+    left to take."""
     pid, host, now = pid or os.getpid(), socket.gethostname(), time.time()
-    only = set(only) if only is not None else None
+    group_of = {rid: list(g) for g in groups for rid in g} if groups is not None else None
     with self._transaction():
       rows = self._db.execute(
           "SELECT run_id, status, failures, host, pid, heartbeat FROM runs "
           "WHERE status NOT IN ('done', 'diverged', 'invalid') ORDER BY rowid").fetchall()
-      for r in rows:
-        if only is not None and r["run_id"] not in only:
-          continue
-        if not _runnable(r, max_attempts, stale_after_s, host, now):
-          continue
-        self._db.execute(
-            "UPDATE runs SET status = 'running', host = ?, pid = ?, heartbeat = ?, started = ?, "
-            "updated = ? WHERE run_id = ?", (host, pid, now, now, now, r["run_id"]))
-        return r["run_id"]
-    return None
+      runnable = [r["run_id"] for r in rows if _runnable(r, max_attempts, stale_after_s, host,
+                                                         now)]
+      first = next((rid for rid in runnable if group_of is None or rid in group_of), None)
+      if first is None:
+        return []
+      taken = [rid for rid in group_of[first] if rid in set(runnable)] if group_of else [first]
+      self._db.executemany(
+          "UPDATE runs SET status = 'running', host = ?, pid = ?, heartbeat = ?, started = ?, "
+          "updated = ? WHERE run_id = ?", [(host, pid, now, now, now, rid) for rid in taken])
+      return taken
 
   def outstanding(self, max_attempts: int = 2, stale_after_s: float = 900.0) -> Dict[str, int]:
     """Unfinished runs: ``runnable`` (a worker could claim them now; ``orphaned`` of them
@@ -208,12 +217,6 @@ class Index:
     return {r[0]: r[1] for r in self._db.execute(
         "SELECT status, COUNT(*) FROM runs GROUP BY status")}
 
-  def replica_rows(self, **where: Any) -> List[Dict[str, Any]]:
-    """One row per replica (a packed run's replicas filed as runs of their own, each with
-    its seed and packed values in ``config``) whose config fields equal ``where``."""
-    out = [one for r in self.rows() for one in unpack(r)]
-    return [r for r in out if all(get(r["config"], k, None) == v for k, v in where.items())]
-
   def rows(self, **where: Any) -> List[Dict[str, Any]]:
     """Runs (dicts with parsed JSON) whose config fields equal ``where`` (dotted paths)."""
     sql, args = "SELECT * FROM runs", []
@@ -246,25 +249,3 @@ class Index:
         db.execute("ROLLBACK" if exc_type else "COMMIT")
 
     return _Tx()
-
-
-def _replica_config(config: Dict[str, Any], i: int) -> Dict[str, Any]:
-  """Replica ``i``'s own config: its seed and each packed value in place."""
-  config = json.loads(json.dumps(config))
-  values = (config.get("train") or {}).get("replica_values") or {}
-  config["seed"] = config["seed"] + i
-  for path, v in flatten(values).items():
-    put(config, path, v[i])
-  config["replica"] = i
-  return config
-
-
-def unpack(record: Dict[str, Any]) -> List[Dict[str, Any]]:
-  """A run that trained replicas side by side (``train.num_replicas``) as one record per
-  replica, ``run_id/r<i>``, with that replica's config (seed and packed values) and
-  ``replica`` = i, the index into the run's ``per_replica`` results."""
-  n = ((record.get("config") or {}).get("train") or {}).get("num_replicas", 0) or 0
-  if n <= 1:
-    return [{**record, "replica": None}]
-  return [{**record, "run_id": f"{record['run_id']}/r{i}", "replica": i,
-           "config": _replica_config(record["config"], i)} for i in range(n)]

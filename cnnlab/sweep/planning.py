@@ -15,8 +15,8 @@ crosses sweeps, ``zip`` pairs them element by element, ``seeds(n)`` sweeps
 ``seed``, ``fixed`` sets a path in every point. :func:`expand` applies each point to
 the base config and names it: a readable slug of the swept values plus a hash of
 the whole override dict, so the id is stable across launches and unique even when
-two values abbreviate alike. :func:`pack` groups points that differ only in packable
-axes (seeds, learning rates) into one run of replicas trained side by side. Loading the
+two values abbreviate alike. :func:`pack` groups the runs that differ only in packable
+axes (seeds, learning rates) to train side by side in one vmapped program. Loading the
 config file is :mod:`cnnlab.sweep.definition`'s (``SweepSpec``), running the runs the
 runner's.
 """
@@ -34,7 +34,6 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 from cnnlab.config import PACKABLE, ConfigError, validate
 from cnnlab.config.overrides import apply as apply_overrides
 from cnnlab.registry import did_you_mean
-from cnnlab.trees import flatten, nest
 
 Point = Dict[str, Any]
 
@@ -101,8 +100,7 @@ def slug_value(v: Any) -> str:
 
 def overrides_slug(overrides: Point) -> str:
   """``<key>-<value>_…`` in the overrides' order: each path's last part and its value."""
-  return "_".join(f"{k.split('.')[-1]}-{slug_value(v)}" if k != "train.replica_values"
-                  else "packed-" + "+".join(flatten(v)) for k, v in overrides.items())
+  return "_".join(f"{k.split('.')[-1]}-{slug_value(v)}" for k, v in overrides.items())
 
 
 def overrides_digest(overrides: Point) -> str:
@@ -146,48 +144,26 @@ def expand(base_config, points: Sequence[Point], check: bool = True,
   return runs
 
 
-def pack_seeds(points: List[Dict]) -> List[Dict]:
-  """Points that differ only in consecutive seeds become one ``num_replicas`` run.
-
-  ``{"model.pool": "max", "seed": 0}, {…, "seed": 1}, {…, "seed": 2}`` →
-  ``{"model.pool": "max", "seed": 0, "train.num_replicas": 3}``: the seeds train side
-  by side in one vmapped program, each as its separate run would (see the trainer);
-  reports unpack the replicas into one row per seed.
-  """
-  return pack(points, ("seed",))
-
-
-def pack(points: List[Dict], axes: Sequence[str], base_seed: int = 0) -> List[Dict]:
-  """Points that differ only in the packed ``axes`` (``seed``, ``optim.lr``, …) become one
-  run of replicas trained side by side, each with its own values (``train.replica_values``).
-
-  Seeds alone, consecutive, keep the short form (``seed`` + ``train.num_replicas``).
-  Replicas compute what their separate runs compute; the index and the report file each
-  replica as its own run (:func:`cnnlab.sweep.index.unpack`).
-  """
+def check_packable(axes: Sequence[str]) -> None:
+  """ConfigError for an axis one compiled program cannot train several values of."""
   bad = [a for a in axes if a not in PACKABLE]
   if bad:
     raise ConfigError(f"--pack: {bad[0]!r} cannot be packed.{did_you_mean(bad[0], PACKABLE)} "
                       f"Packable: {', '.join(PACKABLE)}")
-  groups: Dict[str, List[Dict]] = {}
-  for p in points:
-    key = json.dumps({k: v for k, v in p.items() if k not in axes}, sort_keys=True, default=str)
-    groups.setdefault(key, []).append(p)
-  out = []
-  for group in groups.values():
-    if len(group) == 1:
-      out.extend(group)
-      continue
-    rest = {k: v for k, v in group[0].items() if k not in axes}
-    seeds = [p.get("seed", base_seed) for p in group]
-    varied = [a for a in axes if a != "seed" and any(a in p for p in group)]
-    if not varied and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
-      out.append({**rest, "seed": seeds[0], "train.num_replicas": len(group)})
-      continue
-    values = {"seed": seeds, **{a: [p[a] for p in group] for a in varied}}
-    out.append({**rest, "seed": seeds[0], "train.num_replicas": len(group),
-                "train.replica_values": nest(values)})
-  return out
+
+
+def pack(runs: Sequence[Run], axes: Sequence[str]) -> List[List[str]]:
+  """The run ids in groups that train side by side as one vmapped program (the executor's
+  :func:`cnnlab.train.loop.train_together`): runs whose points differ only in the packed
+  ``axes`` (``seed``, ``optim.lr``, …). Packing changes no run: each keeps its id, config
+  and directory, and computes what it computes alone; without ``axes`` every run is a
+  group of its own."""
+  check_packable(axes)
+  groups: Dict[str, List[str]] = {}
+  for r in runs:
+    rest = {k: v for k, v in r.overrides.items() if k not in axes} if axes else r.run_id
+    groups.setdefault(json.dumps(rest, sort_keys=True, default=str), []).append(r.run_id)
+  return list(groups.values())
 
 
 def extra_seeds(points: List[Dict[str, Any]], target: int, base_seed: int = 0) -> List[Dict]:

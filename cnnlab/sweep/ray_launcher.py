@@ -22,31 +22,44 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from cnnlab.sweep import runner
 from cnnlab.sweep.definition import SweepSpec
 from cnnlab.sweep.index import INDEX_FILE, TERMINAL, Index, finished, format_counts
-from cnnlab.sweep.worker import execute, runs_of
+from cnnlab.sweep.planning import Run
+from cnnlab.sweep.worker import execute, groups_of, runs_of
 from cnnlab.train.progress import Progress
 
 
-def run_task(sweep_dir: str, run_id: str, max_attempts: int, stale_after_s: float,
+def run_task(sweep_dir: str, run_ids: List[str], max_attempts: int, stale_after_s: float,
              poll_s: float = 1.0) -> str:
-  """The Ray task: claim ``run_id`` and train it. While another live worker holds the run
-  (a retry can start before the worker it replaces is seen dead) the task waits: it takes
-  the run over when the holder dies, and returns the status once the run is finished."""
+  """The Ray task: claim the runs ``run_ids`` (one, or a group the sweep packs) and train
+  them. While another live worker holds them (a retry can start before the worker it
+  replaces is seen dead) the task waits: it takes them over when the holder dies, and
+  returns once they are finished."""
   index = Index(os.path.join(sweep_dir, INDEX_FILE))
   try:
-    while index.claim(max_attempts, stale_after_s, only=[run_id]) is None:
-      rows = index.rows(run_id=run_id)
-      if not rows or rows[0]["status"] in TERMINAL or rows[0]["status"] == "failed":
-        return rows[0]["status"] if rows else "unknown"
+    while True:
+      taken = index.claim_group([run_ids], max_attempts, stale_after_s)
+      if taken:
+        break
+      rows = [row for rid in run_ids for row in index.rows(run_id=rid)]
+      if all(row["status"] in TERMINAL or row["status"] == "failed" for row in rows):
+        return rows[-1]["status"] if rows else "unknown"
       time.sleep(poll_s)
-    run = runs_of(index)[run_id]
-    return execute(index, run, sweep_dir, log=lambda m: print(m, flush=True))
+    runs = runs_of(index)
+    return execute(index, [runs[r] for r in taken], sweep_dir,
+                   log=lambda m: print(m, flush=True))
   finally:
     index.close()
+
+
+def _todo_groups(index: Index) -> List[List[str]]:
+  """The unfinished runs, in the groups the sweep's spec packs them into."""
+  rows = [r for r in index.rows() if r["status"] not in TERMINAL]
+  runs = {r["run_id"]: Run(r["run_id"], r["overrides"], None) for r in rows}
+  return groups_of(index, runs)
 
 
 def launch(spec: SweepSpec, sweep_dir: str, address: Optional[str] = None,
@@ -57,13 +70,13 @@ def launch(spec: SweepSpec, sweep_dir: str, address: Optional[str] = None,
   import ray  # optional: pip install 'cnnlab[ray]'
   sweep_dir = os.path.abspath(sweep_dir)
   index = runner.prepare(spec, sweep_dir, log=log)
-  todo = [r["run_id"] for r in index.rows() if r["status"] not in TERMINAL]
-  total, done_at_start = index.count(), index.count() - len(todo)
+  todo = _todo_groups(index)
+  total, done_at_start = index.count(), index.count() - sum(map(len, todo))
   if not ray.is_initialized():
     ray.init(address=address, **(init_kwargs or {}))
   task = ray.remote(num_cpus=num_cpus, num_gpus=num_gpus, max_retries=max_retries,
                     retry_exceptions=False)(run_task)
-  refs = [task.remote(sweep_dir, rid, max_attempts, stale_after_s) for rid in todo]
+  refs = [task.remote(sweep_dir, ids, max_attempts, stale_after_s) for ids in todo]
   log(f"sweep {sweep_dir}: {total} runs, {done_at_start} already finished; "
       f"{len(refs)} Ray tasks ({num_cpus} CPU, {num_gpus} GPU each)")
   progress = Progress(total, start=done_at_start, unit="run")
@@ -79,10 +92,10 @@ def launch(spec: SweepSpec, sweep_dir: str, address: Optional[str] = None,
           lost += 1
           log(f"a Ray task failed for good: {type(e).__name__}: {str(e)[:200]}")
       progress.update(finished(index.counts()))
-    left = [r["run_id"] for r in index.rows() if r["status"] not in TERMINAL]
+    left = _todo_groups(index)
     if not left or round_ == 2:
       break
-    refs = [task.remote(sweep_dir, rid, max_attempts, stale_after_s) for rid in left]
+    refs = [task.remote(sweep_dir, ids, max_attempts, stale_after_s) for ids in left]
   progress.close()
   counts = index.counts()
   log(f"sweep {sweep_dir}: {format_counts(counts)}"

@@ -110,7 +110,7 @@ def prepare(spec: SweepSpec, sweep_dir: str, log=print) -> Index:
   ids = {run_id(p) for p in known}
   merged = known + [json.loads(json.dumps(r.overrides, default=str)) for r in runs
                     if r.run_id not in ids]
-  index.set_meta("spec", spec.to_json())  # (sweeps from before specs kept "config", "packed")
+  index.set_meta("spec", spec.to_json())  # (older sweeps kept the config and a pack flag)
   index.set_meta("points", merged)
   index.add_runs(runs)
   return index

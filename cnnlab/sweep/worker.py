@@ -2,12 +2,14 @@
 
     python -m cnnlab.sweep.worker --sweep_dir=sweeps/x   (started by ``python -m cnnlab.sweep``)
 
-Each run trains in this process with :func:`cnnlab.train.train` in
-``<sweep_dir>/runs/<run_id>``, so a run claimed again after its worker died
-resumes from its checkpoints. Outcomes: ``done``; ``diverged`` and ``invalid`` (a
-config the lab rejects) are results too; any other exception is ``failed`` and is
-retried up to ``max_attempts``. SIGTERM/SIGINT stop the current run at its next
-step, checkpointed (``preempted``: the next launch resumes it), and end the worker.
+Each run trains in this process in ``<sweep_dir>/runs/<run_id>``, so a run claimed
+again after its worker died resumes from its checkpoints; the runs the sweep packs
+(``--pack``) are claimed together and train side by side as one program
+(:func:`cnnlab.train.train_together`), each still writing its own directory.
+Outcomes: ``done``; ``diverged`` and ``invalid`` (a config the lab rejects) are results
+too; any other exception is ``failed`` and is retried up to ``max_attempts``.
+SIGTERM/SIGINT stop the current run at its next step, checkpointed (``preempted``: the
+next launch resumes it), and end the worker.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import sys
 import threading
 import traceback
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Sequence
 
 from cnnlab.signals import StopSignal
 from cnnlab.sweep.index import INDEX_FILE, Index
@@ -55,40 +57,67 @@ def _read_result(workdir: str) -> Optional[Dict]:
   return None
 
 
-def execute(index: Index, run, sweep_dir: str, heartbeat_s: float = 30.0, log=print) -> str:
-  """Trains one claimed run in this process and records its outcome; returns the status."""
-  from cnnlab.train import Diverged, train
-  run_id = run.run_id
-  workdir = os.path.join(sweep_dir, "runs", run_id)
+def groups_of(index: Index, runs: Dict[str, Run]) -> List[List[str]]:
+  """The ids of ``runs`` that train side by side, as the sweep's spec packs them."""
+  spec = SweepSpec.of_index(index)
+  return spec.groups(list(runs.values())) if spec is not None else [[r] for r in runs]
+
+
+def execute(index: Index, runs: Sequence[Run], sweep_dir: str, heartbeat_s: float = 30.0,
+            log=print) -> str:
+  """Trains claimed runs in this process (several: side by side, as one program, in
+  groups at the same step) and records each one's outcome; returns "preempted" if one
+  was stopped, else the last status."""
+  from cnnlab.train.checkpoint import latest_step
+  at: Dict[Optional[int], List[Run]] = {}
+  for r in runs:  # runs trained together resume from one step: those at the same one
+    at.setdefault(latest_step(os.path.join(sweep_dir, "runs", r.run_id, "checkpoints")),
+                  []).append(r)
+  statuses = [_execute(index, group, sweep_dir, heartbeat_s, log) for group in at.values()]
+  return "preempted" if "preempted" in statuses else statuses[-1]
+
+
+def _execute(index: Index, runs: Sequence[Run], sweep_dir: str, heartbeat_s: float,
+             log) -> str:
+  from cnnlab.train import train_together
+  ids = [r.run_id for r in runs]
+  name = ids[0] if len(ids) == 1 else f"{ids[0]} +{len(ids) - 1} side by side"
+  workdirs = [os.path.join(sweep_dir, "runs", rid) for rid in ids]
   beat = threading.Event()
 
   def heartbeat():
     beats = Index(index.path)  # sqlite connections stay in their thread
     while not beat.wait(heartbeat_s):
-      beats.heartbeat(run_id, os.getpid())
+      for rid in ids:
+        beats.heartbeat(rid, os.getpid())
     beats.close()
   threading.Thread(target=heartbeat, daemon=True).start()
-  log(f"[{run_id}] start")
+  log(f"[{name}] start")
+  statuses = []
   try:
-    result = train(run.config, workdir, log=lambda m: log(f"[{run_id}] {m}"))
-    status = "done" if result.status == "done" else "preempted"
-    index.finish(run_id, status, result.to_json())
-  except Diverged as e:
-    status = "diverged"
-    index.finish(run_id, status, _read_result(workdir), str(e))
+    results = train_together([r.config for r in runs], workdirs,
+                             log=lambda m: log(f"[{name}] {m}"))
+    for rid, result in zip(ids, results):
+      status = {"done": "done", "diverged": "diverged"}.get(result.status, "preempted")
+      index.finish(rid, status, result.to_json(),
+                   f"the loss is not finite at step {result.diverged_at_step}"
+                   if status == "diverged" else None)
+      statuses.append(status)
   except INVALID_CONFIG as e:
-    status = "invalid"
-    index.finish(run_id, status, None, f"{type(e).__name__}: {e}")
-    log(f"[{run_id}] invalid: {type(e).__name__}: {' '.join(str(e).split())}")
+    for rid in ids:
+      index.finish(rid, "invalid", None, f"{type(e).__name__}: {e}")
+    statuses = ["invalid"]
+    log(f"[{name}] invalid: {type(e).__name__}: {' '.join(str(e).split())}")
   except Exception as e:  # noqa: BLE001 -- a crash: recorded, retried up to max_attempts
-    status = "failed"
-    index.finish(run_id, status, _read_result(workdir),
-                 "".join(traceback.format_exception_only(type(e), e)).strip()[-2000:])
-    log(f"[{run_id}] failed: {type(e).__name__}: {e}")
+    why = "".join(traceback.format_exception_only(type(e), e)).strip()[-2000:]
+    for rid, w in zip(ids, workdirs):
+      index.finish(rid, "failed", _read_result(w), why)
+    statuses = ["failed"]
+    log(f"[{name}] failed: {type(e).__name__}: {e}")
   finally:
     beat.set()
-  log(f"[{run_id}] {status}")
-  return status
+  log(f"[{name}] " + ", ".join(sorted(set(statuses))))
+  return "preempted" if "preempted" in statuses else statuses[-1]
 
 
 def work(sweep_dir: str, max_attempts: int = 2, stale_after_s: float = 900.0,
@@ -96,15 +125,16 @@ def work(sweep_dir: str, max_attempts: int = 2, stale_after_s: float = 900.0,
   """Runs claimed runs until none are left or a stop signal arrives; returns runs finished."""
   index = Index(os.path.join(sweep_dir, INDEX_FILE))
   runs = runs_of(index)
+  groups = groups_of(index, runs)
   finished = 0
   with StopSignal() as stop:  # between runs; train() takes the signals over inside a run
     while not stop.received:
-      run_id = index.claim(max_attempts, stale_after_s, only=runs.keys())
-      if run_id is None:
+      taken = index.claim_group(groups, max_attempts, stale_after_s)
+      if not taken:
         break
-      if execute(index, runs[run_id], sweep_dir, heartbeat_s, log) == "preempted":
+      if execute(index, [runs[r] for r in taken], sweep_dir, heartbeat_s, log) == "preempted":
         break
-      finished += 1
+      finished += len(taken)
   index.close()
   return finished
 

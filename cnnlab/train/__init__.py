@@ -10,6 +10,7 @@ _EXPORTS = {
     "ConfigError": "cnnlab.errors", "base_config": "cnnlab.config",
     "model_config": "cnnlab.config", "validate": "cnnlab.config",
     "Diverged": "cnnlab.train.loop", "train": "cnnlab.train.loop",
+    "train_together": "cnnlab.train.loop",
     "Result": "cnnlab.train.result", "load_result": "cnnlab.train.result",
 }
 

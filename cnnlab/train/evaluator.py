@@ -3,9 +3,8 @@
 Splits: ``test``, ``validation`` (when carved out), ``train_set`` (the whole training
 set in eval mode, with ``train.eval_train_set``), each also as ``<split>_ema`` for the
 EMA parameters (``train.ema_decay > 0``). Every example is evaluated exactly once: the
-last batch is padded to a multiple of the device count and masked. For packed seeds the
-metrics are finalised per replica (``per_replica``; the run's value is their mean), and
-the replicas are also scored as one ensemble (``ensemble_<name>``, one value).
+last batch is padded to a multiple of the device count and masked. Runs trained side by
+side (replicas of one program) each get their own metrics.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from cnnlab.data.pipeline import eval_batch_indices
-from cnnlab.train.losses import ENSEMBLE
 from cnnlab.train.record import split_metrics
 from cnnlab.train.result import SplitMetrics
 from cnnlab.train.run import Compiled, Feeder, Run
@@ -44,12 +42,14 @@ class Evaluator:
   def splits(self) -> List[str]:
     return [name + suffix for suffix in self.loops for name in self.feeds]
 
-  def __call__(self, state, step: int) -> Dict[str, SplitMetrics]:
-    return {name + suffix: self.split(loop, feed, state, step)
-            for suffix, loop in self.loops.items() for name, feed in self.feeds.items()}
+  def __call__(self, state, step: int) -> List[Dict[str, SplitMetrics]]:
+    """Each run's metrics of every split (one run, or the replicas side by side)."""
+    splits = {name + suffix: self.split(loop, feed, state, step)
+              for suffix, loop in self.loops.items() for name, feed in self.feeds.items()}
+    return [{k: v[r] for k, v in splits.items()} for r in range(len(self.run.seeds))]
 
-  def split(self, loop: Compiled, feed: Feeder, state, step: int) -> SplitMetrics:
-    """One split's metrics: sums over its batches, finalised by the loss."""
+  def split(self, loop: Compiled, feed: Feeder, state, step: int) -> List[SplitMetrics]:
+    """One split's metrics, per run: sums over its batches, finalised by the loss."""
     m, devices = len(feed), self.run.num_devices
     idx, mask = eval_batch_indices(m, min(self.batch_size, -(-m // devices) * devices))
     chunks = [slice(0, len(idx))] if self.run.loop_form == "scan" else \
@@ -61,11 +61,9 @@ class Evaluator:
       if outs is not None:
         outputs.append(np.asarray(outs))
     sums = jax.device_get(sums)
-    ensemble = sums.pop(ENSEMBLE, {})
-    count = np.asarray(sums["count"], np.float64).reshape(-1)[0]
-    metrics = self._finalize(sums, self._outputs(outputs, m), feed)
-    return split_metrics(step, metrics, int(count),
-                         {f"{ENSEMBLE}_{k}": float(v) / count for k, v in ensemble.items()})
+    count = int(np.asarray(sums["count"], np.float64).reshape(-1)[0])
+    return [split_metrics(step, own, count)
+            for own in self._finalize(sums, self._outputs(outputs, m), feed)]
 
   def _outputs(self, outputs: list, m: int) -> Optional[np.ndarray]:
     """The stacked outputs ``(batches, [R,] B, K)`` as ``([R,] examples, K)``, padding dropped."""
@@ -76,12 +74,12 @@ class Evaluator:
       o = np.moveaxis(o, 1, 0)
     return o.reshape(o.shape[:-3] + (-1, o.shape[-1]))[..., :m, :]
 
-  def _finalize(self, sums, outputs: Optional[np.ndarray], feed: Feeder) -> Dict[str, object]:
+  def _finalize(self, sums, outputs: Optional[np.ndarray], feed: Feeder
+                ) -> List[Dict[str, object]]:
     finalize = self.run.loss.finalize
     targets = None if outputs is None else np.asarray(feed.split.labels)[:len(feed)]
     if not self.run.replicated:
-      return finalize(sums, outputs, targets)
-    per = [finalize(jax.tree_util.tree_map(lambda a, r=r: a[r], sums),
-                    None if outputs is None else outputs[r], targets)
-           for r in range(len(self.run.seeds))]
-    return {k: np.asarray([p[k] for p in per]) for k in per[0]}
+      return [finalize(sums, outputs, targets)]
+    return [finalize(jax.tree_util.tree_map(lambda a, r=r: a[r], sums),
+                     None if outputs is None else outputs[r], targets)
+            for r in range(len(self.run.seeds))]

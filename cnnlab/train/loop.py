@@ -1,6 +1,7 @@
-"""The training loop: one run in one work directory, resumable, never losing work.
+"""The training loop: runs in their work directories, resumable, never losing work.
 
     result = train(config, workdir)          # a cnnlab.train.result.Result
+    results = train_together(configs, workdirs)  # R runs as one vmapped program
 
 Set-up (:class:`cnnlab.train.run.Run`: data, model, loss, compiled steps), then a
 flat loop over chunks of steps in which each periodic job is one ``if``::
@@ -25,7 +26,9 @@ every checkpoint: rerunning the command after a kill anywhere resumes from the l
 readable checkpoint and reports exactly what an uninterrupted run reports (the data
 order is a function of (seed, epoch), each step's randomness of (seed, step)).
 SIGTERM/SIGINT checkpoint and stop cleanly. A NaN/inf loss stops the run with
-``status: diverged``.
+``status: diverged``. Runs trained together (:mod:`cnnlab.train.together`) each keep
+their own directory, record and checkpoints (their slice of the stacked state); one that
+diverges is recorded as diverged and the others train on.
 
 Loop form (``train.loop``): the steps between two events run as one compiled
 ``lax.scan`` on accelerators (``"scan"``) and as one compiled program per step on XLA's
@@ -37,26 +40,30 @@ sharded over all of them and the state replicated (:mod:`cnnlab.train.steps`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
-from typing import Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import jax
 import numpy as np
 
+from cnnlab.config import validate
 from cnnlab.errors import ConfigError, check_dir
-from cnnlab.processes import remove_dead_temporaries
 from cnnlab.signals import StopSignal
 from cnnlab.train import runtime
-from cnnlab.train.checkpoint import Checkpointer
+from cnnlab.train.checkpoint import latest_step
 from cnnlab.train.clock import Clock
 from cnnlab.train.evaluator import Evaluator
-from cnnlab.train.metrics import METRICS_FILE, MetricWriter
+from cnnlab.train.metrics import MetricWriter
 from cnnlab.train.progress import Progress
-from cnnlab.train.record import RunRecord, split_metrics
-from cnnlab.train.result import Result, load_result
+from cnnlab.train.record import RunRecord, Timing, split_metrics
+from cnnlab.train.result import Result
 from cnnlab.train.run import Run
+from cnnlab.train.together import (Member, member_state, member_values, program_config,
+                                   run_names, runs_of, stack)
+from cnnlab.train.workdir import check_workdir, finished_result, open_workdir
 from cnnlab.trees import flatten
 
 
@@ -69,89 +76,85 @@ class Diverged(RuntimeError):
 SYNC_EVERY = 100
 
 
-# Fields a rerun may change without changing what the run computes.
-RERUN_MAY_CHANGE = ("train.stop_after_steps",)
-
-
-def open_workdir(workdir: str, config, has_checkpoints: bool) -> None:
-  """Writes ``config.json``; refuses a work directory whose checkpoints are of another
-  config, naming the fields that differ."""
-  os.makedirs(workdir, exist_ok=True)
-  path = os.path.join(workdir, "config.json")
-  new = json.loads(config.to_json_best_effort())
-  if has_checkpoints and os.path.exists(path):
-    with open(path) as f:
-      old = flatten(json.load(f))
-    cur = flatten(new)
-    diff = [k for k in sorted(set(old) | set(cur))
-            if k not in RERUN_MAY_CHANGE and old.get(k, "<unset>") != cur.get(k, "<unset>")]
-    if diff:
-      shown = "; ".join(f"{k}: {old.get(k, '<unset>')!r} there, {cur.get(k, '<unset>')!r} now"
-                        for k in diff[:6])
-      more = f" (and {len(diff) - 6} more)" if len(diff) > 6 else ""
-      raise ConfigError(f"workdir {workdir} holds checkpoints of a run with another config "
-                        f"({path}): {shown}{more}; use a new --workdir, or rerun with that "
-                        f"config")
-  if jax.process_index() == 0:  # (the one process that writes the run's files)
-    remove_dead_temporaries(workdir, ("config.json", "result.json", METRICS_FILE))
-    # Through a rename: the other processes of a multi-host job read this file while
-    # process 0 rewrites it on a relaunch, and a kill mid-write must not leave it empty.
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-      json.dump(new, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
-
-
 def train(config, workdir: str, log: Callable[[str], None] = print) -> Result:
-  """Runs (or resumes) one training run; returns its result (also in ``result.json``).
+  """Runs (or resumes) one training run; returns its result (also in ``result.json``);
+  :class:`Diverged` when its loss became non-finite (recorded as diverged).
 
   SIGTERM/SIGINT are caught from the start (a signal during data loading or
   compilation stops the run after its next chunk of steps, checkpointed).
   """
-  check_dir(workdir, "workdir")
+  if config.train.num_replicas > 1:
+    raise ConfigError("config.train.num_replicas > 1 requests several runs: train them with "
+                      "train_together(together.runs_of(config), workdirs) (cnnlab.main does)")
+  result = train_together([config], [workdir], log)[0]
+  if result.status == "diverged":
+    raise Diverged(f"the loss is not finite at step {result.diverged_at_step}; run "
+                   f"recorded as diverged in "
+                   f"{os.path.join(workdir, 'result.json')}")
+  return result
+
+
+def train_together(configs: Sequence[Any], workdirs: Sequence[str],
+                   log: Callable[[str], None] = print) -> List[Result]:
+  """Runs (or resumes) runs that differ only in packable fields as one vmapped program
+  (:mod:`cnnlab.train.together`); each writes its own directory; returns their results in
+  order (a diverged one with ``status: diverged``). Runs already finished are left as
+  they are; the others train together."""
+  if len({os.path.abspath(w) for w in workdirs}) != len(workdirs) or len(configs) != len(
+      workdirs):
+    raise ConfigError(f"one work directory per run, each its own: {list(workdirs)}")
+  for w in workdirs:
+    check_dir(w, "workdir")
   with StopSignal() as stop:
     t0 = time.time()
-    run = Run.build(config, log)  # everything validated: nothing is written before this
-    ckpt = Checkpointer(os.path.join(workdir, "checkpoints"),
-                        keep=config.train.keep_checkpoints)
-    try:
-      latest = ckpt.latest_step()
-      open_workdir(workdir, config, latest is not None)
-      done = finished_result(workdir, latest, run.events.total)
-      if done is not None:  # nothing to train: the results stay as they are
-        log(f"already finished at step {done.step}: {_summary(done)}; results in {workdir} "
+    program_config(configs)  # they may train together
+    for c in configs:
+      validate(c)
+    results = []
+    for c, w in zip(configs, workdirs):
+      latest = latest_step(os.path.join(w, "checkpoints"))
+      check_workdir(w, c, latest is not None)
+      results.append(finished_result(w, latest))
+    for r, w in zip(results, workdirs):
+      if r is not None:  # nothing to train: the results stay as they are
+        log(f"already finished at step {r.step}: {r.summary()}; results in {w} "
             f"(a new --workdir trains again)")
-        return done
-      return _Trainer(run, workdir, ckpt, log, stop, t0).fit()
+    todo = [i for i, r in enumerate(results) if r is None]
+    if not todo:
+      return results
+    run = Run.build(program_config([configs[i] for i in todo]), log)  # validated: nothing
+    members = [Member(configs[i], workdirs[i], run, i) for i in todo]   # written before
+    try:
+      for m in members:
+        open_workdir(m.workdir, m.config, m.ckpt.latest_step() is not None)
+      for i, r in zip(todo, _Trainer(run, members, log, stop, t0).fit()):
+        results[i] = r
+      return results
     finally:
-      ckpt.close()
-
-
-def finished_result(workdir: str, latest_step: Optional[int], total: int) -> Optional[Result]:
-  """The run's result when it finished (``done`` at its last checkpoint, all steps trained
-  or its target met): a rerun then leaves result.json and the metrics as they are."""
-  result = load_result(workdir) if latest_step is not None else None
-  if result is None or result.status != "done" or result.step != latest_step:
-    return None
-  return result if result.step >= total or (result.target and result.target.met()) else None
+      for m in members:
+        m.ckpt.close()
 
 
 class _Trainer:
-  """The loop's state: the run, its record, the writers; :meth:`fit` is the loop."""
+  """The loop's state: the run, its members (records, writers); :meth:`fit` is the loop."""
 
-  def __init__(self, run: Run, workdir: str, ckpt: Checkpointer, log, stop: StopSignal,
-               t0: float):
-    self.run, self.workdir, self.ckpt, self.stop = run, workdir, ckpt, stop
-    self.state = run.init_state()
-    self.resumed_from, self.state, saved = ckpt.restore_latest(self.state, log)
-    self.record = self._record(saved, log)
+  def __init__(self, run: Run, members: List[Member], log, stop: StopSignal, t0: float):
+    self.run, self.members, self.stop = run, members, stop
+    self.together = run.replicated
+    self.state, saved = self._restore(run.init_state(), log)
     self.main = jax.process_index() == 0
-    # Rows logged after the restored step (by a killed process) are dropped: logged again.
-    self.writer = MetricWriter(workdir, resume_step=self.record.step, enabled=self.main)
+    for m, s in zip(members, saved):
+      m.record = self._record(m, s, log)
+      # Rows logged after the restored step (by a killed process) are dropped: logged again.
+      m.writer = MetricWriter(m.workdir, resume_step=m.record.step, enabled=self.main)
+    self.step = members[0].record.step
     self.evaluator = Evaluator(run)
-    self.progress = Progress(run.events.total, start=self.record.step)
+    self.progress = Progress(run.events.total, start=self.step)
     self.log = self.progress.wrap(log)
-    self.clock = Clock(self.record.timing, start=t0)  # earlier processes' time, and ours
+    # The program's time: its runs' shares summed (each run reports its share, 1/R).
+    self.timing = Timing(**{f.name: sum(getattr(m.record.timing, f.name) for m in members)
+                            for f in dataclasses.fields(Timing)})
+    self.clock = Clock(self.timing, start=t0)  # earlier processes' time, and ours
     # A target on the epoch means stops at the epoch that meets it: sync at every epoch end.
     # Several host devices: each step's all-reduce needs every device's thread; with many
     # steps in flight XLA's CPU runtime deadlocked (FashionNet on 2 host devices, after
@@ -160,12 +163,36 @@ class _Trainer:
         else SYNC_EVERY
     self.epoch_target = str(run.config.train.target_metric or "").startswith("train_epoch.")
     self.compile_seen = 0.0
-    if self.resumed_from is not None:
-      self.log(f"resumed from step {self.resumed_from} ({ckpt.directory})")
+    if members[0].resumed_from is not None:
+      self.log(f"resumed from step {members[0].resumed_from} ("
+               + ", ".join(m.ckpt.directory for m in members) + ")")
     self.clock.set_up(run.data_s)
 
-  def _record(self, saved: Optional[Dict], log) -> RunRecord:
-    t, primary = self.run.config.train, self.run.loss.primary
+  def _restore(self, template, log):
+    """The (stacked) state and each run's saved record, from the newest checkpoint step
+    every run has (runs trained together save one after the other: a kill between two
+    saves leaves the earlier step with all of them)."""
+    members, together = self.members, self.together
+    got = [m.ckpt.restore_latest(member_state(template, r, together), log)
+           for r, m in enumerate(members)]
+    steps = [g[0] for g in got]
+    if len(set(steps)) > 1:
+      if None in steps or any(min(steps) not in m.ckpt.all_steps() for m in members):
+        raise ConfigError(
+            "runs trained together resume from one step, but their checkpoints share none ("
+            + "; ".join(f"{m.workdir}: {m.ckpt.all_steps()}" for m in members)
+            + "): train them apart (a sweep without --pack)")
+      got = [(min(steps),) + m.ckpt.restore(member_state(template, r, together), min(steps))
+             for r, m in enumerate(members)]
+    for m, g in zip(members, got):
+      m.resumed_from = g[0]
+    if got[0][0] is None:
+      return template, [None] * len(members)
+    state = stack([g[1] for g in got], self.run.sharding) if together else got[0][1]
+    return state, [g[2] for g in got]
+
+  def _record(self, m: Member, saved: Optional[Dict], log) -> RunRecord:
+    t, primary = m.config.train, self.run.loss.primary
     if saved is not None:
       record = RunRecord.from_json(saved, primary)
       threads = runtime.cpu_threads()
@@ -177,29 +204,35 @@ class _Trainer:
               f"rounding, not bit for bit)")
       record.devices, record.cpu_threads = self.run.num_devices, threads
       return record
-    record = RunRecord.new(t.target_metric, t.target_value, len(self.run.seeds))
+    record = RunRecord.new(t.target_metric, t.target_value)
     record.devices, record.cpu_threads = self.run.num_devices, runtime.cpu_threads()
-    if self.resumed_from is not None:  # a checkpoint from before run records
-      log(f"warning: checkpoint {self.resumed_from} has no run record (written by an older "
+    if m.resumed_from is not None:  # a checkpoint from before run records
+      log(f"warning: checkpoint {m.resumed_from} has no run record (written by an older "
           f"cnnlab): bests and targets count from this step on")
-      record.step = self.resumed_from
+      record.step = m.resumed_from
     return record
 
-  def fit(self) -> Result:
-    record, run = self.record, self.run
+  def training(self) -> List[Member]:
+    return [m for m in self.members if m.training]
+
+  def targets_met(self) -> bool:
+    return all(m.record.target is not None and m.record.target.met() for m in self.training())
+
+  def fit(self) -> List[Result]:
+    run = self.run
     pending = []  # chunks dispatched since the last sync, with their metrics (on the device)
     self.last_sync = time.time()
-    for chunk in run.chunks(record.step):
-      if record.target is not None and record.target.met():
+    for chunk in run.chunks(self.step):
+      if self.targets_met():
         break  # a time-to-accuracy run stops where its target is met
       self.state, metrics = run.train(self.state, chunk)
       pending.append((chunk, metrics))
       if not self._needs_numbers(chunk, len(pending)):
         continue  # the host runs ahead of the device until something needs the numbers
-      diverged = self._sync(pending)
-      if diverged is not None:
-        return self._diverged(*diverged)
+      self._sync(pending)
       pending = []
+      if not self.training():
+        return self._results()  # every run diverged
       if chunk.log:
         self._log_train(chunk, metrics)
       if chunk.eval:
@@ -211,12 +244,14 @@ class _Trainer:
         self.log(f"stopped at step {chunk.end} ({why}); rerun the same command to resume")
         return self._finish("preempted", stopped_by=why)
       self.last_sync = time.time()  # the jobs' time is not training time
-    if not any(m.step == record.step for m in record.last.values()):
-      self._evaluate(record.step)  # stopped early at a target: the final state evaluated
+    if not any(m.step == self.step for m in self.training()[0].record.last.values()):
+      self._evaluate(self.step)  # stopped early at a target: the final state evaluated
     self._save()
-    result = self._finish("done")
-    self.log(f"done: {_summary(result)}; results in {self.workdir}")
-    return result
+    results = self._finish("done")
+    for m, result in zip(self.members, results):
+      if result.status == "done":
+        self.log(f"done: {result.summary()}; results in {m.workdir}")
+    return results
 
   def _needs_numbers(self, chunk, pending: int) -> bool:
     """Whether the host waits for the device after ``chunk``: an event needs its numbers
@@ -229,66 +264,83 @@ class _Trainer:
 
   # -- the periodic jobs ---------------------------------------------------------------
 
-  def _sync(self, pending):
-    """Waits for the pending chunks: the NaN guard (``(step, loss)`` of the first non-finite
-    loss, or None), the epoch's running sums, the step and the time counters."""
+  def _sync(self, pending) -> None:
+    """Waits for the pending chunks: the NaN guard (a run whose loss is non-finite is
+    recorded as diverged at that step), the epoch's running sums, the step and the time
+    counters."""
     fetched = jax.device_get([m for _, m in pending])  # waits for the device
     now = time.time()
     for (chunk, _), metrics in zip(pending, fetched):
-      losses = np.asarray(metrics["loss"]).reshape(chunk.length, -1)
-      bad = ~np.isfinite(losses).all(axis=1)
-      if bad.any():
-        i = int(np.argmax(bad))
-        return chunk.start + i + 1, float(losses[i].mean())
-      self.record.step = chunk.end
-      self.record.epoch.add(_sums(metrics), chunk.length)
-      if chunk.epoch_end:  # closed here, not by a sync of its own (short epochs: 1 in 10 steps)
-        self._close_epoch(chunk.end)
+      losses = np.asarray(metrics["loss"]).reshape(chunk.length, -1)  # (L, runs)
+      sums = _sums(metrics)
+      for r, m in enumerate(self.members):
+        if not m.training:
+          continue
+        bad = ~np.isfinite(losses[:, r])
+        if bad.any():
+          i = int(np.argmax(bad))
+          self._diverged(m, chunk.start + i + 1, float(losses[i, r]))
+          continue
+        m.record.step = chunk.end
+        m.record.epoch.add(member_values(sums, r, self.together), chunk.length)
+        if chunk.epoch_end:  # closed here, not by a sync of its own (short epochs)
+          self._close_epoch(m, chunk.end)
+      self.step = chunk.end
     steps = sum(chunk.length for chunk, _ in pending)
     compile_s = self.run.train_loop.compile_s - self.compile_seen
     self.compile_seen = self.run.train_loop.compile_s
-    images = steps * self.run.config.train.batch_size * len(self.run.seeds)
-    self.clock.trained(self.record.timing, images, now - self.last_sync - compile_s)
+    images = steps * self.run.config.train.batch_size * len(self.members)
+    self.clock.trained(self.timing, images, now - self.last_sync - compile_s)
     self.last_sync = now
-    self.progress.update(self.record.step, float(losses[-1].mean()),
-                         self.record.timing.images_per_s)
-    return None
+    alive = [r for r, m in enumerate(self.members) if m.training]
+    self.progress.update(self.step, float(losses[-1, alive].mean()) if alive else float("nan"),
+                         self.timing.images_per_s)
 
   def _log_train(self, chunk, metrics) -> None:
     last = jax.tree_util.tree_map(lambda a: np.asarray(a)[-1], jax.device_get(metrics))
-    # the learning rate of the chunk's last update (optax counts updates from 0)
-    last["lr"] = np.float64(self.run.schedule(chunk.end - 1))
-    m = split_metrics(chunk.end, last)
-    self.writer.write("train", m)
-    self.record.last_logged_step = chunk.end
+    for r, m in enumerate(self.members):
+      if not m.training:
+        continue
+      own = dict(member_values(last, r, self.together))
+      own["lr"] = np.float64(m.schedule(chunk.end - 1))  # the chunk's last update's (from 0)
+      row = split_metrics(chunk.end, own)
+      m.writer.write("train", row)
+      m.record.last_logged_step = chunk.end
     if not self.progress.enabled:
-      ips = self.record.timing.images_per_s
+      ips = self.timing.images_per_s
       rate = f", {ips:,.0f} img/s" if ips else ""
+      losses = "/".join(f"{float(x):.4f}" for x, m in
+                        zip(np.asarray(last["loss"]).reshape(-1), self.members) if m.training)
       self.log(f"step {chunk.end}/{self.run.events.total} epoch "
                f"{chunk.end / self.run.events.steps_per_epoch:.2f} loss "
-               f"{m.values['loss']:.4f}{rate}, {self.progress.suffix()}")
+               f"{losses}{rate}, {self.progress.suffix()}")
 
   def _evaluate(self, step: int) -> None:
     with self.clock("eval", minus=lambda: self.evaluator.compile_s):  # (compiling apart)
       evals = self.evaluator(self.state, step)
     primary = self.run.loss.primary
-    for split, m in evals.items():
-      self.writer.write(split, m)
-    self.record.observe(evals, primary, self.run.loss.higher_is_better)
-    self.log(f"step {step}: " + ", ".join(f"{k} {primary} {v.values[primary]:.4f}"
-                                          for k, v in evals.items()))
-    self._check_target(evals)
+    for m, own in zip(self.members, evals):
+      if not m.training:
+        continue
+      for split, values in own.items():
+        m.writer.write(split, values)
+      m.record.observe(own, primary, self.run.loss.higher_is_better)
+      self._check_target(m, own)
+    shown = [own for m, own in zip(self.members, evals) if m.training]
+    self.log(f"step {step}: " + ", ".join(
+        f"{k} {primary} " + "/".join(f"{own[k].values[primary]:.4f}" for own in shown)
+        for k in shown[0]))
 
-  def _close_epoch(self, step: int) -> None:
+  def _close_epoch(self, m: Member, step: int) -> None:
     """Split ``train_epoch``: the mean over the epoch's batches in train mode, the training
     error cuda-convnet plots (Krizhevsky Fig. 1); its sums survive a resume."""
-    means = self.record.epoch.close(step)
-    self.writer.write("train_epoch", means)
-    self._check_target({"train_epoch": means})
+    means = m.record.epoch.close(step)
+    m.writer.write("train_epoch", means)
+    self._check_target(m, {"train_epoch": means})
 
-  def _check_target(self, evals) -> None:
-    t = self.run.config.train
-    if self.record.target is None or self.record.target.met():
+  def _check_target(self, m: Member, evals) -> None:
+    t = m.config.train
+    if m.record.target is None or m.record.target.met():
       return
     split, _, name = t.target_metric.partition(".")
     if split not in evals:
@@ -296,67 +348,95 @@ class _Trainer:
     if name not in evals[split].values:
       raise ConfigError(
           f"config.train.target_metric: {t.target_metric!r} is not evaluated; evaluated: "
-          + ", ".join(f"{k}.{m}" for k, v in evals.items() for m in v.values))
+          + ", ".join(f"{k}.{x}" for k, v in evals.items() for x in v.values))
     step = evals[split].step
-    if self.record.check_target(evals[split], name, step / self.run.events.steps_per_epoch,
-                                self.record.timing.train_s,
-                                lower=self.run.loss.direction(name) == "lower"):
-      self.log(f"{t.target_metric} reached {t.target_value} at step {step}: stopping")
+    if m.record.check_target(evals[split], name, step / self.run.events.steps_per_epoch,
+                             self.timing.train_s / len(self.members),
+                             lower=self.run.loss.direction(name) == "lower"):
+      self.log(f"{t.target_metric} reached {t.target_value} at step {step}"
+               + (f" ({m.workdir})" if len(self.members) > 1 else "")
+               + (": stopping" if self.targets_met() else ""))
 
   def _save(self) -> None:
     with self.clock("checkpoint"):
       self._stamp_time()
-      self.ckpt.save(self.record.step, self.state, self.record.to_json())
+      for r, m in enumerate(self.members):
+        if m.training:
+          m.ckpt.save(m.record.step, member_state(self.state, r, self.together),
+                      m.record.to_json())
 
   def _stamp_time(self) -> None:
-    """The record's time breakdown: earlier processes' plus this one's so far."""
-    self.clock.stamp(self.record.timing, self.run.train_loop.compile_s
+    """The program's time breakdown (earlier processes' plus this one's so far), and each
+    run's share of it."""
+    self.clock.stamp(self.timing, self.run.train_loop.compile_s
                      + self.evaluator.compile_s, self.run.data_s)
+    n = len(self.members)
+    share = {f.name: getattr(self.timing, f.name) / n for f in dataclasses.fields(Timing)}
+    share["images"] = self.timing.images // n
+    for m in self.training():
+      m.record.timing = Timing(**share)
 
-  def _diverged(self, at: int, loss: float) -> Result:
-    self.log(f"diverged at step {at}: loss {loss}")
-    self.writer.write("train", split_metrics(at, {"loss": loss}))
-    # The last good checkpoint is kept; the diverged state is not saved.
-    self._finish("diverged", diverged_at_step=at)
-    raise Diverged(f"loss is {loss} at step {at}; run recorded as diverged in "
-                   f"{os.path.join(self.workdir, 'result.json')}")
+  def _diverged(self, m: Member, at: int, loss: float) -> None:
+    """Records run ``m`` as diverged at step ``at`` (its last good checkpoint is kept; the
+    diverged state is not saved); the others train on."""
+    self.log(f"diverged at step {at}: loss {loss}"
+             + (f" ({m.workdir}; the others train on)" if len(self.members) > 1 else ""))
+    m.writer.write("train", split_metrics(at, {"loss": loss}))
+    m.ckpt.wait()
+    self._stamp_time()
+    m.result = self._result(m, "diverged", diverged_at_step=at)
 
-  def _finish(self, status: str, **extra) -> Result:
+  def _finish(self, status: str, **extra) -> List[Result]:
     with self.clock("checkpoint"):
-      self.ckpt.close()  # waits for the last save
-    provenance = self.run.provenance(self.state.params)  # inside the wall time ("other")
+      for m in self.members:
+        m.ckpt.wait()  # the last save
     self.progress.close()
     self._stamp_time()
-    r = self.record
+    for m in self.training():
+      m.result = self._result(m, status, **extra)
+    return self._results()
+
+  def _results(self) -> List[Result]:
+    self.progress.close()
+    return [m.result for m in self.members]
+
+  def _result(self, m: Member, status: str, **extra) -> Result:
+    """Run ``m``'s result, written to its ``result.json``."""
+    r = m.record
+    if not hasattr(self, "_provenance"):  # inside the wall time ("other")
+      self._provenance = self.run.provenance(member_state(self.state, 0, self.together).params)
     result = Result(status=status, step=r.step, epochs=r.step / self.run.events.steps_per_epoch,
-                    resumed_from=self.resumed_from, **r.result_fields(), **provenance, **extra)
-    names = {m for split in result.final.values() for m in split.values} | \
+                    resumed_from=m.resumed_from, seed=int(m.config.seed),
+                    trained_with=len(self.members), **r.result_fields(),
+                    **self._provenance, **extra)
+    names = {x for split in result.final.values() for x in split.values} | \
         {result.primary_metric, "loss"}
-    result.directions = {m: self.run.loss.direction(m) for m in sorted(names)}
+    result.directions = {x: self.run.loss.direction(x) for x in sorted(names)}
     if self.main:
-      result.write(self.workdir)
+      result.write(m.workdir)
     test = result.final.get("test")
-    self.writer.hparams(flatten(json.loads(self.run.config.to_json_best_effort())),
-                        dict(test.values) if test else {})
-    self.writer.close()
+    m.writer.hparams(flatten(json.loads(m.config.to_json_best_effort())),
+                     dict(test.values) if test else {})
+    m.writer.close()
     return result
 
 
 def _sums(metrics) -> Dict[str, np.ndarray]:
-  """A chunk's training metrics summed over its steps (per replica when packed)."""
+  """A chunk's training metrics summed over its steps (``(runs,)`` arrays side by side)."""
   return {k: np.asarray(v, np.float64).sum(axis=0) for k, v in metrics.items()}
 
 
-def _summary(result: Result) -> str:
-  """The run's numbers as result.json reports them: the best of each evaluated split (the
-  test value at the best validation point where there is one), then the final test."""
-  parts = []
-  for split, best in result.best.items():
-    if best.point.value is not None:
-      what = "test at the best validation" if split == "test_at_best_validation" else \
-          f"best {split}"
-      parts.append(f"{what} {best.metric} {best.point.value:.4f} (step {best.point.step})")
-  test = result.final.get("test")
-  if test:
-    parts.append("final " + ", ".join(f"test {k} {v:.4f}" for k, v in test.values.items()))
-  return "; ".join(parts) or "no evaluation"
+def train_as_requested(config, workdir: str, log=print) -> List[Any]:
+  """``config``'s run in ``workdir``; or, where it requests several side by side
+  (``train.num_replicas``), those runs as one program in ``<workdir>/<run name>``
+  (:func:`run_names`). Their results; :class:`~cnnlab.train.loop.Diverged` if one
+  diverged (recorded as such; the others trained on)."""
+  if config.train.num_replicas <= 1:
+    return [train(config, workdir, log)]
+  names = run_names(config)
+  results = train_together(runs_of(config), [os.path.join(workdir, n) for n in names], log)
+  if any(r.status == "diverged" for r in results):
+    raise Diverged("; ".join(f"{n}: {r.status}" + (f" at step {r.diverged_at_step}"
+                                                    if r.diverged_at_step else "")
+                             for n, r in zip(names, results)) + f" (in {workdir})")
+  return results

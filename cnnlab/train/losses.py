@@ -44,9 +44,9 @@ class LossSpec:
   only when ``needs_outputs``: for ranking metrics such as mAP). ``primary`` names
   the metric "best" tracks. ``num_outputs(num_classes)`` is the model's output width
   and ``num_classes_ok`` the class counts the loss accepts (None: any).
-  ``ensemble_sums(outputs (R, N, K), targets, mask)`` (optional) scores replicas trained
-  side by side as one ensemble: sums over valid examples, each reported divided by the
-  example count as the metric ``ensemble_<key>``.
+  ``ensemble_sums(outputs (R, N, K), targets, mask)`` (optional) scores R nets (runs)
+  as one ensemble (``cnnlab.evaluate --ensemble``): sums over valid examples, each
+  reported divided by the example count as the metric ``ensemble_<key>``.
   """
   fn: Callable[..., jax.Array]
   target: str
@@ -79,7 +79,7 @@ class LossSpec:
     return self.direction(self.primary) == "higher"
 
 
-ENSEMBLE = "ensemble"  # the eval sums' key, and the metrics' prefix, of replica ensembles
+ENSEMBLE = "ensemble"  # the metrics' prefix of ensembles of runs
 
 LOSSES: Registry[LossSpec] = Registry("loss")
 

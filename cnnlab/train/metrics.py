@@ -1,7 +1,7 @@
 """Metric writers: JSON lines always, TensorBoard event files when tensorboardX is installed.
 
 ``metrics.jsonl`` holds one :class:`~cnnlab.train.result.SplitMetrics` row per line,
-``{"step": ..., "split": ..., "count": ..., name: value, ..., "per_replica": [...]}``;
+``{"step": ..., "split": ..., "count": ..., name: value, ...}``;
 non-finite values are the strings ``"nan"``, ``"inf"``, ``"-inf"`` (the file is standard
 JSON). A resumed run first drops the rows logged after its checkpoint (they are logged
 again, identically), so no (split, step) row is ever repeated; TensorBoard is told the

@@ -73,7 +73,7 @@ def make_optimizer(cfg, total_steps: int, traced: bool = False) -> optax.Gradien
 
   ``traced=True`` keeps the learning rate and weight decay as traced state (optax's
   ``inject_hyperparams``: ``opt_state.hyperparams``) instead of constants compiled into
-  the step, so that replicas trained side by side can each have their own; the rate at a
+  the step, so that runs trained side by side can each have their own; the rate at a
   step is then ``learning_rate × (the schedule with peak 1)``.
   """
   if not traced:

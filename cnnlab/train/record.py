@@ -1,6 +1,6 @@
 """The run record: everything a run reports that is not in its train state.
 
-Bests per split and per replica, the test metric at the best validation step, target
+Bests per split, the test metric at the best validation step, target
 hits, the running sums of the current epoch's training metrics, each split's latest
 evaluation, timing counters and the last logged step. The trainer saves it with every
 checkpoint, in the same atomically committed directory as the train state, and restores
@@ -57,8 +57,8 @@ class Timing:
 
 @dataclasses.dataclass
 class EpochSums:
-  """The current epoch's training metrics summed over its steps (per replica when packed)."""
-  sums: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # float64, () or (R,)
+  """The current epoch's training metrics summed over its steps."""
+  sums: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # float64 scalars
   steps: int = 0
 
   def add(self, step_sums: Dict[str, np.ndarray], steps: int) -> None:
@@ -81,20 +81,11 @@ class EpochSums:
     return cls({k: np.asarray(v, np.float64) for k, v in d["sums"].items()}, int(d["steps"]))
 
 
-def split_metrics(step: int, metrics: Dict[str, Any], count: Optional[int] = None,
-                  run_level: Optional[Dict[str, float]] = None) -> SplitMetrics:
-  """SplitMetrics from arrays: scalars are the run's; ``(R,)`` arrays are per replica
-  (the run's value is their mean); ``run_level`` values (ensembles) are the run's only."""
-  values, per = {}, None
-  for k, v in metrics.items():
-    v = np.asarray(v, np.float64)
-    values[k] = float(v.mean())
-    if v.ndim:
-      per = per or [{} for _ in range(v.shape[0])]
-      for r, x in enumerate(v):
-        per[r][k] = float(x)
-  values.update({k: float(v) for k, v in (run_level or {}).items()})
-  return SplitMetrics(step, values, per, count)
+def split_metrics(step: int, metrics: Dict[str, Any], count: Optional[int] = None
+                  ) -> SplitMetrics:
+  """SplitMetrics from scalars (numbers or 0-d arrays)."""
+  return SplitMetrics(step, {k: float(np.asarray(v, np.float64)) for k, v in metrics.items()},
+                      count)
 
 
 @dataclasses.dataclass
@@ -111,11 +102,8 @@ class RunRecord:
   version: int = RECORD_VERSION
 
   @classmethod
-  def new(cls, target_metric: str = "", target_value: float = 0.0, replicas: int = 1
-          ) -> "RunRecord":
-    target = Target(target_metric, float(target_value), [None] * replicas) \
-        if target_metric else None
-    return cls(target=target)
+  def new(cls, target_metric: str = "", target_value: float = 0.0) -> "RunRecord":
+    return cls(target=Target(target_metric, float(target_value)) if target_metric else None)
 
   # -- evaluations --------------------------------------------------------------------
 
@@ -133,15 +121,8 @@ class RunRecord:
   @staticmethod
   def _improved(old: Optional[Best], m: SplitMetrics, primary: str, better) -> Best:
     now = Point(m.values[primary], m.step)
-    if old is None:
-      per = [Point(r[primary], m.step) for r in m.per_replica] if m.per_replica else None
-      return Best(primary, now, per)
-    point = now if better(now.value, old.point.value) else old.point
-    per = old.per_replica
-    if m.per_replica and per:
-      per = [Point(r[primary], m.step) if better(r[primary], p.value) else p
-             for r, p in zip(m.per_replica, per)]
-    return Best(primary, point, per)
+    return Best(primary, now if old is None or better(now.value, old.point.value)
+                else old.point)
 
   def _test_at_best_validation(self, evals: Dict[str, SplitMetrics], primary: str) -> None:
     """Nielsen's report: the test metric at the step of the best validation metric."""
@@ -149,26 +130,17 @@ class RunRecord:
     old = self.best.get(TEST_AT_BEST_VALIDATION)
     point = Point(test.values[primary], step) if val.point.step == step or old is None \
         else old.point
-    per = None
-    if val.per_replica and test.per_replica:
-      olds = old.per_replica if old and old.per_replica else [None] * len(val.per_replica)
-      per = [Point(test.per_replica[r][primary], step) if v.step == step or o is None else o
-             for r, (v, o) in enumerate(zip(val.per_replica, olds))]
-    self.best[TEST_AT_BEST_VALIDATION] = Best(primary, point, per)
+    self.best[TEST_AT_BEST_VALIDATION] = Best(primary, point)
 
   # -- targets ------------------------------------------------------------------------
 
   def check_target(self, m: SplitMetrics, name: str, epoch: float, train_s: float,
                    lower: bool = False) -> bool:
-    """Records the first evaluation at which each replica met the target (from above where
-    ``lower`` is better: a loss); True once all have."""
-    t = self.target
-    for r, hit in enumerate(t.reached_at_step):
-      v = m.value(name, r if len(t.reached_at_step) > 1 else None)
-      if hit is None and v is not None and (v <= t.value if lower else v >= t.value):
-        t.reached_at_step[r] = m.step
-        if r == 0:
-          t.reached_at_epoch, t.train_time_s = epoch, train_s
+    """Records the first evaluation at which the run met the target (from above where
+    ``lower`` is better: a loss); True once it has."""
+    t, v = self.target, m.value(name)
+    if t.reached_at_step is None and v is not None and (v <= t.value if lower else v >= t.value):
+      t.reached_at_step, t.reached_at_epoch, t.train_time_s = m.step, epoch, train_s
     return t.met()
 
   # -- JSON (saved with each checkpoint) ---------------------------------------------------

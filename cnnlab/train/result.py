@@ -1,30 +1,24 @@
 """The typed, versioned schema of what a run reports: ``result.json`` and ``metrics.jsonl`` rows.
 
 The trainer writes these types and :mod:`cnnlab.report` reads them; nothing else
-knows how the files are laid out. Schema 3 (``"schema": 3`` in ``result.json``)::
+knows how the files are laid out. Schema 4 (``"schema": 4`` in ``result.json``)::
 
-    {"schema": 3, "status": "done", "step": 6000, "primary_metric": "accuracy",
-     "best":  {"test": {"accuracy": 0.95, "step": 3500,
-                        "per_replica": [{"accuracy": 0.95, "step": 3500}, ...]}, ...},
-     "final": {"test": {"step": 6000, "count": 1000, "accuracy": 0.93, "loss": 0.21,
-                        "per_replica": [{"accuracy": 0.93, "loss": 0.21}, ...]}, ...},
-     "target": {"metric": "test.accuracy", "value": 0.9, "reached_at_step": [2500], ...},
+    {"schema": 4, "status": "done", "step": 6000, "primary_metric": "accuracy", "seed": 0,
+     "best":  {"test": {"accuracy": 0.95, "step": 3500}, ...},
+     "final": {"test": {"step": 6000, "count": 1000, "accuracy": 0.93, "loss": 0.21}, ...},
+     "target": {"metric": "test.accuracy", "value": 0.9, "reached_at_step": 2500, ...},
      "directions": {"accuracy": "higher", "loss": "lower"},
      "wall_time_s": ..., "params": ..., ...}
 
-``per_replica`` appears for runs that trained seeds side by side (``train.num_replicas``):
-replica ``i`` is the run with seed ``seeds[i]``. A metric in a split's values but not in
-its replicas' (``ensemble_vote_accuracy``) scores the replicas as one ensemble: one value
-per run. A ``metrics.jsonl`` row is ``{"step", "split", "count", <metric>: value, ...,
-"per_replica": [...]}`` in the same layout.
+One file per run, however it trained (alone, or side by side with others in one vmapped
+program). A ``metrics.jsonl`` row is ``{"step", "split", "count", <metric>: value, ...}``.
 
 Non-finite numbers are written as the strings ``"nan"``, ``"inf"`` and ``"-inf"`` (so both
 files are standard JSON) and read back as floats.
 
 ``directions`` says which way each metric is better, as the run's loss declares it; the
-reports read it. Files of earlier schemas (1: flat ``final`` names, ``<metric>_r<i>``
-columns; 2: no ``directions``) are upgraded on reading by :mod:`cnnlab.train.migrations`,
-so sweeps made then report the same tables.
+reports read it. Files of earlier schemas are upgraded on reading by
+:mod:`cnnlab.train.migrations`, so sweeps made then report the same tables.
 """
 
 from __future__ import annotations
@@ -42,7 +36,7 @@ from cnnlab.train.migrations import SCHEMA_VERSION
 # where it resumed from. Everything else a run reports is equal (tested).
 TIMING_FIELDS = ("wall_time_s", "compile_time_s", "train_time_s", "train_images_per_s",
                  "time_breakdown_s", "resumed_from")
-_RESERVED = ("step", "split", "count", "per_replica", "time")
+_RESERVED = ("step", "split", "count", "time")
 
 
 def _floats(d: Dict[str, Any]) -> Dict[str, float]:
@@ -54,28 +48,16 @@ def _floats(d: Dict[str, Any]) -> Dict[str, float]:
 
 @dataclasses.dataclass
 class SplitMetrics:
-  """One split's metrics at one step.
-
-  ``values``: the run's metrics (for packed seeds the mean over replicas, plus the
-  run-level ``ensemble_*`` metrics); ``per_replica``: each replica's own, or None.
-  """
+  """One split's metrics at one step."""
   step: int
   values: Dict[str, float]
-  per_replica: Optional[List[Dict[str, float]]] = None
   count: Optional[int] = None
 
-  def value(self, name: str, replica: Optional[int] = None) -> Optional[float]:
-    """Replica ``replica``'s ``name``, or the run's when it has no per-replica value."""
-    if replica is not None and self.per_replica and name in self.per_replica[replica]:
-      return self.per_replica[replica][name]
+  def value(self, name: str) -> Optional[float]:
     return self.values.get(name)
 
   def __contains__(self, name: str) -> bool:
     return name in self.values
-
-  def run_level(self, name: str) -> bool:
-    """Whether ``name`` is one value for all replicas (an ensemble metric)."""
-    return bool(self.per_replica) and name in self.values and name not in self.per_replica[0]
 
   def names(self) -> List[str]:
     return list(self.values)
@@ -85,27 +67,24 @@ class SplitMetrics:
     if self.count is not None:
       out["count"] = self.count
     out.update(self.values)
-    if self.per_replica is not None:
-      out["per_replica"] = [dict(r) for r in self.per_replica]
     return out
 
   @classmethod
   def from_json(cls, d: Dict[str, Any], step: Optional[int] = None) -> "SplitMetrics":
-    per = d.get("per_replica")
     values = _floats({k: v for k, v in d.items() if k not in _RESERVED})
     count = number(d.get("count"))
-    return cls(int(d.get("step", step or 0)), values,
-               [_floats(r) for r in per] if per is not None else None,
-               None if count is None else int(count))
+    return cls(int(d.get("step", step or 0)), values, None if count is None else int(count))
 
   def row(self, split: str) -> Dict[str, Any]:
     """The ``metrics.jsonl`` row."""
     return {"split": split, **self.to_json()}
 
 
-def split_metrics_of_row(row: Dict[str, Any]) -> Tuple[str, SplitMetrics]:
-  """A ``metrics.jsonl`` row as ``(split, SplitMetrics)`` (a schema-1 row upgraded first)."""
-  row = migrations.upgrade_row(row)
+def split_metrics_of_row(row: Dict[str, Any], member: Optional[int] = None
+                         ) -> Tuple[str, SplitMetrics]:
+  """A ``metrics.jsonl`` row as ``(split, SplitMetrics)`` (an older row upgraded first;
+  ``member``: which run of an old multi-seed run, :func:`migrations.member_row`)."""
+  row = migrations.member_row(row, member)
   return row.pop("split", ""), SplitMetrics.from_json(row)
 
 
@@ -126,13 +105,14 @@ def read_rows(path: str) -> List[Dict[str, Any]]:
   return rows
 
 
-def last_split_metrics(rows: Iterable[Dict[str, Any]], split: str) -> Optional[SplitMetrics]:
+def last_split_metrics(rows: Iterable[Dict[str, Any]], split: str,
+                       member: Optional[int] = None) -> Optional[SplitMetrics]:
   """The last row of ``split`` among ``rows`` (see :func:`read_rows`)."""
   found = None
   for row in rows:
     if row.get("split") == split:
       found = row
-  return split_metrics_of_row(found)[1] if found is not None else None
+  return split_metrics_of_row(found, member)[1] if found is not None else None
 
 
 # -- bests and targets -----------------------------------------------------------
@@ -150,47 +130,40 @@ def _int(x: Any) -> Optional[int]:
 
 @dataclasses.dataclass
 class Best:
-  """The best value of a split's primary ``metric``: the run's, and each replica's own."""
+  """The best value of a split's primary ``metric``, and its step."""
   metric: str
   point: Point
-  per_replica: Optional[List[Point]] = None
-
-  def value(self, replica: Optional[int] = None) -> Point:
-    return self.per_replica[replica] if replica is not None and self.per_replica else self.point
 
   def to_json(self) -> Dict[str, Any]:
-    out: Dict[str, Any] = {self.metric: self.point.value, "step": self.point.step}
-    if self.per_replica is not None:
-      out["per_replica"] = [{self.metric: p.value, "step": p.step} for p in self.per_replica]
-    return out
+    return {self.metric: self.point.value, "step": self.point.step}
 
   @classmethod
-  def from_json(cls, d: Dict[str, Any], metric: str,
-                legacy_per_replica: Optional[List[Dict]] = None) -> "Best":
-    name = next((k for k in d if k not in ("step", "per_replica")), metric)
-    point = lambda e: Point(number(e.get(name)), _int(e.get("step")))  # noqa: E731
-    per = d.get("per_replica", legacy_per_replica)
-    return cls(name, point(d), [point(e) for e in per] if per is not None else None)
+  def from_json(cls, d: Dict[str, Any], metric: str) -> "Best":
+    name = next((k for k in d if k != "step"), metric)
+    return cls(name, Point(number(d.get(name)), _int(d.get("step"))))
 
 
 @dataclasses.dataclass
 class Target:
-  """A time-to-accuracy target and when each replica first met it."""
+  """A time-to-accuracy target and when the run first met it."""
   metric: str
   value: float
-  reached_at_step: List[Optional[int]]
-  reached_at_epoch: Optional[float] = None  # replica 0's (the run's without replicas)
+  reached_at_step: Optional[int] = None
+  reached_at_epoch: Optional[float] = None
   train_time_s: Optional[float] = None      # training time until then (a timing field)
 
   def met(self) -> bool:
-    return all(s is not None for s in self.reached_at_step)
+    return self.reached_at_step is not None
 
   def to_json(self) -> Dict[str, Any]:
     return dataclasses.asdict(self)
 
   @classmethod
   def from_json(cls, d: Dict[str, Any]) -> "Target":
-    return cls(d["metric"], float(d["value"]), list(d["reached_at_step"]),
+    hit = d.get("reached_at_step")
+    if isinstance(hit, list):  # a run record saved before schema 4 (one entry)
+      hit = hit[0] if hit else None
+    return cls(d["metric"], float(d["value"]), _int(hit),
                d.get("reached_at_epoch"), d.get("train_time_s"))
 
 
@@ -236,7 +209,9 @@ class Result:
   # each metric's better way, "higher" or "lower", as its loss declares it (LossSpec)
   directions: Dict[str, str] = dataclasses.field(default_factory=dict)
   target: Optional[Target] = None
-  seeds: List[int] = dataclasses.field(default_factory=list)
+  seed: Optional[int] = None
+  # how many runs trained in its program (side by side, vmapped): its times are its share
+  trained_with: int = 1
   wall_time_s: float = 0.0
   compile_time_s: float = 0.0
   train_time_s: float = 0.0
@@ -268,37 +243,29 @@ class Result:
 
   # -- reading values ---------------------------------------------------------------
 
-  @property
-  def replicas(self) -> int:
-    """How many seeds trained side by side (1 for a plain run)."""
-    return max(len(self.seeds), 1)
-
   def final_split(self, name: str) -> Optional[Tuple[str, str]]:
     """``(split, metric)`` of a flat final name such as ``test_ema_accuracy``, or None."""
     found = split_path(name, self.final)
     return found[1:] if found else None
 
-  def value(self, metric: str, replica: Optional[int] = None) -> Optional[float]:
-    """A metric of this run (replica ``replica``'s own for packed seeds) at a result path
-    (:func:`split_path`): ``best.<split>.<primary>`` (``best.<split>.step`` its step),
-    ``final.<split>.<name>``, or any other path into the JSON (``target.reached_at_epoch``,
-    ``params``; a per-replica list gives its element). ``last.`` paths read the run's
+  def value(self, metric: str) -> Optional[float]:
+    """A metric of this run at a result path (:func:`split_path`): ``best.<split>.<primary>``
+    (``best.<split>.step`` its step), ``final.<split>.<name>``, or any other path into the
+    JSON (``target.reached_at_epoch``, ``params``). ``last.`` paths read the run's
     ``metrics.jsonl`` (``cnnlab.report.tables.record_value``)."""
     found = split_path(metric, self.final)
     if found and found[0] == "best":
       best = self.best.get(found[1])
       if best is None:
         return None
-      point = best.value(replica)
+      point = best.point
       return float(point.step) if found[2] == "step" else (
           point.value if found[2] in (best.metric, "") else None)
     if found and found[0] == "final":
-      return self.final[found[1]].value(found[2], replica) if found[1] in self.final else None
+      return self.final[found[1]].value(found[2]) if found[1] in self.final else None
     node: Any = self.to_json()
     for part in metric.split("."):
       node = node.get(part) if isinstance(node, dict) else None
-    if isinstance(node, list) and replica is not None and replica < len(node):
-      node = node[replica]
     return number(node)
 
   def direction(self, metric: str) -> Optional[str]:
@@ -310,14 +277,22 @@ class Result:
     found = split_path(metric, self.final)
     return self.directions.get(found[2] or self.primary_metric) if found else None
 
-  def run_level(self, metric: str) -> bool:
-    """Whether ``metric`` is one value for all replicas of a packed run (an ensemble)."""
-    found = split_path(metric, self.final)
-    return bool(found) and found[0] == "final" and found[1] in self.final and \
-        self.final[found[1]].run_level(found[2])
-
   def final_names(self) -> List[str]:
     return [f"final.{s}.{m}" for s, v in self.final.items() for m in v.names()]
+
+  def summary(self) -> str:
+    """The run's numbers as this file reports them: the best of each evaluated split (the
+    test value at the best validation point where there is one), then the final test."""
+    parts = []
+    for split, best in self.best.items():
+      if best.point.value is not None:
+        what = "test at the best validation" if split == "test_at_best_validation" else \
+            f"best {split}"
+        parts.append(f"{what} {best.metric} {best.point.value:.4f} (step {best.point.step})")
+    test = self.final.get("test")
+    if test:
+      parts.append("final " + ", ".join(f"test {k} {v:.4f}" for k, v in test.values.items()))
+    return "; ".join(parts) or "no evaluation"
 
   def comparable(self) -> Dict[str, Any]:
     """The JSON without the fields that differ between an uninterrupted and a resumed run."""

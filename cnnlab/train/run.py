@@ -318,7 +318,7 @@ class Run:
     return {"model": self.config.model.name, "loss": self.loss_name, "loop": self.loop_form,
             "params": param_count(params) // len(self.seeds),
             "flops_per_example": forward_flops(self.model, self.input_shape),
-            "seeds": [int(s) for s in self.seeds], "num_devices": self.num_devices,
+            "num_devices": self.num_devices,
             "primary_metric": self.loss.primary, "total_steps": self.events.total,
             "data": self.data.source | {"summary": self.data.summary()},
             "device": str(jax.devices()[0]), "backend": jax.default_backend(),

@@ -30,7 +30,7 @@ import optax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from cnnlab.data import augment as aug
-from cnnlab.train.losses import ENSEMBLE, LOSSES, make_loss
+from cnnlab.train.losses import LOSSES, make_loss
 from cnnlab.train.optim import l2_penalty
 
 
@@ -137,9 +137,7 @@ def make_steps(model, tx, spec: StepSpec, *, replicas: bool = False,
 
   With ``replicas=True`` both are vmapped over a leading replica axis: the state,
   the training batch and ``rng`` carry it (each replica trains on its own data
-  order with its own keys); the evaluation batch is shared, and for losses that
-  define ``ensemble_sums`` (softmax cross-entropy) the sums also hold, under
-  ``"ensemble"``, those of the replicas as one ensemble. ``jit=False`` returns
+  order with its own keys); the evaluation batch is shared. ``jit=False`` returns
   the pure functions (to compose into a larger program, see
   :func:`make_train_loop`). Evaluate EMA parameters with
   ``eval_step(ema_view(state), batch)``.
@@ -199,11 +197,7 @@ def make_steps(model, tx, spec: StepSpec, *, replicas: bool = False,
 
   def replicas_eval_step(state: TrainState, batch):
     outs = jax.vmap(forward, in_axes=(0, None))(state, batch["image"])  # (R, B, K)
-    sums = jax.vmap(sums_of, in_axes=(0, None))(outs, batch)
-    if loss_spec.ensemble_sums is not None and outs.shape[0] > 1:
-      # The replicas as one ensemble (e.g. Nielsen's vote of five nets); not per replica.
-      sums[ENSEMBLE] = loss_spec.ensemble_sums(outs, batch["label"], batch_mask(batch))
-    return sums
+    return jax.vmap(sums_of, in_axes=(0, None))(outs, batch)
 
   if replicas:
     train_step = jax.vmap(train_step)  # over state, batch and (when given) rng

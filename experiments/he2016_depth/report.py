@@ -17,6 +17,7 @@ import numpy as np
 from cnnlab.report import tables
 from cnnlab.report.plots import _plt
 from cnnlab.train.metrics import read_metrics
+from cnnlab.train.migrations import MEMBER
 from cnnlab.train.result import split_metrics_of_row
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,11 +34,10 @@ def curves(records):
     key = (tables.get(cfg, "model.shortcut"), tables.get(cfg, "model.depth"))
     per_epoch = rec["result"].step / rec["result"].epochs
     for row in read_metrics(rec["workdir"]):
-      split, m = split_metrics_of_row(row)
-      if split == "train_epoch":  # a packed seed reads its own column
+      split, m = split_metrics_of_row(row, rec.get(MEMBER))  # (a member of an old run)
+      if split == "train_epoch":
         epoch = round(m.step / per_epoch)
-        out.setdefault(key, {}).setdefault(epoch, []).append(
-            1.0 - m.value("accuracy", rec["replica"]))
+        out.setdefault(key, {}).setdefault(epoch, []).append(1.0 - m.value("accuracy"))
   return out
 
 
