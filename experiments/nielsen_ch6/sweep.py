@@ -6,9 +6,11 @@
     # the book's budget (60 / 40 epochs): a GPU run, see "Run time"
     python -m cnnlab.sweep --config=experiments/nielsen_ch6/sweep.py --pack_seeds \
         --sweep_dir=sweeps/nielsen_ch6
-    # the five-net vote (the dropout rung, 5 seeds packed): 28 minutes on the CPU
+    # the five-net vote (the dropout rung, 5 seeds side by side): 15-28 minutes on the CPU,
+    # then the five nets scored as one
     python -m cnnlab.sweep --config=experiments/nielsen_ch6/sweep.py:cpu_vote --pack_seeds \
         --sweep_dir=sweeps/nielsen_ch6_cpu_vote
+    python -m cnnlab.evaluate --sweep_dir=sweeps/nielsen_ch6_cpu_vote --ensemble=all
     python -m cnnlab.sweep --config=experiments/nielsen_ch6/sweep.py:vote --pack_seeds \
         --sweep_dir=sweeps/nielsen_ch6_vote
     python -m cnnlab.report --sweep_dir=sweeps/nielsen_ch6_cpu \
@@ -25,8 +27,8 @@ accuracy at the epoch of best validation accuracy, 3 seeds (the book: best of 3)
 The ladder on MNIST, as published: one conv-pool layer (sigmoid) 98.78 → two 99.06
 → ReLU 99.23 → expanded data 99.37 → an extra FC layer 99.43 → dropout, FC 1000-1000
 99.60 → a vote of five such nets 99.67 (``:vote``, ``:cpu_vote``: the dropout rung
-with 5 seeds packed, scored as one ensemble by ``ensemble_vote_accuracy``; each net
-votes for its top class). Here on Fashion-MNIST
+with 5 seeds, scored as one ensemble by ``cnnlab.evaluate --ensemble``'s
+``ensemble_vote_accuracy``; each net votes for its top class). Here on Fashion-MNIST
 (``data.name``; set it to "mnist" with the MNIST files for the book's numbers).
 Expected on Fashion-MNIST: the same order of improvements, at lower accuracies.
 Run time: batch 10 makes each run 300,000 steps (1.5 million with the 5× expanded
