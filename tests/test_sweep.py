@@ -544,6 +544,8 @@ def test_seeds_trained_side_by_side_are_ordinary_runs_of_the_sweep(tmp_path):
   assert [[next(r for r in runs if r.run_id == i).overrides for i in g] for g in groups] == [
       [{"model.pool": p, "seed": s} for s in (0, 1, 2)] for p in ("max", "avg")]
   assert planning.pack(runs, ()) == [[r.run_id] for r in runs]
+  assert runner.describe(spec)[-1] == \
+      "trained side by side by seed: 2 program(s) of 3 run(s)"
   packed, single = str(tmp_path / "packed"), str(tmp_path / "single")
   assert runner.launch(spec, packed, log=lambda *_: None) == {"done": 6}
   assert runner.launch(Spec(config), single, log=lambda *_: None) == {"done": 6}

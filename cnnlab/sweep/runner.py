@@ -142,11 +142,16 @@ def _relaunch_otherwise(index: Index, spec: SweepSpec, stored: SweepSpec, runs, 
 
 
 def describe(spec: SweepSpec, sweep_dir: Optional[str] = None, workers: int = 1) -> List[str]:
-  """The points with their run ids, and an estimate of the time left from the sweep
-  directory's finished runs (when there are any)."""
+  """The points with their run ids, an estimate of the time left from the sweep
+  directory's finished runs (when there are any), and the programs they train in when
+  the spec packs them."""
   runs = checked_runs(spec)
   lines = [f"{r.run_id}  {json.dumps(r.overrides, default=str)}" for r in runs]
   lines.append(f"{len(runs)} runs; " + estimate(sweep_dir, [r.run_id for r in runs], workers))
+  if spec.pack:
+    sizes = sorted({len(g) for g in spec.groups(runs)})
+    lines.append(f"trained side by side by {', '.join(spec.pack)}: {len(spec.groups(runs))} "
+                 f"program(s) of {'/'.join(map(str, sizes))} run(s)")
   return lines
 
 
