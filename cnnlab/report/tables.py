@@ -148,6 +148,7 @@ class Cell:
   runs: List[Dict[str, Any]] = dataclasses.field(default_factory=list)
   diverged: int = 0
   invalid: int = 0
+  pruned: int = 0  # stopped early by a search, at a rung (no final value)
   unfinished: int = 0
   no_value: int = 0  # finished runs without the metric (e.g. no epoch ended in the run)
   notes: List[int] = dataclasses.field(default_factory=list)  # indices into Table.notes
@@ -160,6 +161,7 @@ class Cell:
   def problems(self):
     """``(what, count)`` for the runs that gave no value, the non-zero ones."""
     return [(k, n) for k, n in (("diverged", self.diverged), ("invalid", self.invalid),
+                                ("pruned", self.pruned),
                                 ("unfinished", self.unfinished), ("no value", self.no_value))
             if n]
 
@@ -322,6 +324,8 @@ def build(records: Sequence[Dict], row_key: str, col_key: str, metric: str,
         cell.diverged += 1
       elif status == "invalid":
         cell.invalid += 1
+      elif status == "pruned":
+        cell.pruned += 1
       elif value is None and status == "done":
         cell.no_value += 1
       elif value is None:

@@ -3,6 +3,7 @@
     python -m cnnlab.search --config=configs/mnist1d.py:conv1d_pool \\
         --space=optim.lr=log:1e-4:1e-1 --space=model.pool=choice:max,avg \\
         --sampler=sobol --trials=12 --seeds=3 --workers=2 [--config.train.num_steps=1000]
+    ... --pruner=sha --min_steps=300 --reduction_factor=3   # successive halving (rungs.py)
 """
 
 import os
@@ -13,7 +14,7 @@ from absl import flags
 from cnnlab.config import flags as cli_flags
 from cnnlab.errors import USER_ERRORS, ConfigError, check_dir, report
 from cnnlab.imports import split_paths
-from cnnlab.search import driver, space
+from cnnlab.search import driver, rungs, space
 from cnnlab.train.json_numbers import write_json_atomic
 
 
@@ -36,6 +37,12 @@ def _define(fv: flags.FlagValues) -> None:
   define("integer", "workers", 1, "parallel worker processes (and trials per round)",
          lower_bound=1)
   define("string", "imports", "", "comma-separated files of the user's registrations")
+  define("enum", "pruner", "none", "stop trials that cannot win at rungs: Optuna's "
+         "successive halving (sha) or Hyperband", enum_values=list(rungs.PRUNERS))
+  define("integer", "min_steps", 0, "the first rung, in training steps (an evaluation step)",
+         lower_bound=0)
+  define("integer", "reduction_factor", 3, "η: rungs at min_steps·η^k; the top 1/η go on",
+         lower_bound=2)
 
 
 def main(argv=None) -> int:
@@ -75,9 +82,12 @@ def _search(a, overrides) -> driver.Search:
     raise ConfigError("give the space: --space=<path>=<kind>:... (or a get_space() in the "
                       "config file)")
   path = a.config.partition(":")[0]
-  return driver.Search(os.path.abspath(path) + a.config[len(path):], dims, a.sampler,
-                       a.trials, a.seeds, a.metric, a.objective, a.seed, overrides,
-                       tuple(split_paths(a.imports)), a.budget_s)
+  search = driver.Search(os.path.abspath(path) + a.config[len(path):], dims, a.sampler,
+                         a.trials, a.seeds, a.metric, a.objective, a.seed, overrides,
+                         tuple(split_paths(a.imports)), a.budget_s, a.pruner, a.min_steps,
+                         a.reduction_factor, int(base.train.num_steps or 0))
+  rungs.check(search, base)
+  return search
 
 
 if __name__ == "__main__":

@@ -22,11 +22,13 @@ sequence by the trial count) — so both end with the same trials.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from cnnlab.errors import ConfigError
+from cnnlab.search import rungs
 from cnnlab.search import space as spaces
 
 STORAGE = "search.sqlite"
@@ -49,6 +51,10 @@ class Search:
   overrides: Sequence[Any] = ()
   imports: Sequence[str] = ()
   budget_s: float = 0.0      # also stop asking once the runs' summed wall time passes it
+  pruner: str = "none"       # "sha", "hyperband": runs stopped at rungs (rungs.py)
+  min_steps: int = 0         # the first rung
+  reduction: int = 3         # η: rungs min_steps·η^k, the top 1/η go on
+  max_steps: int = 0         # the runs' length (hyperband's max resource)
 
   def points(self, params: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """A trial's runs: its point with each seed."""
@@ -63,11 +69,13 @@ def _study(search: Search, sweep_dir: str, direction: str):
   storage = f"sqlite:///{os.path.abspath(os.path.join(sweep_dir, STORAGE))}"
   study = optuna.create_study(storage=storage, study_name=STUDY, direction=direction,
                               sampler=spaces.sampler(search.sampler, search.seed),
-                              load_if_exists=True)
+                              pruner=rungs.make_pruner(search), load_if_exists=True)
   stored = study.user_attrs.get("search")
   mine = {"space": {p: dataclasses.asdict(d) for p, d in search.space.items()},
           "sampler": search.sampler, "seed": search.seed, "seeds": search.seeds,
           "metric": search.metric, "objective": search.objective}
+  if search.pruner != "none":  # (absent without one: searches from before pruners equal)
+    mine["pruner"] = [search.pruner, search.min_steps, search.reduction]
   mine = json.loads(json.dumps(mine))
   if stored is None:
     study.set_user_attr("search", mine)
@@ -98,21 +106,40 @@ def run(search: Search, sweep_dir: str, workers: int = 1, launch: Optional[Calla
         log=print) -> Dict[str, Any]:
   """Runs (or resumes) the search to its budget of trials; returns :func:`summary`."""
   import optuna
+  from cnnlab.sweep import runner
   if search.objective not in OBJECTIVES:
     raise ConfigError(f"--objective must be one of {', '.join(OBJECTIVES)}")
+  if search.pruner not in rungs.PRUNERS:
+    raise ConfigError(f"--pruner must be one of {', '.join(rungs.PRUNERS)}")
   from cnnlab.report.tables import declared_lower
   study = _study(search, sweep_dir, "minimize" if declared_lower(search.metric) else "maximize")
   running = optuna.trial.TrialState.RUNNING
   while True:
-    batch = [(t.number, t.params) for t in study.trials if t.state == running]  # resumed
-    spent = _spent(sweep_dir) if search.budget_s else 0.0
-    while len(batch) < workers and len(study.trials) < search.trials and \
-        not (search.budget_s and spent >= search.budget_s):
-      trial = _ask(study, search)
-      batch.append((trial.number, trial.params))
+    # A round's trials (resumed: those asked and not told) are all told before the next
+    # round is asked, killed or not: a relaunch asks what an uninterrupted search asks.
+    batch = [(t.number, t.params) for t in study.trials if t.state == running]
+    if not batch:
+      spent = _spent(sweep_dir) if search.budget_s else 0.0
+      while len(batch) < workers and len(asked_trials(study)) < search.trials and \
+          not (search.budget_s and spent >= search.budget_s):
+        trial = _ask(study, search)
+        batch.append((trial.number, trial.params))
     if not batch:
       break
-    batch = _train(search, study, batch, sweep_dir, workers, launch, log)
+    batch, spec = _register(search, study, batch, sweep_dir, log)
+    if not batch:
+      continue  # every trial of the round was invalid (failed, named)
+    train = functools.partial(launch or runner.launch, spec, sweep_dir, workers=workers,
+                              log=lambda *_: None)
+    if search.pruner != "none":
+      if not rungs.through_rungs(search, study, batch, sweep_dir, spec, train,
+                                 lambda statuses: _values(search, sweep_dir, statuses),
+                                 lambda params: _run_ids(search, params),
+                                 lambda values: _score(search, values), log):
+        log("the search stopped (a signal): relaunch the same command to continue")
+        break
+      continue
+    train()
     values = _values(search, sweep_dir)
     for number, params in batch:
       score = _score(search, [values.get(i) for i in _run_ids(search, params)])
@@ -125,15 +152,21 @@ def run(search: Search, sweep_dir: str, workers: int = 1, launch: Optional[Calla
   return summary(study, search)
 
 
+def asked_trials(study) -> list:
+  """The trials asked so far (not the points queued for asking: ``study.enqueue_trial``)."""
+  import optuna
+  return [t for t in study.trials if t.state != optuna.trial.TrialState.WAITING]
+
+
 def _run_ids(search: Search, params) -> List[str]:
   from cnnlab.sweep.planning import run_id
   return [run_id(p) for p in search.points(params)]
 
 
-def _train(search: Search, study, batch, sweep_dir: str, workers: int, launch, log):
-  """Trains the batch's runs with the lab's runner (the earlier trials' runs stay in the
+def _register(search: Search, study, batch, sweep_dir: str, log):
+  """Registers the batch's runs in the sweep's index (the earlier trials' runs stay in the
   sweep's spec: finished, they are skipped); a trial whose config cannot run fails at
-  once, named, and the rest train. Returns the trials that trained."""
+  once, named. Returns the trials that can train, and the spec that trains them."""
   import optuna
   from cnnlab.sweep import runner
   from cnnlab.sweep.definition import SweepSpec
@@ -144,15 +177,16 @@ def _train(search: Search, study, batch, sweep_dir: str, workers: int, launch, l
     index = Index(path, readonly=True)
     known = {r["run_id"] for r in index.rows()}
     index.close()
-  earlier = [t.params for t in study.trials if t.state != optuna.trial.TrialState.RUNNING
+  earlier = [t.params for t in asked_trials(study)
+             if t.state != optuna.trial.TrialState.RUNNING
              and set(_run_ids(search, t.params)) <= known]
   base = SweepSpec.from_args(search.config, search.overrides, search.imports)
   while batch:
     points = [p for params in earlier + [b[1] for b in batch] for p in search.points(params)]
     spec = dataclasses.replace(base, points=tuple(json.dumps(p) for p in points))
     try:
-      (launch or runner.launch)(spec, sweep_dir, workers=workers, log=lambda *_: None)
-      return batch
+      runner.prepare(spec, sweep_dir, log=lambda *_: None).close()
+      return batch, spec
     except runner.InvalidPoints as e:
       bad = {line.split(":")[0] for line in e.lines}
       for number, params in [b for b in batch if set(_run_ids(search, b[1])) & bad]:
@@ -160,7 +194,7 @@ def _train(search: Search, study, batch, sweep_dir: str, workers: int, launch, l
         why = next(line for line in e.lines if line.split(":")[0] in _run_ids(search, params))
         log(f"trial {number}: {spaces.point(params, search.space)} -> invalid: {why}")
         batch = [b for b in batch if b[0] != number]
-  return batch
+  return batch, None
 
 
 def _spent(sweep_dir: str) -> float:
@@ -172,14 +206,15 @@ def _spent(sweep_dir: str) -> float:
              if r.get("result") is not None)
 
 
-def _values(search: Search, sweep_dir: str) -> Dict[str, Optional[float]]:
-  """Each run's metric; a metric no finished run reports (a misspelled ``--metric``) stops
-  the search naming the metrics there are, before any trial is told a failure for it."""
+def _values(search: Search, sweep_dir: str, statuses: Sequence[str] = ("done",)
+            ) -> Dict[str, Optional[float]]:
+  """Each run's metric (of the runs in ``statuses``: finished, or paused at a rung); a
+  metric none of them reports (a misspelled ``--metric``) stops the search naming the
+  metrics there are, before any trial is told a failure for it."""
   from cnnlab.report import tables
-  records = tables.collect(sweep_dir)
-  tables.check_metrics(records, [search.metric])
-  return {r["run_id"]: tables.record_value(r, search.metric) if r["status"] == "done"
-          else None for r in records}
+  records = [r for r in tables.collect(sweep_dir) if r["status"] in statuses]
+  tables.check_metrics([{**r, "status": "done"} for r in records], [search.metric])
+  return {r["run_id"]: tables.record_value(r, search.metric) for r in records}
 
 
 def summary(study, search: Search) -> Dict[str, Any]:
@@ -187,7 +222,10 @@ def summary(study, search: Search) -> Dict[str, Any]:
   complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
   trials = [{"number": t.number, "point": spaces.point(t.params, search.space),
              "state": t.state.name.lower(), "value": t.value,
-             "runs": _run_ids(search, t.params)} for t in study.trials]
+             "runs": _run_ids(search, t.params)} for t in asked_trials(study)]
+  for t, out in zip(asked_trials(study), trials):
+    if t.intermediate_values:  # at its rungs (a pruned trial: the last is where it stopped)
+      out["rungs"] = {int(k): v for k, v in sorted(t.intermediate_values.items())}
   best = None
   if complete:
     b = study.best_trial

@@ -59,7 +59,7 @@ def best_so_far(study, search, records) -> List[Tuple[float, Optional[float]]]:
   import optuna
   sign = -1.0 if study.direction == optuna.study.StudyDirection.MINIMIZE else 1.0
   out, spent, best = [], 0.0, None
-  for t in sorted(study.trials, key=lambda t: t.number):
+  for t in sorted(driver.asked_trials(study), key=lambda t: t.number):
     if t.state == optuna.trial.TrialState.RUNNING:
       continue
     spent += _cost(records, driver._run_ids(search, t.params))
@@ -105,9 +105,11 @@ def trials_markdown(study, search) -> str:
   """Every trial, the best first: its point, its state and its objective."""
   import optuna
   lower = study.direction == optuna.study.StudyDirection.MINIMIZE
-  done = sorted((t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE),
-                key=lambda t: t.value, reverse=not lower)
-  rest = [t for t in study.trials if t.state != optuna.trial.TrialState.COMPLETE]
+  asked = driver.asked_trials(study)
+  complete = optuna.trial.TrialState.COMPLETE
+  done = sorted((t for t in asked if t.state == complete), key=lambda t: t.value,
+                reverse=not lower)
+  rest = [t for t in asked if t.state != complete]
   paths = list(search.space)
   what = f"{search.objective} of {search.metric} over {search.seeds} seed(s)"
   lines = [f"| trial | {' | '.join(paths)} | state | {what} |",
@@ -116,7 +118,11 @@ def trials_markdown(study, search) -> str:
     point = spaces.point(t.params, search.space) if t.params else {}
     cells = [_fmt(point.get(p)) for p in paths]
     value = f"{t.value:.4f}" if t.value is not None else "—"
-    lines.append(f"| {t.number} | {' | '.join(cells)} | {t.state.name.lower()} | {value} |")
+    state = t.state.name.lower()
+    if t.state == optuna.trial.TrialState.PRUNED and t.intermediate_values:
+      step = max(t.intermediate_values)  # where it stopped, and its value there
+      state, value = f"pruned at step {step}", f"({t.intermediate_values[step]:.4f})"
+    lines.append(f"| {t.number} | {' | '.join(cells)} | {state} | {value} |")
   return "\n".join(lines) + "\n"
 
 
@@ -155,7 +161,7 @@ def plot_slices(study, search, path: str, what: str) -> str:
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
   import optuna
-  done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+  done = [t for t in driver.asked_trials(study) if t.state == optuna.trial.TrialState.COMPLETE]
   dims = list(search.space.items())
   fig, axes = plt.subplots(1, len(dims), figsize=(4 * len(dims), 3.5), squeeze=False)
   for ax, (p, d) in zip(axes[0], dims):
@@ -204,7 +210,7 @@ def _write(a, study, search, records, out: str) -> List[str]:
   import optuna
   what = f"{search.objective} {search.metric}"
   files = {"trials.md": trials_markdown(study, search)}
-  complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+  complete = [t for t in driver.asked_trials(study) if t.state == optuna.trial.TrialState.COMPLETE]
   if len(complete) >= 2:
     files["importance.md"] = importance_markdown(*importances(study))
   for name, text in files.items():

@@ -7,6 +7,10 @@ Rows hold the run's overrides, resolved config and (when finished) its
     preempted  stopped, checkpointed  done       finished
     diverged   NaN/inf loss (a result) invalid   its config was rejected (a result)
     failed     crashed; retried until ``max_attempts`` failures
+    paused     reached its ``stop_at`` step (a search's rung), checkpointed: waits until
+               the search raises it (:meth:`Index.set_stop`) or prunes it
+    pruned     stopped early by a search at its rung, for good (a result; its partial
+               curve and result are in its directory)
 
 Claiming is one ``BEGIN IMMEDIATE`` transaction, so two workers (or two runners on
 one sweep directory) never take the same run. A run whose worker died (its pid is
@@ -29,7 +33,9 @@ from cnnlab.errors import ReportError, check_dir
 from cnnlab.processes import alive
 from cnnlab.train.result import dumps
 
-TERMINAL = ("done", "diverged", "invalid")
+TERMINAL = ("done", "diverged", "invalid", "pruned")
+WAITING = ("paused",)  # not finished, and no worker may take it
+_NOT_CLAIMABLE = str(TERMINAL + WAITING)  # (an SQL tuple)
 INDEX_FILE = "index.sqlite"  # in the sweep directory
 
 
@@ -46,7 +52,7 @@ CREATE TABLE IF NOT EXISTS runs (
   run_id TEXT PRIMARY KEY, overrides TEXT NOT NULL, config TEXT NOT NULL,
   status TEXT NOT NULL DEFAULT 'pending', failures INTEGER NOT NULL DEFAULT 0,
   host TEXT, pid INTEGER, heartbeat REAL, started REAL, updated REAL,
-  error TEXT, result TEXT);
+  error TEXT, result TEXT, stop_at INTEGER);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -114,6 +120,9 @@ class Index:
       try:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(runs)")}
+        if "stop_at" not in columns:  # an index from before searches stopped runs
+          self._db.execute("ALTER TABLE runs ADD COLUMN stop_at INTEGER")
         break
       except sqlite3.OperationalError as e:
         if "locked" not in str(e) or attempt == 199:
@@ -165,7 +174,7 @@ class Index:
     with self._transaction():
       rows = self._db.execute(
           "SELECT run_id, status, failures, host, pid, heartbeat FROM runs "
-          "WHERE status NOT IN ('done', 'diverged', 'invalid') ORDER BY rowid").fetchall()
+          f"WHERE status NOT IN {_NOT_CLAIMABLE} ORDER BY rowid").fetchall()
       runnable = [r["run_id"] for r in rows if _runnable(r, max_attempts, stale_after_s, host,
                                                          now)]
       first = next((rid for rid in runnable if group_of is None or rid in group_of), None)
@@ -185,13 +194,28 @@ class Index:
     out = {"runnable": 0, "held": 0, "orphaned": 0}
     for r in self._db.execute(
         "SELECT status, failures, host, pid, heartbeat FROM runs "
-        "WHERE status NOT IN ('done', 'diverged', 'invalid')"):
+        f"WHERE status NOT IN {_NOT_CLAIMABLE}"):
       if _runnable(r, max_attempts, stale_after_s, host, now):
         out["runnable"] += 1
         out["orphaned"] += r["status"] == "running"  # its worker died: take it over
       elif r["status"] == "running":
         out["held"] += 1
     return out
+
+  def set_stop(self, run_ids: Iterable[str], step: Optional[int]) -> None:
+    """Runs stop at ``step`` (checkpointed, ``paused``) instead of training to the end
+    (None: to the end); a run paused below it is claimable again (``preempted``: it has
+    started, and resumes from its checkpoints)."""
+    self._db.executemany(
+        "UPDATE runs SET stop_at = ?, status = CASE WHEN status = 'paused' THEN 'preempted' "
+        "ELSE status END WHERE run_id = ? AND status NOT IN ('done', 'diverged', 'invalid', "
+        "'pruned')", [(step, r) for r in run_ids])
+
+  def prune(self, run_ids: Iterable[str], why: str) -> None:
+    """Ends runs early for good (``pruned``, ``why`` as the note: "pruned at step k")."""
+    self._db.executemany(
+        "UPDATE runs SET status = 'pruned', error = ?, updated = ? WHERE run_id = ? AND "
+        "status NOT IN ('done', 'diverged', 'invalid')", [(why, time.time(), r) for r in run_ids])
 
   def heartbeat(self, run_id: str, pid: Optional[int] = None) -> None:
     self._db.execute("UPDATE runs SET heartbeat = ? WHERE run_id = ? AND pid = ?",

@@ -26,7 +26,7 @@ from typing import Dict, List, Optional
 
 from cnnlab.sweep import runner
 from cnnlab.sweep.definition import SweepSpec
-from cnnlab.sweep.index import INDEX_FILE, TERMINAL, Index, finished, format_counts
+from cnnlab.sweep.index import INDEX_FILE, TERMINAL, WAITING, Index, finished, format_counts
 from cnnlab.sweep.planning import Run
 from cnnlab.sweep.worker import execute, groups_of, runs_of
 from cnnlab.train.progress import Progress
@@ -45,7 +45,7 @@ def run_task(sweep_dir: str, run_ids: List[str], max_attempts: int, stale_after_
       if taken:
         break
       rows = [row for rid in run_ids for row in index.rows(run_id=rid)]
-      if all(row["status"] in TERMINAL or row["status"] == "failed" for row in rows):
+      if all(row["status"] in TERMINAL + WAITING + ("failed",) for row in rows):
         return rows[-1]["status"] if rows else "unknown"
       time.sleep(poll_s)
     runs = runs_of(index)
@@ -57,7 +57,7 @@ def run_task(sweep_dir: str, run_ids: List[str], max_attempts: int, stale_after_
 
 def _todo_groups(index: Index) -> List[List[str]]:
   """The unfinished runs, in the groups the sweep's spec packs them into."""
-  rows = [r for r in index.rows() if r["status"] not in TERMINAL]
+  rows = [r for r in index.rows() if r["status"] not in TERMINAL + WAITING]
   runs = {r["run_id"]: Run(r["run_id"], r["overrides"], None) for r in rows}
   return groups_of(index, runs)
 

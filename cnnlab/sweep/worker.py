@@ -81,6 +81,7 @@ def _execute(index: Index, runs: Sequence[Run], sweep_dir: str, heartbeat_s: flo
              log) -> str:
   from cnnlab.train import train_together
   ids = [r.run_id for r in runs]
+  stops = {rid: row.get("stop_at") for rid in ids for row in index.rows(run_id=rid)}
   name = ids[0] if len(ids) == 1 else f"{ids[0]} +{len(ids) - 1} side by side"
   workdirs = [os.path.join(sweep_dir, "runs", rid) for rid in ids]
   beat = threading.Event()
@@ -95,10 +96,12 @@ def _execute(index: Index, runs: Sequence[Run], sweep_dir: str, heartbeat_s: flo
   log(f"[{name}] start")
   statuses = []
   try:
-    results = train_together([r.config for r in runs], workdirs,
+    results = train_together([_stopping(r.config, stops.get(r.run_id)) for r in runs], workdirs,
                              log=lambda m: log(f"[{name}] {m}"))
     for rid, result in zip(ids, results):
       status = {"done": "done", "diverged": "diverged"}.get(result.status, "preempted")
+      if status == "preempted" and stops.get(rid) and result.stopped_by == "stop_after_steps":
+        status = "paused"  # at a search's rung: it waits for the search
       index.finish(rid, status, result.to_json(),
                    f"the loss is not finite at step {result.diverged_at_step}"
                    if status == "diverged" else None)
@@ -118,6 +121,16 @@ def _execute(index: Index, runs: Sequence[Run], sweep_dir: str, heartbeat_s: flo
     beat.set()
   log(f"[{name}] " + ", ".join(sorted(set(statuses))))
   return "preempted" if "preempted" in statuses else statuses[-1]
+
+
+def _stopping(config, stop_at: Optional[int]):
+  """The run's config, stopping at ``stop_at`` (a search's rung; the index's config is
+  unchanged: ``train.stop_after_steps`` changes no number the run computes)."""
+  if not stop_at:
+    return config
+  config = config_files.from_json(json.loads(config.to_json_best_effort()))
+  config.train.stop_after_steps = int(stop_at)
+  return config
 
 
 def work(sweep_dir: str, max_attempts: int = 2, stale_after_s: float = 900.0,

@@ -1,0 +1,146 @@
+"""Successive halving and Hyperband in a search: runs stopped where they cannot win.
+
+    python -m cnnlab.search --config=... --space=... --pruner=sha --min_steps=300 \\
+        --reduction_factor=3
+
+A trial's runs (its seeds) train to a rung, ``min_steps · η^k`` steps (``η``: the
+reduction factor), and stop there checkpointed (``paused`` in the sweep's index: the
+runner leaves them be). The driver reports the trial's objective at that step — the mean
+(or IQM) over its seeds of ``--metric`` as each run's result stands at its rung — to
+Optuna's pruner (``SuccessiveHalvingPruner``, ``HyperbandPruner``: the decisions are
+Optuna's, not re-implemented here), which keeps the top ``1/η`` of the trials that
+reached the rung. A kept trial's runs resume from their checkpoints to the next rung
+(``Index.set_stop``), exactly as an uninterrupted run goes on; a pruned trial's runs end
+there for good, ``pruned`` in the index with the note ``pruned at step k``, their
+partial curves in ``metrics.jsonl`` and their results at the rung in ``result.json``.
+A trial whose runs reach the end is told its final objective.
+
+Rungs must be evaluation steps (``min_steps`` a multiple of ``train.eval_every_steps``):
+a rung's value is an evaluation, not a stale one. On CPU each run is its own process;
+runs trained side by side (``--pack``) stop together at their trial's rung.
+
+Killed and relaunched, the search goes on from the index: a trial's rung is its runs'
+``stop_at``; runs paused there are reported (a rung already reported is not reported
+again) and decided. (A kill between a decision and its record — no training between —
+decides that rung again.)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from cnnlab.errors import ConfigError
+
+PRUNERS = ("none", "sha", "hyperband")
+
+
+def make_pruner(search):
+  """Optuna's pruner for ``search.pruner`` (None: none)."""
+  import optuna
+  if search.pruner == "none":
+    return None
+  if search.pruner == "sha":
+    return optuna.pruners.SuccessiveHalvingPruner(
+        min_resource=search.min_steps, reduction_factor=search.reduction,
+        min_early_stopping_rate=0)
+  return optuna.pruners.HyperbandPruner(min_resource=search.min_steps,
+                                        max_resource=search.max_steps,
+                                        reduction_factor=search.reduction)
+
+
+def check(search, base_config) -> None:
+  """ConfigError for rungs that are not evaluation steps, or a pruner without its steps."""
+  if search.pruner not in PRUNERS:
+    raise ConfigError(f"--pruner: unknown {search.pruner!r}; valid: {', '.join(PRUNERS)}")
+  if search.pruner == "none":
+    return
+  every = int(base_config.train.eval_every_steps or 0)
+  if search.min_steps <= 0 or search.reduction < 2:
+    raise ConfigError(f"--pruner={search.pruner} needs --min_steps > 0 (the first rung) and "
+                      f"--reduction_factor >= 2")
+  if not every or search.min_steps % every:
+    raise ConfigError(f"--min_steps={search.min_steps}: a rung must be an evaluation step, "
+                      f"a multiple of config.train.eval_every_steps ({every})")
+  if search.pruner == "hyperband" and not search.max_steps:
+    raise ConfigError("--pruner=hyperband needs the runs' length in steps: set "
+                      "config.train.num_steps")
+
+
+def through_rungs(search, study, batch: List[Tuple[int, Dict]], sweep_dir: str, spec,
+                  train: Callable, values: Callable, run_ids: Callable, score: Callable,
+                  log) -> bool:
+  """Trains the batch's trials rung by rung until each is told (complete, pruned or
+  failed); False when the runner was stopped first (the search stops: relaunch it)."""
+  import optuna
+  from cnnlab.sweep.index import INDEX_FILE, Index
+  index = Index(os.path.join(sweep_dir, INDEX_FILE))
+  try:
+    live = dict(batch)
+    for params in live.values():  # a resumed trial keeps its rung
+      ids = run_ids(params)
+      stops = [r.get("stop_at") for i in ids for r in index.rows(run_id=i)]
+      if not any(stops):
+        index.set_stop(ids, search.min_steps)
+    while live:
+      train()
+      rows = {r["run_id"]: r for r in index.rows()}
+      at = values(("done", "paused"))
+      for number in sorted(live):
+        params = live[number]
+        ids = run_ids(params)
+        status = {rows[i]["status"] for i in ids}
+        if status & {"diverged", "invalid", "failed"}:
+          index.prune([i for i in ids if rows[i]["status"] == "paused"], "its trial failed")
+          study.tell(number, state=optuna.trial.TrialState.FAIL)
+          log(f"trial {number}: {_point(search, params)} -> failed (a seed diverged)")
+        elif status == {"done"}:
+          value = score([at.get(i) for i in ids])
+          study.tell(number, value) if value is not None else \
+              study.tell(number, state=optuna.trial.TrialState.FAIL)
+          log(f"trial {number}: {_point(search, params)} -> {_shown(value)}")
+        elif status <= {"paused", "done"}:
+          step = max(rows[i]["stop_at"] for i in ids if rows[i]["status"] == "paused")
+          if not _decide(search, study, index, number, ids, step,
+                         score([at.get(i) for i in ids]), log, params):
+            continue  # promoted: on to the next rung
+        else:
+          return False  # stopped (a signal): runs left preempted, the search resumes later
+        del live[number]
+    return True
+  finally:
+    index.close()
+
+
+def _decide(search, study, index, number: int, ids: List[str], step: int,
+            value: Optional[float], log, params) -> bool:
+  """Reports the trial's value at its rung and carries out the pruner's decision; True
+  when the trial is done with (pruned, or failed for want of a value)."""
+  import optuna
+  if value is None:
+    index.prune(ids, f"no value of the metric at step {step}")
+    study.tell(number, state=optuna.trial.TrialState.FAIL)
+    log(f"trial {number}: {_point(search, params)} -> failed (no value at step {step})")
+    return True
+  trial = optuna.trial.Trial(study, study.trials[number]._trial_id)
+  if step not in study.trials[number].intermediate_values:
+    trial.report(value, step)
+  if trial.should_prune():
+    index.prune(ids, f"pruned at step {step}")
+    study.tell(number, state=optuna.trial.TrialState.PRUNED)
+    log(f"trial {number}: {_point(search, params)} -> pruned at step {step} "
+        f"({_shown(value)})")
+    return True
+  index.set_stop(ids, step * search.reduction)
+  log(f"trial {number}: {_point(search, params)} -> {_shown(value)} at step {step}: "
+      f"on to step {step * search.reduction}")
+  return False
+
+
+def _point(search, params) -> Dict[str, Any]:
+  from cnnlab.search import space
+  return space.point(params, search.space)
+
+
+def _shown(value: Optional[float]) -> str:
+  return "failed (a seed diverged)" if value is None else f"{value:.4f}"
