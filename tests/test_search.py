@@ -200,3 +200,32 @@ def test_rungs_must_be_evaluation_steps(tmp_path, capsys):
   assert "a multiple of config.train.eval_every_steps (6)" in capsys.readouterr().err
   assert search_cli.main(argv[:-2] + ["--min_steps=0", f"--sweep_dir={tmp_path / 'x'}"]) == 2
   assert not os.path.exists(tmp_path / "x")
+
+
+def test_a_pruned_search_through_ray_tasks(tmp_path, monkeypatch):
+  """--launcher=ray: the trials' runs are Ray tasks on a (local) cluster; the rungs, the
+  pausing and the pruning are the same as with local workers."""
+  ray = pytest.importorskip("ray")
+  import shutil
+  import tempfile
+  monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # no token file under the home directory
+  temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+  os.makedirs(os.path.join(temp, "ray"))
+  monkeypatch.setenv("RAY_TMPDIR", temp)
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+           runtime_env={"env_vars": {"JAX_PLATFORMS": "cpu", "PYTHONPATH": repo}})
+  try:
+    search = _pruned_search(tmp_path, trials=2)
+    sweep = str(tmp_path / "ray")
+    _enqueue(search, sweep, POINTS[:2])
+    out = driver.run(search, sweep, workers=2, launch=driver.ray_launch())
+  finally:
+    ray.shutdown()
+    shutil.rmtree(temp, ignore_errors=True)
+  assert [(t["state"], list(t["rungs"])) for t in out["trials"]] == [
+      ("complete", [6, 12]), ("pruned", [6])]
+  local = str(tmp_path / "local")
+  _enqueue(search, local, POINTS[:2])
+  assert [t["value"] for t in driver.run(search, local, workers=2)["trials"]] == \
+      [t["value"] for t in out["trials"]]

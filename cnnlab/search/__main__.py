@@ -36,6 +36,12 @@ def _define(fv: flags.FlagValues) -> None:
   define("string", "sweep_dir", None, "default: sweeps/<config name>_search")
   define("integer", "workers", 1, "parallel worker processes (and trials per round)",
          lower_bound=1)
+  define("enum", "launcher", "local", "local worker processes, or Ray tasks on a cluster "
+         "(each run a task; --workers still sets the trials per round)",
+         enum_values=["local", "ray"])
+  define("string", "ray_address", None, "Ray cluster address (default: a local Ray)")
+  define("float", "ray_num_cpus", 1.0, "CPUs per Ray task")
+  define("float", "ray_num_gpus", 0.0, "GPUs per Ray task")
   define("string", "imports", "", "comma-separated files of the user's registrations")
   define("enum", "pruner", "none", "stop trials that cannot win at rungs: Optuna's "
          "successive halving (sha) or Hyperband", enum_values=list(rungs.PRUNERS))
@@ -55,7 +61,9 @@ def main(argv=None) -> int:
     from cnnlab.sweep.runner import default_sweep_dir
     sweep_dir = a.sweep_dir or default_sweep_dir(a.config) + "_search"
     check_dir(sweep_dir, "--sweep_dir")
-    out = driver.run(search, sweep_dir, workers=a.workers)
+    launch = None if a.launcher == "local" else driver.ray_launch(
+        a.ray_address, a.ray_num_cpus, a.ray_num_gpus)
+    out = driver.run(search, sweep_dir, workers=a.workers, launch=launch)
   except USER_ERRORS as e:
     return report("search", e)
   write_json_atomic(os.path.join(sweep_dir, "search.json"), out)  # (a kill leaves no half)

@@ -8,12 +8,15 @@ Each round asks the sampler for up to ``--workers`` trials (until ``--trials`` a
 or the runs' summed wall time passes ``--budget_s``); each trial is its point with
 every seed, ordinary runs of the sweep directory (its index, its run ids, its reports:
 ``cnnlab.report`` works on a search as on any sweep); the runner trains them (resumable,
-local workers); each trial is told the mean (or IQM) of the metric over its seeds, and a
-trial with a diverged or invalid seed fails. Optuna's storage, ``search.sqlite`` in the
+local workers, or Ray tasks: ``--launcher=ray``); each trial is told the mean (or IQM)
+of the metric over its seeds, and a trial with a diverged or invalid seed fails. With
+``--pruner`` the runs stop at rungs where they cannot win (:mod:`cnnlab.search.rungs`).
+Optuna's storage, ``search.sqlite`` in the
 sweep directory, is written by this process only (SQLite's parallel writers lock).
 
 Killed and relaunched, a search continues where it stopped: finished trials are kept,
-trials asked but not told are trained (their finished runs skipped, interrupted ones
+a round's trials are all told before the next round is asked, trials asked but not told
+are trained (their finished runs skipped, interrupted ones
 resumed) and told, and the sampler draws as an uninterrupted search would — each ask is
 seeded by the search's seed and the trial's number (quasi-random samplers index their
 sequence by the trial count) — so both end with the same trials.
@@ -150,6 +153,17 @@ def run(search: Search, sweep_dir: str, workers: int = 1, launch: Optional[Calla
       log(f"trial {number}: {spaces.point(params, search.space)} -> "
           f"{'failed (a seed diverged)' if score is None else f'{score:.4f}'}")
   return summary(study, search)
+
+
+def ray_launch(address: Optional[str] = None, num_cpus: float = 1.0, num_gpus: float = 0.0
+               ) -> Callable:
+  """The trials' runs as Ray tasks (:func:`cnnlab.sweep.ray_launcher.launch`) in place of
+  local workers: a ``launch`` for :func:`run`."""
+  def launch(spec, sweep_dir: str, workers: int = 1, log=print):
+    from cnnlab.sweep import ray_launcher
+    return ray_launcher.launch(spec, sweep_dir, address=address, num_cpus=num_cpus,
+                               num_gpus=num_gpus, log=log)
+  return launch
 
 
 def asked_trials(study) -> list:
