@@ -229,3 +229,20 @@ def test_a_pruned_search_through_ray_tasks(tmp_path, monkeypatch):
   _enqueue(search, local, POINTS[:2])
   assert [t["value"] for t in driver.run(search, local, workers=2)["trials"]] == \
       [t["value"] for t in out["trials"]]
+
+
+def test_hyperband_prunes_within_its_brackets(tmp_path):
+  """Optuna's Hyperband (brackets by trial number): what it prunes stops at a rung, with
+  its result there; what it keeps trains to the end."""
+  search = _pruned_search(tmp_path, pruner="hyperband")
+  sweep = str(tmp_path / "hb")
+  _enqueue(search, sweep, POINTS)
+  out = driver.run(search, sweep, workers=4)
+  states = {t["state"] for t in out["trials"]}
+  assert states == {"complete", "pruned"}
+  for t in out["trials"]:
+    (run_id,) = t["runs"]
+    step = json.load(open(os.path.join(sweep, "runs", run_id, "result.json")))["step"]
+    assert step == (24 if t["state"] == "complete" else max(t["rungs"])), t
+  best = min(out["trials"], key=lambda t: t["value"] if t["state"] == "complete" else 9)
+  assert best["point"]["optim.lr"] not in HOPELESS
