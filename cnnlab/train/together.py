@@ -10,7 +10,11 @@ The program's config is the first run's with ``train.num_replicas = R`` and
 that requests packing itself (``--config.train.num_replicas=3`` on ``cnnlab.main``) is
 split into its runs first (:func:`runs_of`). Each run keeps its own checkpoints (its
 slice of the stacked train state, :func:`member_state`), so a run trained side by side
-resumes alone, or with other company, from any of them (:func:`stack`).
+resumes from them with other company (:func:`stack`), or alone where its packing left the
+state's layout alone: seeds only. Packed learning rates or weight decays live in the
+optimizer's state (``inject_hyperparams``), whose layout a run alone does not have: such a
+run resumes in a program that packs the same fields (alone, its checkpoints fail to
+restore, named: a CheckpointError).
 
 Where it pays: on accelerators, where one small run leaves the device idle; on XLA's CPU
 backend three packed seeds measured slower than three separate runs (``cnnlab.sweep``
