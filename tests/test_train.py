@@ -1,5 +1,6 @@
 """The trainer: end to end, exact resume (also after SIGKILL), divergence, bad configs."""
 
+import copy
 import json
 import os
 import shutil
@@ -914,3 +915,35 @@ def test_a_run_that_diverges_beside_others_is_recorded_and_the_others_train_on(t
     bad_alone = tiny_config(num_epochs=2)
     bad_alone.optim.lr = 1e30
     train(bad_alone, str(tmp_path / "bad_alone"), log=lambda *_: None)
+
+
+def test_runs_packed_by_learning_rate_resume_alone_and_in_company(tmp_path):
+  """A run's checkpoints hold its state as a run alone holds it (a packed learning rate
+  and weight decay live in the program's optimizer state, not in them): stopped side by
+  side and resumed alone, or stopped alone and resumed side by side, it ends where it
+  ends uninterrupted (the tolerance of runs side by side against separate ones)."""
+  c = tiny_config(num_replicas=2, num_epochs=1, stop_after_steps=3)
+  c.optim.name = "adamw"
+  c.train.replica_values = {"seed": (0, 0), "optim": {"lr": (1e-3, 3e-3),
+                                                      "weight_decay": (0.0, 1e-2)}}
+  runs = runs_of(c)
+  side = [str(tmp_path / "side" / n) for n in ("a", "b")]
+  assert [r.status for r in train_together(runs, side, log=lambda *_: None)] == \
+      ["preempted"] * 2
+  for r in runs:
+    r.train.stop_after_steps = 0
+  alone = train(runs[1], side[1], log=lambda *_: None)  # resumed alone
+  assert alone.resumed_from == 3 and alone.status == "done"
+  apart = [str(tmp_path / "apart" / n) for n in ("a", "b")]
+  for r, d in zip(runs, apart):  # started alone, then resumed side by side
+    stopped = copy.deepcopy(r)
+    stopped.train.stop_after_steps = 3
+    assert train(stopped, d, log=lambda *_: None).status == "preempted"
+  together = train_together(runs, apart, log=lambda *_: None)
+  assert [r.resumed_from for r in together] == [3, 3]
+  for i, r in enumerate(runs):
+    ref = str(tmp_path / "ref" / str(i))
+    train(r, ref, log=lambda *_: None)
+    for d in ([side[1]] if i else []) + [apart[i]]:
+      for a, b in zip(_leaves(_params(ref)[1]["params"]), _leaves(_params(d)[1]["params"])):
+        np.testing.assert_allclose(b, a, rtol=2e-4, atol=2e-5)

@@ -61,8 +61,9 @@ from cnnlab.train.progress import Progress
 from cnnlab.train.record import RunRecord, Timing, split_metrics
 from cnnlab.train.result import Result
 from cnnlab.train.run import Run
-from cnnlab.train.together import (Member, member_state, member_values, program_config,
-                                   run_names, runs_of, stack)
+from cnnlab.train.steps import IN_OPTIMIZER
+from cnnlab.train.together import (Member, member_state, member_values, own_state,
+                                   program_config, program_layout, run_names, runs_of, stack)
 from cnnlab.train.workdir import check_workdir, finished_result, open_workdir
 from cnnlab.trees import flatten
 
@@ -141,6 +142,7 @@ class _Trainer:
   def __init__(self, run: Run, members: List[Member], log, stop: StopSignal, t0: float):
     self.run, self.members, self.stop = run, members, stop
     self.together = run.replicated
+    self.traced_optimizer = any(k in IN_OPTIMIZER for k in run.hyper)
     self.state, saved = self._restore(run.init_state(), log)
     self.main = jax.process_index() == 0
     for m, s in zip(members, saved):
@@ -172,9 +174,9 @@ class _Trainer:
     """The (stacked) state and each run's saved record, from the newest checkpoint step
     every run has (runs trained together save one after the other: a kill between two
     saves leaves the earlier step with all of them)."""
-    members, together = self.members, self.together
-    got = [m.ckpt.restore_latest(member_state(template, r, together), log)
-           for r, m in enumerate(members)]
+    members, together, traced = self.members, self.together, self.traced_optimizer
+    own = [own_state(template, r, together, traced) for r in range(len(members))]
+    got = [m.ckpt.restore_latest(own[r], log) for r, m in enumerate(members)]
     steps = [g[0] for g in got]
     if len(set(steps)) > 1:
       if None in steps or any(min(steps) not in m.ckpt.all_steps() for m in members):
@@ -182,13 +184,14 @@ class _Trainer:
             "runs trained together resume from one step, but their checkpoints share none ("
             + "; ".join(f"{m.workdir}: {m.ckpt.all_steps()}" for m in members)
             + "): train them apart (a sweep without --pack)")
-      got = [(min(steps),) + m.ckpt.restore(member_state(template, r, together), min(steps))
-             for r, m in enumerate(members)]
+      got = [(min(steps),) + m.ckpt.restore(own[r], min(steps)) for r, m in enumerate(members)]
     for m, g in zip(members, got):
       m.resumed_from = g[0]
     if got[0][0] is None:
       return template, [None] * len(members)
-    state = stack([g[1] for g in got], self.run.sharding) if together else got[0][1]
+    states = [program_layout(g[1], member_state(template, r, together), traced)
+              for r, g in enumerate(got)]
+    state = stack(states, self.run.sharding) if together else states[0]
     return state, [g[2] for g in got]
 
   def _record(self, m: Member, saved: Optional[Dict], log) -> RunRecord:
@@ -362,7 +365,8 @@ class _Trainer:
       self._stamp_time()
       for r, m in enumerate(self.members):
         if m.training:
-          m.ckpt.save(m.record.step, member_state(self.state, r, self.together),
+          m.ckpt.save(m.record.step, own_state(self.state, r, self.together,
+                                               self.traced_optimizer),
                       m.record.to_json())
 
   def _stamp_time(self) -> None:

@@ -9,12 +9,11 @@ The program's config is the first run's with ``train.num_replicas = R`` and
 ``train.replica_values`` holding each run's own values (:func:`program_config`); a config
 that requests packing itself (``--config.train.num_replicas=3`` on ``cnnlab.main``) is
 split into its runs first (:func:`runs_of`). Each run keeps its own checkpoints (its
-slice of the stacked train state, :func:`member_state`), so a run trained side by side
-resumes from them with other company (:func:`stack`), or alone where its packing left the
-state's layout alone: seeds only. Packed learning rates or weight decays live in the
-optimizer's state (``inject_hyperparams``), whose layout a run alone does not have: such a
-run resumes in a program that packs the same fields (alone, its checkpoints fail to
-restore, named: a CheckpointError).
+slice of the stacked train state in the layout of a run trained alone, :func:`own_state`:
+the program's traced hyperparameters — a packed learning rate or weight decay lives in
+the optimizer's state, optax's ``inject_hyperparams`` — are left out and put back from
+the run's config on restoring, :func:`program_layout`), so a run trained side by side
+resumes alone, or in other company, from any of them (tested).
 
 Where it pays: on accelerators, where one small run leaves the device idle; on XLA's CPU
 backend three packed seeds measured slower than three separate runs (``cnnlab.sweep``
@@ -111,6 +110,27 @@ def run_names(config) -> List[str]:
 def member_state(state: Any, r: int, together: bool) -> Any:
   """Run ``r``'s own train state (its slice of the stacked one)."""
   return jax.tree_util.tree_map(lambda a: a[r], state) if together else state
+
+
+def own_state(state: Any, r: int, together: bool, traced_optimizer: bool) -> Any:
+  """Run ``r``'s own train state in the layout of a run trained alone (what its
+  checkpoints hold): its slice, without the program's traced hyperparameters."""
+  own = member_state(state, r, together)
+  if traced_optimizer:
+    own = own.replace(opt_state=own.opt_state.inner_state)
+  return own.replace(hyper=None)
+
+
+def program_layout(own: Any, program_r: Any, traced_optimizer: bool) -> Any:
+  """A run's own state (:func:`own_state`) back in the program's layout: its traced
+  hyperparameters from ``program_r``, its slice of the program's initial state (made from
+  its config), the optimizer's update count its step."""
+  opt = own.opt_state
+  if traced_optimizer:
+    count = program_r.opt_state.count
+    opt = program_r.opt_state._replace(count=jnp.asarray(own.step, count.dtype),
+                                       inner_state=own.opt_state)
+  return own.replace(opt_state=opt, hyper=program_r.hyper)
 
 
 def stack(states: List[Any], sharding=None) -> Any:
