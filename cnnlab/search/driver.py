@@ -135,7 +135,7 @@ def run(search: Search, sweep_dir: str, workers: int = 1, launch: Optional[Calla
     train = functools.partial(launch or runner.launch, spec, sweep_dir, workers=workers,
                               log=lambda *_: None)
     if search.pruner != "none":
-      if not rungs.through_rungs(search, study, batch, sweep_dir, spec, train,
+      if not rungs.through_rungs(search, study, batch, sweep_dir, train,
                                  lambda statuses: _values(search, sweep_dir, statuses),
                                  lambda params: _run_ids(search, params),
                                  lambda values: _score(search, values), log):
@@ -145,13 +145,8 @@ def run(search: Search, sweep_dir: str, workers: int = 1, launch: Optional[Calla
     train()
     values = _values(search, sweep_dir)
     for number, params in batch:
-      score = _score(search, [values.get(i) for i in _run_ids(search, params)])
-      if score is None:
-        study.tell(number, state=optuna.trial.TrialState.FAIL)
-      else:
-        study.tell(number, score)
-      log(f"trial {number}: {spaces.point(params, search.space)} -> "
-          f"{'failed (a seed diverged)' if score is None else f'{score:.4f}'}")
+      rungs.tell_final(study, search, number, params,
+                       _score(search, [values.get(i) for i in _run_ids(search, params)]), log)
   return summary(study, search)
 
 

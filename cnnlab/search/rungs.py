@@ -67,7 +67,7 @@ def check(search, base_config) -> None:
                       "config.train.num_steps")
 
 
-def through_rungs(search, study, batch: List[Tuple[int, Dict]], sweep_dir: str, spec,
+def through_rungs(search, study, batch: List[Tuple[int, Dict]], sweep_dir: str,
                   train: Callable, values: Callable, run_ids: Callable, score: Callable,
                   log) -> bool:
   """Trains the batch's trials rung by rung until each is told (complete, pruned or
@@ -95,10 +95,7 @@ def through_rungs(search, study, batch: List[Tuple[int, Dict]], sweep_dir: str, 
           study.tell(number, state=optuna.trial.TrialState.FAIL)
           log(f"trial {number}: {_point(search, params)} -> failed (a seed diverged)")
         elif status == {"done"}:
-          value = score([at.get(i) for i in ids])
-          study.tell(number, value) if value is not None else \
-              study.tell(number, state=optuna.trial.TrialState.FAIL)
-          log(f"trial {number}: {_point(search, params)} -> {_shown(value)}")
+          tell_final(study, search, number, params, score([at.get(i) for i in ids]), log)
         elif status <= {"paused", "done"}:
           step = max(rows[i]["stop_at"] for i in ids if rows[i]["status"] == "paused")
           if not _decide(search, study, index, number, ids, step,
@@ -135,6 +132,17 @@ def _decide(search, study, index, number: int, ids: List[str], step: int,
   log(f"trial {number}: {_point(search, params)} -> {_shown(value)} at step {step}: "
       f"on to step {step * search.reduction}")
   return False
+
+
+def tell_final(study, search, number: int, params, value: Optional[float], log) -> None:
+  """Tells a trial that ran to the end its objective (None: a seed without a value,
+  diverged: the trial failed), and logs it."""
+  import optuna
+  if value is None:
+    study.tell(number, state=optuna.trial.TrialState.FAIL)
+  else:
+    study.tell(number, value)
+  log(f"trial {number}: {_point(search, params)} -> {_shown(value)}")
 
 
 def _point(search, params) -> Dict[str, Any]:

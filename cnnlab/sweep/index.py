@@ -208,14 +208,14 @@ class Index:
     started, and resumes from its checkpoints)."""
     self._db.executemany(
         "UPDATE runs SET stop_at = ?, status = CASE WHEN status = 'paused' THEN 'preempted' "
-        "ELSE status END WHERE run_id = ? AND status NOT IN ('done', 'diverged', 'invalid', "
-        "'pruned')", [(step, r) for r in run_ids])
+        f"ELSE status END WHERE run_id = ? AND status NOT IN {str(TERMINAL)}",
+        [(step, r) for r in run_ids])
 
   def prune(self, run_ids: Iterable[str], why: str) -> None:
     """Ends runs early for good (``pruned``, ``why`` as the note: "pruned at step k")."""
     self._db.executemany(
         "UPDATE runs SET status = 'pruned', error = ?, updated = ? WHERE run_id = ? AND "
-        "status NOT IN ('done', 'diverged', 'invalid')", [(why, time.time(), r) for r in run_ids])
+        f"status NOT IN {str(TERMINAL)}", [(why, time.time(), r) for r in run_ids])
 
   def heartbeat(self, run_id: str, pid: Optional[int] = None) -> None:
     self._db.execute("UPDATE runs SET heartbeat = ? WHERE run_id = ? AND pid = ?",

@@ -25,6 +25,7 @@ from cnnlab.signals import StopSignal
 from cnnlab.sweep.index import INDEX_FILE, Index
 from cnnlab.config import files as config_files
 from cnnlab.config import load_config_file
+from cnnlab.config.overrides import apply as apply_overrides
 from cnnlab.config import flags as cli_flags
 from cnnlab.sweep.definition import SweepSpec
 from cnnlab.sweep.planning import Run
@@ -128,9 +129,7 @@ def _stopping(config, stop_at: Optional[int]):
   unchanged: ``train.stop_after_steps`` changes no number the run computes)."""
   if not stop_at:
     return config
-  config = config_files.from_json(json.loads(config.to_json_best_effort()))
-  config.train.stop_after_steps = int(stop_at)
-  return config
+  return apply_overrides(config, {"train.stop_after_steps": int(stop_at)}, text=False)
 
 
 def work(sweep_dir: str, max_attempts: int = 2, stale_after_s: float = 900.0,

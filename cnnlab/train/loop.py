@@ -64,7 +64,7 @@ from cnnlab.train.run import Run
 from cnnlab.train.steps import IN_OPTIMIZER
 from cnnlab.train.together import (Member, member_state, member_values, own_state,
                                    program_config, program_layout, run_names, runs_of, stack)
-from cnnlab.train.workdir import check_workdir, finished_result, open_workdir
+from cnnlab.train.workdir import check_workdir, finished_result, write_config
 from cnnlab.trees import flatten
 
 
@@ -124,10 +124,10 @@ def train_together(configs: Sequence[Any], workdirs: Sequence[str],
     if not todo:
       return results
     run = Run.build(program_config([configs[i] for i in todo]), log)  # validated: nothing
-    members = [Member(configs[i], workdirs[i], run, i) for i in todo]   # written before
+    members = [Member(configs[i], workdirs[i], run) for i in todo]   # written before
     try:
-      for m in members:
-        open_workdir(m.workdir, m.config, m.ckpt.latest_step() is not None)
+      for m in members:  # (each checked above, before anything was built)
+        write_config(m.workdir, m.config)
       for i, r in zip(todo, _Trainer(run, members, log, stop, t0).fit()):
         results[i] = r
       return results

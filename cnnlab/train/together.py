@@ -32,6 +32,7 @@ import jax.numpy as jnp
 
 from cnnlab.config import PACKABLE, ConfigError
 from cnnlab.config.base import replica_values
+from cnnlab.config.overrides import apply as apply_overrides
 from cnnlab.registry import did_you_mean
 from cnnlab.train.checkpoint import Checkpointer
 from cnnlab.train.metrics import MetricWriter
@@ -85,16 +86,10 @@ def runs_of(config) -> List[Any]:
   values.setdefault("seed", tuple(config.seed + r for r in range(t.num_replicas)))
   out = []
   for r in range(t.num_replicas):
-    c = copy.deepcopy(config)
+    c = apply_overrides(config, {path: v[r] for path, v in values.items()}, text=False)
     with c.unlocked():
       c.train.num_replicas = 0
       c.train.replica_values = type(c.train.replica_values)()
-      for path, v in values.items():
-        *parents, leaf = path.split(".")
-        node = c
-        for part in parents:
-          node = node[part]
-        node[leaf] = v[r]
     out.append(c)
   return out
 
@@ -149,7 +144,7 @@ def member_values(tree: Dict[str, Any], r: int, together: bool) -> Dict[str, Any
 class Member:
   """One run of the program: its directory, checkpoints, record, rows and schedule."""
 
-  def __init__(self, config, workdir: str, run, index: int):
+  def __init__(self, config, workdir: str, run):
     self.config, self.workdir = config, workdir
     self.ckpt = Checkpointer(os.path.join(workdir, "checkpoints"),
                              keep=config.train.keep_checkpoints)

@@ -45,8 +45,13 @@ def check_workdir(workdir: str, config, has_checkpoints: bool) -> None:
 
 
 def open_workdir(workdir: str, config, has_checkpoints: bool) -> None:
-  """Writes ``config.json`` (after :func:`check_workdir`)."""
+  """Writes ``config.json`` after :func:`check_workdir`."""
   check_workdir(workdir, config, has_checkpoints)
+  write_config(workdir, config)
+
+
+def write_config(workdir: str, config) -> None:
+  """Writes ``config.json`` (a directory already checked: :func:`check_workdir`)."""
   os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, "config.json")
   new = json.loads(config.to_json_best_effort())
