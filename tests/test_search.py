@@ -199,6 +199,11 @@ def test_rungs_must_be_evaluation_steps(tmp_path, capsys):
   assert search_cli.main(argv) == 2
   assert "a multiple of config.train.eval_every_steps (6)" in capsys.readouterr().err
   assert search_cli.main(argv[:-2] + ["--min_steps=0", f"--sweep_dir={tmp_path / 'x'}"]) == 2
+  assert search_cli.main(argv[:-2] + ["--min_steps=24", f"--sweep_dir={tmp_path / 'x'}"]) == 2
+  assert "at or past the runs' end (config.train.num_steps=24)" in capsys.readouterr().err
+  assert search_cli.main([f"--config={path}", "--space=optim.lr=log:1e-3:1e-1",
+                          "--min_steps=6", f"--sweep_dir={tmp_path / 'x'}"]) == 2
+  assert "give --pruner=sha or --pruner=hyperband" in capsys.readouterr().err
   assert not os.path.exists(tmp_path / "x")
 
 

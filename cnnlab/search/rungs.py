@@ -54,6 +54,9 @@ def check(search, base_config) -> None:
   if search.pruner not in PRUNERS:
     raise ConfigError(f"--pruner: unknown {search.pruner!r}; valid: {', '.join(PRUNERS)}")
   if search.pruner == "none":
+    if search.min_steps:
+      raise ConfigError(f"--min_steps={search.min_steps} sets the first rung of a pruner: "
+                        f"give --pruner={' or --pruner='.join(PRUNERS[1:])}")
     return
   every = int(base_config.train.eval_every_steps or 0)
   if search.min_steps <= 0 or search.reduction < 2:
@@ -62,6 +65,10 @@ def check(search, base_config) -> None:
   if not every or search.min_steps % every:
     raise ConfigError(f"--min_steps={search.min_steps}: a rung must be an evaluation step, "
                       f"a multiple of config.train.eval_every_steps ({every})")
+  if search.max_steps and search.min_steps >= search.max_steps:
+    raise ConfigError(f"--min_steps={search.min_steps}: the first rung is at or past the runs' "
+                      f"end (config.train.num_steps={search.max_steps}): nothing could be "
+                      f"pruned")
   if search.pruner == "hyperband" and not search.max_steps:
     raise ConfigError("--pruner=hyperband needs the runs' length in steps: set "
                       "config.train.num_steps")
