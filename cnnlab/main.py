@@ -156,9 +156,27 @@ def _dry_run(command: Command) -> int:
   return 0
 
 
+def train_as_requested(config, workdir: str, log=print) -> list:
+  """``config``'s run in ``workdir``; or, where it requests several side by side
+  (``train.num_replicas``), those runs as one program in ``<workdir>/<run name>``
+  (:func:`cnnlab.train.together.run_names`). Their results;
+  :class:`~cnnlab.train.loop.Diverged` if one diverged (recorded; the others trained on)."""
+  import os
+  from cnnlab.train import Diverged, train, train_together
+  from cnnlab.train.together import run_names, runs_of
+  if config.train.num_replicas <= 1:
+    return [train(config, workdir, log)]
+  names = run_names(config)
+  results = train_together(runs_of(config), [os.path.join(workdir, n) for n in names], log)
+  if any(r.status == "diverged" for r in results):
+    raise Diverged("; ".join(f"{n}: {r.status}" + (f" at step {r.diverged_at_step}"
+                                                    if r.diverged_at_step else "")
+                             for n, r in zip(names, results)) + f" (in {workdir})")
+  return results
+
+
 def _run(command: Command) -> int:
   from cnnlab.train import Diverged, runtime
-  from cnnlab.train.loop import train_as_requested
   fv, config = command.flags, command.config
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   # Process-wide settings, before JAX starts its backends (XLA reads its flags then).

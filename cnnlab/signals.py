@@ -6,6 +6,8 @@
 
 Outside the main thread (where Python cannot install handlers) the helper leaves the
 signals alone and ``received`` stays None. The previous handlers are restored on exit.
+Nested helpers all hear a signal (the inner one passes it on to the one it replaced): a
+search driver learns that the sweep runner it called was stopped.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ class StopSignal:
     self.received = signal.Signals(signum).name
     if self._on_signal is not None:
       self._on_signal(self.received)
+    outer = self._old.get(signum)
+    if isinstance(getattr(outer, "__self__", None), StopSignal):
+      outer(signum, frame)
 
   def __exit__(self, *exc) -> None:
     for sig, old in self._old.items():

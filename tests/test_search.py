@@ -116,6 +116,27 @@ def _pruned_search(cfg_dir, trials=4, pruner="sha"):
                        max_steps=24)
 
 
+def assert_trials_ended_where_told(sweep, out):
+  """A pruned trial's run stopped at its last rung (its result, partial curve and last
+  checkpoint there; ``pruned at step k`` in the index); the others ran to the end."""
+  index = Index(os.path.join(sweep, "index.sqlite"), readonly=True)
+  rows = {r["run_id"]: r for r in index.rows()}
+  index.close()
+  for t in out["trials"]:
+    (run_id,) = t["runs"]
+    workdir = os.path.join(sweep, "runs", run_id)
+    result = json.load(open(os.path.join(workdir, "result.json")))
+    steps = [r["step"] for r in map(json.loads, open(os.path.join(workdir, "metrics.jsonl")))]
+    saved = max(map(int, os.listdir(os.path.join(workdir, "checkpoints"))))
+    if t["state"] == "pruned":  # stopped at its rung, its partial curve kept
+      k = max(t["rungs"])
+      assert rows[run_id]["status"] == "pruned" and rows[run_id]["error"] == f"pruned at step {k}"
+      assert result["step"] == k == max(steps) == saved and result["status"] == "preempted"
+    else:  # it went through every rung
+      assert rows[run_id]["status"] == "done" and result["step"] == 24 == max(steps) == saved
+      assert list(t["rungs"]) == [6, 12] and t["value"] == result["final"]["test"]["loss"]
+
+
 def _enqueue(search, sweep_dir, points):
   """The trials the sampler will give, in this order (Optuna's queue)."""
   study = driver._study(search, sweep_dir, "minimize")
@@ -142,21 +163,7 @@ def test_successive_halving_stops_the_trials_that_cannot_win_at_their_rung(tmp_p
     assert list(t["rungs"]) == [6], t
   assert list(good["rungs"]) == [6, 12] and good["state"] in ("complete", "pruned")
 
-  index = Index(os.path.join(sweep, "index.sqlite"), readonly=True)
-  rows = {r["run_id"]: r for r in index.rows()}
-  index.close()
-  for t in out["trials"]:
-    (run_id,) = t["runs"]
-    result = json.load(open(os.path.join(sweep, "runs", run_id, "result.json")))
-    steps = [r["step"] for r in map(json.loads, open(os.path.join(sweep, "runs", run_id,
-                                                                   "metrics.jsonl")))]
-    if t["state"] == "pruned":  # stopped at its rung, its partial curve kept
-      k = max(t["rungs"])
-      assert rows[run_id]["status"] == "pruned" and rows[run_id]["error"] == f"pruned at step {k}"
-      assert result["step"] == k and max(steps) == k and result["status"] == "preempted"
-    else:  # it went through every rung, resumed from its checkpoint each time
-      assert rows[run_id]["status"] == "done" and result["step"] == 24 and max(steps) == 24
-      assert list(t["rungs"]) == [6, 12] and t["value"] == result["final"]["test"]["loss"]
+  assert_trials_ended_where_told(sweep, out)
   assert any("pruned at step 6" in m for m in logs) and any("on to step 12" in m for m in logs)
   from cnnlab.report import tables  # the report counts a pruned run as pruned, not unfinished
   t = tables.build(tables.collect(sweep), "optim.lr", "seed", "final.test.loss")

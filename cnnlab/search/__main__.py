@@ -4,6 +4,7 @@
         --space=optim.lr=log:1e-4:1e-1 --space=model.pool=choice:max,avg \\
         --sampler=sobol --trials=12 --seeds=3 --workers=2 [--config.train.num_steps=1000]
     ... --pruner=sha --min_steps=300 --reduction_factor=3   # successive halving (rungs.py)
+    ... --pack=seed,optim.lr --prune_in_program=on  # trials side by side, pruned inside
 """
 
 import os
@@ -49,6 +50,14 @@ def _define(fv: flags.FlagValues) -> None:
          lower_bound=0)
   define("integer", "reduction_factor", 3, "η: rungs at min_steps·η^k; the top 1/η go on",
          lower_bound=2)
+  define("string", "pack", None, "comma-separated axes whose runs train side by side as one "
+         "program: seed, optim.lr, optim.weight_decay, ... (default: seed with local workers "
+         "on accelerators, none on CPU; 'none')")
+  define("enum", "prune_in_program", "auto", "at a rung a worker holds its program for the "
+         "decision: raised runs train on in it, pruned ones are masked (nothing compiles "
+         "again); off: each rung ends its program and the next process resumes from "
+         "checkpoints; auto: on for packed runs on accelerators",
+         enum_values=["auto", "on", "off"])
 
 
 def main(argv=None) -> int:
@@ -77,7 +86,9 @@ def main(argv=None) -> int:
 def _search(a, overrides) -> driver.Search:
   from cnnlab import imports
   from cnnlab.config import apply_overrides, load_config_file
+  from cnnlab.sweep import runner
   from cnnlab.sweep.definition import sweep_of
+  from cnnlab.sweep.planning import check_packable
   imports.load(split_paths(a.imports))
   base, _ = sweep_of(a.config, needs_sweep=False)
   base = apply_overrides(base, overrides)
@@ -93,7 +104,9 @@ def _search(a, overrides) -> driver.Search:
   search = driver.Search(os.path.abspath(path) + a.config[len(path):], dims, a.sampler,
                          a.trials, a.seeds, a.metric, a.objective, a.seed, overrides,
                          tuple(split_paths(a.imports)), a.budget_s, a.pruner, a.min_steps,
-                         a.reduction_factor, int(base.train.num_steps or 0))
+                         a.reduction_factor, int(base.train.num_steps or 0),
+                         runner.pack_axes(a.pack, launcher=a.launcher), a.prune_in_program)
+  check_packable(search.pack)
   rungs.check(search, base)
   return search
 

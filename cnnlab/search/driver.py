@@ -58,6 +58,8 @@ class Search:
   min_steps: int = 0         # the first rung
   reduction: int = 3         # η: rungs min_steps·η^k, the top 1/η go on
   max_steps: int = 0         # the runs' length (hyperband's max resource)
+  pack: Sequence[str] = ()   # axes whose runs train side by side ("seed", "optim.lr", ...)
+  prune_in_program: str = "auto"  # workers hold programs at rungs (cnnlab.sweep.holding)
 
   def points(self, params: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """A trial's runs: its point with each seed."""
@@ -154,10 +156,10 @@ def ray_launch(address: Optional[str] = None, num_cpus: float = 1.0, num_gpus: f
                ) -> Callable:
   """The trials' runs as Ray tasks (:func:`cnnlab.sweep.ray_launcher.launch`) in place of
   local workers: a ``launch`` for :func:`run`."""
-  def launch(spec, sweep_dir: str, workers: int = 1, log=print):
+  def launch(spec, sweep_dir: str, workers: int = 1, log=print, on_poll=None):
     from cnnlab.sweep import ray_launcher
     return ray_launcher.launch(spec, sweep_dir, address=address, num_cpus=num_cpus,
-                               num_gpus=num_gpus, log=log)
+                               num_gpus=num_gpus, log=log, on_poll=on_poll)
   return launch
 
 
@@ -189,7 +191,7 @@ def _register(search: Search, study, batch, sweep_dir: str, log):
   earlier = [t.params for t in asked_trials(study)
              if t.state != optuna.trial.TrialState.RUNNING
              and set(_run_ids(search, t.params)) <= known]
-  base = SweepSpec.from_args(search.config, search.overrides, search.imports)
+  base = SweepSpec.from_args(search.config, search.overrides, search.imports, search.pack)
   while batch:
     points = [p for params in earlier + [b[1] for b in batch] for p in search.points(params)]
     spec = dataclasses.replace(base, points=tuple(json.dumps(p) for p in points))

@@ -27,6 +27,7 @@ decides that rung again.)
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -53,6 +54,10 @@ def check(search, base_config) -> None:
   """ConfigError for rungs that are not evaluation steps, or a pruner without its steps."""
   if search.pruner not in PRUNERS:
     raise ConfigError(f"--pruner: unknown {search.pruner!r}; valid: {', '.join(PRUNERS)}")
+  from cnnlab.sweep.holding import MODES
+  if search.prune_in_program not in MODES:
+    raise ConfigError(f"--prune_in_program: unknown {search.prune_in_program!r}; valid: "
+                      f"{', '.join(MODES)}")
   if search.pruner == "none":
     if search.min_steps:
       raise ConfigError(f"--min_steps={search.min_steps} sets the first rung of a pruner: "
@@ -78,42 +83,72 @@ def through_rungs(search, study, batch: List[Tuple[int, Dict]], sweep_dir: str,
                   train: Callable, values: Callable, run_ids: Callable, score: Callable,
                   log) -> bool:
   """Trains the batch's trials rung by rung until each is told (complete, pruned or
-  failed); False when the runner was stopped first (the search stops: relaunch it)."""
-  import optuna
+  failed); False when the runner was stopped first (the search stops: relaunch it).
+  Rungs are decided while the runner trains (workers holding their programs at a rung
+  wait for it: :mod:`cnnlab.sweep.holding`) and once it returns."""
+  from cnnlab.signals import StopSignal
+  from cnnlab.sweep import holding
   from cnnlab.sweep.index import INDEX_FILE, Index
   index = Index(os.path.join(sweep_dir, INDEX_FILE))
   try:
+    index.set_meta(holding.META, search.prune_in_program)
     live = dict(batch)
     for params in live.values():  # a resumed trial keeps its rung
       ids = run_ids(params)
       stops = [r.get("stop_at") for i in ids for r in index.rows(run_id=i)]
       if not any(stops):
         index.set_stop(ids, search.min_steps)
-    while live:
-      train()
-      rows = {r["run_id"]: r for r in index.rows()}
-      at = values(("done", "paused"))
-      for number in sorted(live):
-        params = live[number]
-        ids = run_ids(params)
-        status = {rows[i]["status"] for i in ids}
-        if status & {"diverged", "invalid", "failed"}:
-          index.prune([i for i in ids if rows[i]["status"] == "paused"], "its trial failed")
-          study.tell(number, state=optuna.trial.TrialState.FAIL)
-          log(f"trial {number}: {_point(search, params)} -> failed (a seed diverged)")
-        elif status == {"done"}:
-          tell_final(study, search, number, params, score([at.get(i) for i in ids]), log)
-        elif status <= {"paused", "done"}:
-          step = max(rows[i]["stop_at"] for i in ids if rows[i]["status"] == "paused")
-          if not _decide(search, study, index, number, ids, step,
-                         score([at.get(i) for i in ids]), log, params):
-            continue  # promoted: on to the next rung
-        else:
-          return False  # stopped (a signal): runs left preempted, the search resumes later
-        del live[number]
+    rung = functools.partial(_decide_round, search, study, index, live, values, run_ids,
+                             score, log)
+    with StopSignal() as stop:  # (the runner's own handler passes a signal on to it)
+      while live:
+        train(on_poll=lambda: stop.received or rung(final=False))
+        if stop.received or not rung(final=True):
+          return False  # stopped: runs left preempted or paused, the search resumes later
     return True
   finally:
     index.close()
+
+
+# A trial's runs are at rest (reached a rung, or ended) in these; "failed" only once the
+# runner has returned (until then a failed run may be retried).
+_AT_REST = ("paused", "done", "diverged", "invalid", "pruned")
+
+
+def _decide_round(search, study, index, live: Dict[int, Dict], values: Callable,
+                  run_ids: Callable, score: Callable, log, final: bool) -> bool:
+  """Once every live trial's runs are at rest, decides them all, in trial order (as an
+  uninterrupted search does, whether the runs were held or trained apart): a failed trial
+  fails, a finished one is told its objective, one at a rung is reported there and
+  pruned or raised. False (nothing decided) while a trial's runs are not at rest.
+  While the runner trains (not ``final``) only a round a worker holds is decided: runs
+  raised there are its, or claimed by it once its program ends."""
+  import optuna
+  rows = {r["run_id"]: r for r in index.rows()}
+  mine = [rows[i] for params in live.values() for i in run_ids(params)]
+  rest = _AT_REST + (("failed",) if final else ())
+  if not all(r["status"] in rest for r in mine) or not (
+      final or any(r["status"] == "paused" and r["pid"] is not None for r in mine)):
+    return False
+  at = values(("done", "paused", "pruned"))
+  for number in sorted(live):
+    params = live[number]
+    ids = run_ids(params)
+    status = {rows[i]["status"] for i in ids}
+    if status & {"diverged", "invalid", "failed"}:
+      index.prune([i for i in ids if rows[i]["status"] == "paused"], "its trial failed")
+      study.tell(number, state=optuna.trial.TrialState.FAIL)
+      log(f"trial {number}: {_point(search, params)} -> failed (a seed diverged)")
+    elif status == {"done"}:
+      tell_final(study, search, number, params, score([at.get(i) for i in ids]), log)
+    else:
+      step = max(rows[i]["stop_at"] for i in ids  # (pruned: killed before the trial was told)
+                 if rows[i]["status"] in ("paused", "pruned"))
+      if not _decide(search, study, index, number, ids, step,
+                     score([at.get(i) for i in ids]), log, params):
+        continue  # promoted: on to the next rung
+    del live[number]
+  return True
 
 
 def _decide(search, study, index, number: int, ids: List[str], step: int,

@@ -117,15 +117,7 @@ def _print_invalid(sweep_dir: str) -> None:
 
 
 def _pack(a) -> tuple:
-  """The axes trained side by side: --pack, --pack_seeds, or by default seeds on
-  accelerators."""
-  if a.pack is not None:
-    return tuple(x.strip() for x in a.pack.split(",") if x.strip() and x.strip() != "none")
-  if a.pack_seeds:
-    return ("seed",)
-  devices = runner.count_accelerators() if a.devices is None else a.devices
-  return ("seed",) if devices and a.launcher == "local" else ()
-
+  return runner.pack_axes(a.pack, a.pack_seeds, a.devices, a.launcher)
 
 if __name__ == "__main__":
   sys.exit(main())

@@ -8,7 +8,9 @@ Rows hold the run's overrides, resolved config and (when finished) its
     diverged   NaN/inf loss (a result) invalid   its config was rejected (a result)
     failed     crashed; retried until ``max_attempts`` failures
     paused     reached its ``stop_at`` step (a search's rung), checkpointed: waits until
-               the search raises it (:meth:`Index.set_stop`) or prunes it
+               the search raises it (:meth:`Index.set_stop`) or prunes it; with a
+               ``pid``, its worker holds it (its program alive, waiting: ``running`` again
+               when raised; without one, it is ``preempted`` then, to be claimed)
     pruned     stopped early by a search at its rung, for good (a result; its partial
                curve and result are in its directory)
 
@@ -204,12 +206,20 @@ class Index:
 
   def set_stop(self, run_ids: Iterable[str], step: Optional[int]) -> None:
     """Runs stop at ``step`` (checkpointed, ``paused``) instead of training to the end
-    (None: to the end); a run paused below it is claimable again (``preempted``: it has
-    started, and resumes from its checkpoints)."""
+    (None: to the end); a run paused below it goes on: ``running`` where its worker holds
+    it, else claimable again (``preempted``: it resumes from its checkpoints)."""
     self._db.executemany(
-        "UPDATE runs SET stop_at = ?, status = CASE WHEN status = 'paused' THEN 'preempted' "
-        f"ELSE status END WHERE run_id = ? AND status NOT IN {str(TERMINAL)}",
-        [(step, r) for r in run_ids])
+        "UPDATE runs SET stop_at = ?, status = CASE WHEN status != 'paused' THEN status "
+        "WHEN pid IS NULL THEN 'preempted' ELSE 'running' END "
+        f"WHERE run_id = ? AND status NOT IN {str(TERMINAL)}", [(step, r) for r in run_ids])
+
+  def release(self, run_ids: Iterable[str], pid: Optional[int] = None) -> None:
+    """A worker lets go of runs it held at their rung (:meth:`finish` with ``hold``): still
+    ``paused`` ones wait unheld; ones already raised (``running``) are ``preempted``."""
+    self._db.executemany(
+        "UPDATE runs SET pid = NULL, status = CASE WHEN status = 'running' THEN 'preempted' "
+        "ELSE status END WHERE run_id = ? AND pid = ? AND status IN ('paused', 'running')",
+        [(r, pid or os.getpid()) for r in run_ids])
 
   def prune(self, run_ids: Iterable[str], why: str) -> None:
     """Ends runs early for good (``pruned``, ``why`` as the note: "pruned at step k")."""
@@ -222,13 +232,14 @@ class Index:
                      (time.time(), run_id, pid or os.getpid()))
 
   def finish(self, run_id: str, status: str, result: Optional[Dict] = None,
-             error: Optional[str] = None) -> None:
-    """Records a run's outcome (a ``failed`` one counts towards its retry limit)."""
+             error: Optional[str] = None, hold: bool = False) -> None:
+    """Records a run's outcome (a ``failed`` one counts towards its retry limit);
+    ``hold``: the worker keeps the run (``paused`` at a rung, its program waiting)."""
     self._db.execute(
         "UPDATE runs SET status = ?, result = COALESCE(?, result), error = ?, updated = ?, "
-        "failures = failures + ?, pid = NULL WHERE run_id = ?",
+        "failures = failures + ?, pid = CASE WHEN ? THEN pid END WHERE run_id = ?",
         (status, dumps(result, default=str) if result is not None else None, error,
-         time.time(), int(status == "failed"), run_id))
+         time.time(), int(status == "failed"), int(hold), run_id))
 
   # -- reading ---------------------------------------------------------------
 

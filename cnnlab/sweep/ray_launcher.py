@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from cnnlab.sweep import runner
 from cnnlab.sweep.definition import SweepSpec
@@ -50,7 +50,8 @@ def run_task(sweep_dir: str, run_ids: List[str], max_attempts: int, stale_after_
       time.sleep(poll_s)
     runs = runs_of(index)
     return execute(index, [runs[r] for r in taken], sweep_dir,
-                   log=lambda m: print(m, flush=True))
+                   log=lambda m: print(m, flush=True), max_attempts=max_attempts,
+                   stale_after_s=stale_after_s)
   finally:
     index.close()
 
@@ -65,8 +66,10 @@ def _todo_groups(index: Index) -> List[List[str]]:
 def launch(spec: SweepSpec, sweep_dir: str, address: Optional[str] = None,
            num_cpus: float = 1.0, num_gpus: float = 0.0, max_attempts: int = 2,
            max_retries: int = 3, stale_after_s: float = 900.0, poll_s: float = 1.0,
-           init_kwargs: Optional[Dict] = None, log=print) -> Dict[str, int]:
-  """Submits every unfinished run as a Ray task and waits for all; returns status counts."""
+           init_kwargs: Optional[Dict] = None, log=print,
+           on_poll: Optional[Callable[[], None]] = None) -> Dict[str, int]:
+  """Submits every unfinished run as a Ray task and waits for all; returns status counts.
+  ``on_poll`` is called every ``poll_s`` while they run (a search deciding its rungs)."""
   import ray  # optional: pip install 'cnnlab[ray]'
   sweep_dir = os.path.abspath(sweep_dir)
   index = runner.prepare(spec, sweep_dir, log=log)
@@ -92,6 +95,8 @@ def launch(spec: SweepSpec, sweep_dir: str, address: Optional[str] = None,
           lost += 1
           log(f"a Ray task failed for good: {type(e).__name__}: {str(e)[:200]}")
       progress.update(finished(index.counts()))
+      if on_poll is not None:
+        on_poll()
     left = _todo_groups(index)
     if not left or round_ == 2:
       break

@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from cnnlab.errors import with_imports_hint
 from cnnlab.signals import StopSignal
@@ -46,6 +46,19 @@ def count_accelerators() -> int:
     except (OSError, subprocess.SubprocessError):
       return 0
   return 0
+
+
+def pack_axes(text: Optional[str], seeds: bool = False, devices: Optional[int] = None,
+              launcher: str = "local") -> tuple:
+  """The axes trained side by side: ``--pack`` (comma-separated; ``none``), ``seeds``
+  (``--pack_seeds``), or by default the seeds where local workers have accelerators
+  (on XLA's CPU backend three seeds side by side measured slower than three runs)."""
+  if text is not None:
+    return tuple(x.strip() for x in text.split(",") if x.strip() and x.strip() != "none")
+  if seeds:
+    return ("seed",)
+  devices = count_accelerators() if devices is None else devices
+  return ("seed",) if devices and launcher == "local" else ()
 
 
 def default_sweep_dir(config_spec: str) -> str:
@@ -259,9 +272,11 @@ def _keep_watching(pool: _Workers, index: Index, stopping: bool, respawns: List[
 
 def launch(spec: SweepSpec, sweep_dir: str, workers: int = 1, runs_per_device: int = 1,
            devices: Optional[int] = None, max_attempts: int = 2, stale_after_s: float = 900.0,
-           poll_s: float = 1.0, pin: str = "off", log=print) -> Dict[str, int]:
+           poll_s: float = 1.0, pin: str = "off", log=print,
+           on_poll: Optional[Callable[[], None]] = None) -> Dict[str, int]:
   """Runs the sweep to completion (or until stopped); returns the status counts.
-  ``pin``: :func:`worker_cpus`."""
+  ``pin``: :func:`worker_cpus`; ``on_poll`` is called every ``poll_s`` while workers run
+  (a search deciding its rungs)."""
   index = prepare(spec, sweep_dir, log=log)
   total = index.count()
   devices = count_accelerators() if devices is None else devices
@@ -290,6 +305,8 @@ def launch(spec: SweepSpec, sweep_dir: str, workers: int = 1, runs_per_device: i
       if not progress.enabled and line != last:
         log(f"[{finished(counts)}/{total}] {line}, {progress.suffix()}")
         last = line
+      if on_poll is not None and not stop.received:
+        on_poll()
     progress.close()
   counts = index.counts()
   log(f"sweep {sweep_dir}: {format_counts(counts)}")

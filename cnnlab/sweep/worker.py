@@ -9,7 +9,8 @@ again after its worker died resumes from its checkpoints; the runs the sweep pac
 Outcomes: ``done``; ``diverged`` and ``invalid`` (a config the lab rejects) are results
 too; any other exception is ``failed`` and is retried up to ``max_attempts``.
 SIGTERM/SIGINT stop the current run at its next step, checkpointed (``preempted``: the
-next launch resumes it), and end the worker.
+next launch resumes it), and end the worker. At a search's rung the worker may hold its
+program for the search's decision (:mod:`cnnlab.sweep.holding`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from cnnlab.config import load_config_file
 from cnnlab.config.overrides import apply as apply_overrides
 from cnnlab.config import flags as cli_flags
 from cnnlab.sweep.definition import SweepSpec
+from cnnlab.sweep.holding import Hold, holds
 from cnnlab.sweep.planning import Run
 from cnnlab.errors import INVALID_CONFIG
 
@@ -65,7 +67,7 @@ def groups_of(index: Index, runs: Dict[str, Run]) -> List[List[str]]:
 
 
 def execute(index: Index, runs: Sequence[Run], sweep_dir: str, heartbeat_s: float = 30.0,
-            log=print) -> str:
+            log=print, max_attempts: int = 2, stale_after_s: float = 900.0) -> str:
   """Trains claimed runs in this process (several: side by side, as one program, in
   groups at the same step) and records each one's outcome; returns "preempted" if one
   was stopped, else the last status."""
@@ -74,16 +76,21 @@ def execute(index: Index, runs: Sequence[Run], sweep_dir: str, heartbeat_s: floa
   for r in runs:  # runs trained together resume from one step: those at the same one
     at.setdefault(latest_step(os.path.join(sweep_dir, "runs", r.run_id, "checkpoints")),
                   []).append(r)
-  statuses = [_execute(index, group, sweep_dir, heartbeat_s, log) for group in at.values()]
+  statuses = [_execute(index, group, sweep_dir, heartbeat_s, log, max_attempts, stale_after_s)
+              for group in at.values()]
   return "preempted" if "preempted" in statuses else statuses[-1]
 
 
 def _execute(index: Index, runs: Sequence[Run], sweep_dir: str, heartbeat_s: float,
-             log) -> str:
+             log, max_attempts: int, stale_after_s: float) -> str:
   from cnnlab.train import train_together
   ids = [r.run_id for r in runs]
   stops = {rid: row.get("stop_at") for rid in ids for row in index.rows(run_id=rid)}
   name = ids[0] if len(ids) == 1 else f"{ids[0]} +{len(ids) - 1} side by side"
+  hold = Hold(index, ids, stops, max_attempts, stale_after_s,
+              log=lambda m: log(f"[{name}] {m}")) \
+      if any(stops.values()) and holds(index, len(ids)) else None
+  mine = lambda: [rid for rid in ids if hold is None or rid not in hold.left]  # noqa: E731
   workdirs = [os.path.join(sweep_dir, "runs", rid) for rid in ids]
   beat = threading.Event()
 
@@ -98,8 +105,11 @@ def _execute(index: Index, runs: Sequence[Run], sweep_dir: str, heartbeat_s: flo
   statuses = []
   try:
     results = train_together([_stopping(r.config, stops.get(r.run_id)) for r in runs], workdirs,
-                             log=lambda m: log(f"[{name}] {m}"))
+                             log=lambda m: log(f"[{name}] {m}"), at_stop=hold)
     for rid, result in zip(ids, results):
+      if rid not in mine():  # its status is the hold's (pruned while held, or let go)
+        statuses.append(hold.left[rid])
+        continue
       status = {"done": "done", "diverged": "diverged"}.get(result.status, "preempted")
       if status == "preempted" and stops.get(rid) and result.stopped_by == "stop_after_steps":
         status = "paused"  # at a search's rung: it waits for the search
@@ -108,14 +118,15 @@ def _execute(index: Index, runs: Sequence[Run], sweep_dir: str, heartbeat_s: flo
                    if status == "diverged" else None)
       statuses.append(status)
   except INVALID_CONFIG as e:
-    for rid in ids:
+    for rid in mine():
       index.finish(rid, "invalid", None, f"{type(e).__name__}: {e}")
     statuses = ["invalid"]
     log(f"[{name}] invalid: {type(e).__name__}: {' '.join(str(e).split())}")
   except Exception as e:  # noqa: BLE001 -- a crash: recorded, retried up to max_attempts
     why = "".join(traceback.format_exception_only(type(e), e)).strip()[-2000:]
     for rid, w in zip(ids, workdirs):
-      index.finish(rid, "failed", _read_result(w), why)
+      if rid in mine():
+        index.finish(rid, "failed", _read_result(w), why)
     statuses = ["failed"]
     log(f"[{name}] failed: {type(e).__name__}: {e}")
   finally:
@@ -144,7 +155,8 @@ def work(sweep_dir: str, max_attempts: int = 2, stale_after_s: float = 900.0,
       taken = index.claim_group(groups, max_attempts, stale_after_s)
       if not taken:
         break
-      if execute(index, [runs[r] for r in taken], sweep_dir, heartbeat_s, log) == "preempted":
+      if execute(index, [runs[r] for r in taken], sweep_dir, heartbeat_s, log, max_attempts,
+                 stale_after_s) == "preempted":
         break
       finished += len(taken)
   index.close()

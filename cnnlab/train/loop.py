@@ -52,18 +52,17 @@ import numpy as np
 from cnnlab.config import validate
 from cnnlab.errors import ConfigError, check_dir
 from cnnlab.signals import StopSignal
-from cnnlab.train import runtime
 from cnnlab.train.checkpoint import latest_step
 from cnnlab.train.clock import Clock
 from cnnlab.train.evaluator import Evaluator
 from cnnlab.train.metrics import MetricWriter
 from cnnlab.train.progress import Progress
-from cnnlab.train.record import RunRecord, Timing, split_metrics
+from cnnlab.train.record import Timing, run_record, split_metrics
 from cnnlab.train.result import Result
 from cnnlab.train.run import Run
 from cnnlab.train.steps import IN_OPTIMIZER
 from cnnlab.train.together import (Member, member_state, member_values, own_state,
-                                   program_config, program_layout, run_names, runs_of, stack)
+                                   program_config, restore)
 from cnnlab.train.workdir import check_workdir, finished_result, write_config
 from cnnlab.trees import flatten
 
@@ -96,11 +95,17 @@ def train(config, workdir: str, log: Callable[[str], None] = print) -> Result:
 
 
 def train_together(configs: Sequence[Any], workdirs: Sequence[str],
-                   log: Callable[[str], None] = print) -> List[Result]:
+                   log: Callable[[str], None] = print,
+                   at_stop: Optional[Callable] = None) -> List[Result]:
   """Runs (or resumes) runs that differ only in packable fields as one vmapped program
   (:mod:`cnnlab.train.together`); each writes its own directory; returns their results in
   order (a diverged one with ``status: diverged``). Runs already finished are left as
-  they are; the others train together."""
+  they are; the others train together.
+
+  ``at_stop(step, results, stop)``, where the runs stop at ``train.stop_after_steps`` (a
+  search's rung; their results there written), says run by run None (it ends there) or
+  its next stop (0: the end): the program goes on with the runs that go on, the others
+  masked inside it (nothing compiles again). ``stop``: the signal handler."""
   if len({os.path.abspath(w) for w in workdirs}) != len(workdirs) or len(configs) != len(
       workdirs):
     raise ConfigError(f"one work directory per run, each its own: {list(workdirs)}")
@@ -123,12 +128,13 @@ def train_together(configs: Sequence[Any], workdirs: Sequence[str],
     todo = [i for i, r in enumerate(results) if r is None]
     if not todo:
       return results
-    run = Run.build(program_config([configs[i] for i in todo]), log)  # validated: nothing
-    members = [Member(configs[i], workdirs[i], run) for i in todo]   # written before
+    run = Run.build(program_config([configs[i] for i in todo]), log,  # validated: nothing
+                    maskable=at_stop is not None)                    # written before
+    members = [Member(configs[i], workdirs[i], run) for i in todo]
     try:
       for m in members:  # (each checked above, before anything was built)
         write_config(m.workdir, m.config)
-      for i, r in zip(todo, _Trainer(run, members, log, stop, t0).fit()):
+      for i, r in zip(todo, _Trainer(run, members, log, stop, t0, at_stop).fit()):
         results[i] = r
       return results
     finally:
@@ -139,23 +145,28 @@ def train_together(configs: Sequence[Any], workdirs: Sequence[str],
 class _Trainer:
   """The loop's state: the run, its members (records, writers); :meth:`fit` is the loop."""
 
-  def __init__(self, run: Run, members: List[Member], log, stop: StopSignal, t0: float):
-    self.run, self.members, self.stop = run, members, stop
+  def __init__(self, run: Run, members: List[Member], log, stop: StopSignal, t0: float,
+               at_stop: Optional[Callable] = None):
+    self.run, self.members, self.stop, self.at_stop, self.raw_log = run, members, stop, \
+        at_stop, log
     self.together = run.replicated
     self.traced_optimizer = any(k in IN_OPTIMIZER for k in run.hyper)
-    self.state, saved = self._restore(run.init_state(), log)
+    self.state, saved = restore(members, run.init_state(), self.together,
+                                self.traced_optimizer, run.sharding, log)
     self.main = jax.process_index() == 0
     for m, s in zip(members, saved):
-      m.record = self._record(m, s, log)
+      m.record = run_record(s, m.config.train, run.loss.primary, run.num_devices,
+                            m.resumed_from, log)
       # Rows logged after the restored step (by a killed process) are dropped: logged again.
       m.writer = MetricWriter(m.workdir, resume_step=m.record.step, enabled=self.main)
     self.step = members[0].record.step
     self.evaluator = Evaluator(run)
     self.progress = Progress(run.events.total, start=self.step)
     self.log = self.progress.wrap(log)
-    # The program's time: its runs' shares summed (each run reports its share, 1/R).
+    # The program's time: its runs' shares summed (each run's time is its share).
     self.timing = Timing(**{f.name: sum(getattr(m.record.timing, f.name) for m in members)
                             for f in dataclasses.fields(Timing)})
+    self.stamped = dataclasses.replace(self.timing)  # the program's time shared out so far
     self.clock = Clock(self.timing, start=t0)  # earlier processes' time, and ours
     # A target on the epoch means stops at the epoch that meets it: sync at every epoch end.
     # Several host devices: each step's all-reduce needs every device's thread; with many
@@ -170,51 +181,6 @@ class _Trainer:
                + ", ".join(m.ckpt.directory for m in members) + ")")
     self.clock.set_up(run.data_s)
 
-  def _restore(self, template, log):
-    """The (stacked) state and each run's saved record, from the newest checkpoint step
-    every run has (runs trained together save one after the other: a kill between two
-    saves leaves the earlier step with all of them)."""
-    members, together, traced = self.members, self.together, self.traced_optimizer
-    own = [own_state(template, r, together, traced) for r in range(len(members))]
-    got = [m.ckpt.restore_latest(own[r], log) for r, m in enumerate(members)]
-    steps = [g[0] for g in got]
-    if len(set(steps)) > 1:
-      if None in steps or any(min(steps) not in m.ckpt.all_steps() for m in members):
-        raise ConfigError(
-            "runs trained together resume from one step, but their checkpoints share none ("
-            + "; ".join(f"{m.workdir}: {m.ckpt.all_steps()}" for m in members)
-            + "): train them apart (a sweep without --pack)")
-      got = [(min(steps),) + m.ckpt.restore(own[r], min(steps)) for r, m in enumerate(members)]
-    for m, g in zip(members, got):
-      m.resumed_from = g[0]
-    if got[0][0] is None:
-      return template, [None] * len(members)
-    states = [program_layout(g[1], member_state(template, r, together), traced)
-              for r, g in enumerate(got)]
-    state = stack(states, self.run.sharding) if together else states[0]
-    return state, [g[2] for g in got]
-
-  def _record(self, m: Member, saved: Optional[Dict], log) -> RunRecord:
-    t, primary = m.config.train, self.run.loss.primary
-    if saved is not None:
-      record = RunRecord.from_json(saved, primary)
-      threads = runtime.cpu_threads()
-      for what, was, now in (("devices", record.devices, self.run.num_devices),
-                             ("CPU threads", record.cpu_threads, threads)):
-        if was not in (None, now):
-          log(f"warning: checkpointed by {was} {what}, resumed with {now}: the remaining "
-              f"steps compute the same maths, rounded differently (results equal up to "
-              f"rounding, not bit for bit)")
-      record.devices, record.cpu_threads = self.run.num_devices, threads
-      return record
-    record = RunRecord.new(t.target_metric, t.target_value)
-    record.devices, record.cpu_threads = self.run.num_devices, runtime.cpu_threads()
-    if m.resumed_from is not None:  # a checkpoint from before run records
-      log(f"warning: checkpoint {m.resumed_from} has no run record (written by an older "
-          f"cnnlab): bests and targets count from this step on")
-      record.step = m.resumed_from
-    return record
-
   def training(self) -> List[Member]:
     return [m for m in self.members if m.training]
 
@@ -222,31 +188,15 @@ class _Trainer:
     return all(m.record.target is not None and m.record.target.met() for m in self.training())
 
   def fit(self) -> List[Result]:
-    run = self.run
-    pending = []  # chunks dispatched since the last sync, with their metrics (on the device)
-    self.last_sync = time.time()
-    for chunk in run.chunks(self.step):
-      if self.targets_met():
-        break  # a time-to-accuracy run stops where its target is met
-      self.state, metrics = run.train(self.state, chunk)
-      pending.append((chunk, metrics))
-      if not self._needs_numbers(chunk, len(pending)):
-        continue  # the host runs ahead of the device until something needs the numbers
-      self._sync(pending)
-      pending = []
-      if not self.training():
+    while True:
+      stopped = self._train()
+      if stopped == "diverged":
         return self._results()  # every run diverged
-      if chunk.log:
-        self._log_train(chunk, metrics)
-      if chunk.eval:
-        self._evaluate(chunk.end)
-      if chunk.checkpoint or self.stop.received or chunk.stop:
-        self._save()
-      if self.stop.received or chunk.stop:
-        why = self.stop.received or "stop_after_steps"
-        self.log(f"stopped at step {chunk.end} ({why}); rerun the same command to resume")
-        return self._finish("preempted", stopped_by=why)
-      self.last_sync = time.time()  # the jobs' time is not training time
+      if stopped is None:
+        break
+      results = self._finish("preempted", stopped_by=stopped)
+      if stopped != "stop_after_steps" or self.at_stop is None or not self._go_on():
+        return results
     if not any(m.step == self.step for m in self.training()[0].record.last.values()):
       self._evaluate(self.step)  # stopped early at a target: the final state evaluated
     self._save()
@@ -255,6 +205,62 @@ class _Trainer:
       if result.status == "done":
         self.log(f"done: {result.summary()}; results in {m.workdir}")
     return results
+
+  def _train(self) -> Optional[str]:
+    """Trains until the end or a target (None), a stop (its reason: a signal's name,
+    ``stop_after_steps``), or every run diverged (``diverged``)."""
+    run = self.run
+    pending = []  # chunks dispatched since the last sync, with their metrics (on the device)
+    self.last_sync = time.time()
+    for chunk in run.chunks(self.step):
+      if self.targets_met():
+        return None  # a time-to-accuracy run stops where its target is met
+      self.state, metrics = run.train(self.state, chunk)
+      pending.append((chunk, metrics))
+      if not self._needs_numbers(chunk, len(pending)):
+        continue  # the host runs ahead of the device until something needs the numbers
+      self._sync(pending)
+      pending = []
+      if not self.training():
+        return "diverged"
+      if chunk.log:
+        self._log_train(chunk, metrics)
+      if chunk.eval:
+        self._evaluate(chunk.end)
+      if chunk.checkpoint or self.stop.received or chunk.stop:
+        self._save()
+      if self.stop.received or chunk.stop:
+        why = self.stop.received or "stop_after_steps"
+        self.log(f"stopped at step {chunk.end} ({why})" + (
+            "" if self.at_stop and chunk.stop else "; rerun the same command to resume"))
+        return why
+      self.last_sync = time.time()  # the jobs' time is not training time
+    return None
+
+  def _go_on(self) -> bool:
+    """At a stop with ``at_stop`` (see :func:`train_together`): the runs it keeps train on
+    to their next stop, the others are stopped inside the program; False: none goes on."""
+    nexts = list(self.at_stop(self.step, [m.result for m in self.members], self.stop))
+    if len(nexts) != len(self.members):
+      raise ValueError(f"at_stop answered for {len(nexts)} runs, not {len(self.members)}")
+    going = [n is not None and m.result.status == "preempted"
+             for m, n in zip(self.members, nexts)]
+    if not any(going):
+      return False
+    for m, go in zip(self.members, going):
+      if go:  # its result at the stop is written; it trains (and logs) on
+        m.result = None
+        m.writer = MetricWriter(m.workdir, resume_step=m.record.step, enabled=self.main)
+    if self.together:
+      self.state = self.run.mask(self.state, going)
+    ends = [n for n, go in zip(nexts, going) if go]
+    self.run.events = dataclasses.replace(self.run.events,
+                                          stop_after=0 if 0 in ends else min(ends))
+    self.progress = Progress(self.run.events.total, start=self.step)
+    self.log = self.progress.wrap(self.raw_log)
+    self.log(f"step {self.step}: {sum(going)} of {len(going)} run(s) go on, to step "
+             f"{self.run.events.stop_after or self.run.events.total}")
+    return True
 
   def _needs_numbers(self, chunk, pending: int) -> bool:
     """Whether the host waits for the device after ``chunk``: an event needs its numbers
@@ -370,15 +376,19 @@ class _Trainer:
                       m.record.to_json())
 
   def _stamp_time(self) -> None:
-    """The program's time breakdown (earlier processes' plus this one's so far), and each
-    run's share of it."""
+    """The program's time breakdown (earlier processes' plus this one's so far), the time
+    since the last stamp shared out among the runs training: a run stopped inside the
+    program (diverged, pruned) takes no more, and the runs' times sum to the program's."""
     self.clock.stamp(self.timing, self.run.train_loop.compile_s
                      + self.evaluator.compile_s, self.run.data_s)
-    n = len(self.members)
-    share = {f.name: getattr(self.timing, f.name) / n for f in dataclasses.fields(Timing)}
-    share["images"] = self.timing.images // n
-    for m in self.training():
-      m.record.timing = Timing(**share)
+    training = self.training()
+    for f in dataclasses.fields(Timing):
+      new = getattr(self.timing, f.name) - getattr(self.stamped, f.name)
+      for i, m in enumerate(training):
+        share = new // len(training) + (i < new % len(training)) if f.name == "images" \
+            else new / len(training)
+        setattr(m.record.timing, f.name, getattr(m.record.timing, f.name) + share)
+    self.stamped = dataclasses.replace(self.timing)
 
   def _diverged(self, m: Member, at: int, loss: float) -> None:
     """Records run ``m`` as diverged at step ``at`` (its last good checkpoint is kept; the
@@ -429,18 +439,3 @@ def _sums(metrics) -> Dict[str, np.ndarray]:
   """A chunk's training metrics summed over its steps (``(runs,)`` arrays side by side)."""
   return {k: np.asarray(v, np.float64).sum(axis=0) for k, v in metrics.items()}
 
-
-def train_as_requested(config, workdir: str, log=print) -> List[Any]:
-  """``config``'s run in ``workdir``; or, where it requests several side by side
-  (``train.num_replicas``), those runs as one program in ``<workdir>/<run name>``
-  (:func:`run_names`). Their results; :class:`~cnnlab.train.loop.Diverged` if one
-  diverged (recorded as such; the others trained on)."""
-  if config.train.num_replicas <= 1:
-    return [train(config, workdir, log)]
-  names = run_names(config)
-  results = train_together(runs_of(config), [os.path.join(workdir, n) for n in names], log)
-  if any(r.status == "diverged" for r in results):
-    raise Diverged("; ".join(f"{n}: {r.status}" + (f" at step {r.diverged_at_step}"
-                                                    if r.diverged_at_step else "")
-                             for n, r in zip(names, results)) + f" (in {workdir})")
-  return results

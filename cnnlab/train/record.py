@@ -173,3 +173,28 @@ class RunRecord:
             "wall_time_s": t.wall_s, "compile_time_s": t.compile_s, "train_time_s": t.train_s,
             "train_images_per_s": t.images_per_s, "time_breakdown_s": t.breakdown()}
 
+
+
+def run_record(saved: Optional[Dict], train_config, primary: str, devices: int,
+               resumed_from: Optional[int], log) -> RunRecord:
+  """A run's record: restored from its checkpoint's (``saved``; a change of devices or CPU
+  threads since is warned about), or new."""
+  from cnnlab.train import runtime
+  threads = runtime.cpu_threads()
+  if saved is not None:
+    record = RunRecord.from_json(saved, primary)
+    for what, was, now in (("devices", record.devices, devices),
+                           ("CPU threads", record.cpu_threads, threads)):
+      if was not in (None, now):
+        log(f"warning: checkpointed by {was} {what}, resumed with {now}: the remaining "
+            f"steps compute the same maths, rounded differently (results equal up to "
+            f"rounding, not bit for bit)")
+    record.devices, record.cpu_threads = devices, threads
+    return record
+  record = RunRecord.new(train_config.target_metric, train_config.target_value)
+  record.devices, record.cpu_threads = devices, threads
+  if resumed_from is not None:  # a checkpoint from before run records
+    log(f"warning: checkpoint {resumed_from} has no run record (written by an older "
+        f"cnnlab): bests and targets count from this step on")
+    record.step = resumed_from
+  return record

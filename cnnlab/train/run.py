@@ -17,7 +17,7 @@ import os
 import platform
 import subprocess
 import time
-from typing import Any, Callable, Dict, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -191,7 +191,9 @@ class Run:
   data_s: float = 0.0  # seconds loading the data set took
 
   @classmethod
-  def build(cls, config, log: Callable[[str], None] = print) -> "Run":
+  def build(cls, config, log: Callable[[str], None] = print, maskable: bool = False) -> "Run":
+    """The run of ``config`` (a program of several runs side by side where it packs them);
+    ``maskable``: its runs can be stopped one by one inside the program (:meth:`mask`)."""
     validate(config)
     t = config.train
     note = runtime.cpu_devices_note(t.cpu_devices)
@@ -206,6 +208,8 @@ class Run:
     steps_per_epoch = _check_batch(config, len(ds.train), num_devices)
     total = t.num_steps or t.num_epochs * steps_per_epoch
     seeds, hyper = _replicas(config)
+    if maskable and t.num_replicas > 1:
+      hyper["active"] = np.ones(t.num_replicas, np.float32)
     tx = make_optimizer(config.optim, total, traced=any(k in IN_OPTIMIZER for k in hyper))
     schedule = make_schedule(config.optim, total)
     spec = StepSpec.from_config(config, ds.info, loss_name, steps_per_epoch)
@@ -251,6 +255,14 @@ class Run:
   def ema(self) -> bool:
     """Whether EMA parameters are kept (``train.ema_decay`` > 0, for a replica at least)."""
     return self.config.train.ema_decay > 0 or bool(np.any(self.hyper.get("ema_decay", 0) > 0))
+
+  def mask(self, state, active: Sequence[bool]):
+    """``state`` with only the ``active`` runs training on (built ``maskable``): the others'
+    updates stop; the program is not compiled again (the flags are traced values)."""
+    flags = jnp.asarray(np.asarray(active, np.float32))
+    if self.sharding is not None:
+      flags = jax.device_put(flags, self.sharding)
+    return state.replace(hyper={**state.hyper, "active": flags})
 
   def chunks(self, start: int) -> Iterator[Chunk]:
     return chunks(self.events, start, one_step=self.loop_form == "step")

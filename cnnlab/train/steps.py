@@ -44,7 +44,9 @@ class TrainState:
   ema_params: Any = None  # the exponential moving average of params, when enabled
   # Hyperparameters held as traced values (replicas trained side by side, each with its
   # own): "label_smoothing", "ema_decay" (the learning rate and weight decay live in
-  # opt_state.hyperparams). None: every hyperparameter is a constant of the step.
+  # opt_state.hyperparams), and "active" (1.0, or 0.0 for a run stopped inside the program:
+  # a pruned trial's, whose state then stays as it is). None: every hyperparameter is a
+  # constant of the step.
   hyper: Any = None
 
 
@@ -131,6 +133,19 @@ class StepSpec:
             "cutout_size": self.cutout_size}
 
 
+def _masked(old: TrainState, new: TrainState) -> TrainState:
+  """``new``, but ``old``'s parameters, statistics and optimizer state for a run stopped
+  inside its program (``hyper["active"]`` 0): the program (its shapes, its compiled code)
+  stays the same for the runs that go on; the step counts on for all (they step
+  together)."""
+  if "active" not in (old.hyper or {}):
+    return new
+  keep = lambda n, o: jnp.where(old.hyper["active"] > 0, n, o)  # noqa: E731
+  fields = ("params", "batch_stats", "opt_state", "ema_params")
+  return new.replace(**{f: jax.tree_util.tree_map(keep, getattr(new, f), getattr(old, f))
+                        for f in fields})
+
+
 def make_steps(model, tx, spec: StepSpec, *, replicas: bool = False,
                jit: bool = True) -> Tuple[Callable, Callable]:
   """Builds ``train_step`` and ``eval_step`` for a model, an optimizer and a :class:`StepSpec`.
@@ -175,8 +190,8 @@ def make_steps(model, tx, spec: StepSpec, *, replicas: bool = False,
     ema, decay = state.ema_params, (state.hyper or {}).get("ema_decay", ema_decay)
     if ema is not None and (not isinstance(decay, (int, float)) or decay > 0):
       ema = jax.tree_util.tree_map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
-    new = state.replace(step=state.step + 1, params=params, batch_stats=stats,
-                        opt_state=opt_state, ema_params=ema)
+    new = _masked(state, state.replace(step=state.step + 1, params=params, batch_stats=stats,
+                                       opt_state=opt_state, ema_params=ema))
     return new, {"loss": data_loss, **metrics, "grad_norm": optax.tree.norm(grads)}
 
   def forward(state: TrainState, images):

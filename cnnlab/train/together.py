@@ -157,3 +157,28 @@ class Member:
   @property
   def training(self) -> bool:
     return self.result is None
+
+
+def restore(members: List["Member"], template: Any, together: bool, traced_optimizer: bool,
+            sharding, log):
+  """The program's (stacked) state and each run's saved record, from the newest checkpoint
+  step every run has (runs trained together save one after the other: a kill between two
+  saves leaves the earlier step with all of them); each run's ``resumed_from`` set."""
+  own = [own_state(template, r, together, traced_optimizer) for r in range(len(members))]
+  got = [m.ckpt.restore_latest(own[r], log) for r, m in enumerate(members)]
+  steps = [g[0] for g in got]
+  if len(set(steps)) > 1:
+    if None in steps or any(min(steps) not in m.ckpt.all_steps() for m in members):
+      raise ConfigError(
+          "runs trained together resume from one step, but their checkpoints share none ("
+          + "; ".join(f"{m.workdir}: {m.ckpt.all_steps()}" for m in members)
+          + "): train them apart (a sweep without --pack)")
+    got = [(min(steps),) + m.ckpt.restore(own[r], min(steps)) for r, m in enumerate(members)]
+  for m, g in zip(members, got):
+    m.resumed_from = g[0]
+  if got[0][0] is None:
+    return template, [None] * len(members)
+  states = [program_layout(g[1], member_state(template, r, together), traced_optimizer)
+            for r, g in enumerate(got)]
+  state = stack(states, sharding) if together else states[0]
+  return state, [g[2] for g in got]
