@@ -197,6 +197,23 @@ def test_a_pruned_search_killed_at_a_rung_ends_with_the_trials_of_an_uninterrupt
   assert strip(again) == strip(whole)
   assert {t["state"] for t in whole["trials"]} == {"complete", "pruned"}
 
+  # A worker killed after a rung's checkpoint, before its result and its record: the run,
+  # claimed again, resumes at its rung and stops there (it trained on to the end before).
+  third = str(tmp_path / "third")
+
+  def killed_before_the_rung_was_recorded(*args, **kwargs):
+    counts = runner.launch(*args, **kwargs)
+    index = Index(os.path.join(third, "index.sqlite"))
+    for row in index.rows(status="paused"):
+      index.finish(row["run_id"], "preempted")
+      os.remove(os.path.join(third, "runs", row["run_id"], "result.json"))
+    index.close()
+    return counts
+  _enqueue(search, third, POINTS)
+  stopped = driver.run(search, third, workers=2, launch=killed_before_the_rung_was_recorded)
+  assert {t["state"] for t in stopped["trials"]} == {"running"}
+  assert strip(driver.run(search, third, workers=2)) == strip(whole)
+
 
 def test_rungs_must_be_evaluation_steps(tmp_path, capsys):
   path = tmp_path / "pruned.py"

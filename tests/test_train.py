@@ -803,24 +803,27 @@ def test_best_records_the_test_metric_at_the_best_validation_step(tmp_path, repl
     assert at.value == test_at[at.step]["accuracy"]
 
 
-@pytest.mark.parametrize("values", [
-    {"seed": (0, 1, 0, 1), "optim": {"lr": (1e-3, 1e-3, 3e-3, 3e-3)}},
-    {"seed": (2, 2), "train": {"label_smoothing": (0.0, 0.2), "ema_decay": (0.5, 0.9)},
-     "optim": {"weight_decay": (0.0, 1e-2)}},
-], ids=["lr_x_seed", "smoothing_ema_decay"])
-def test_packed_hyperparameters_equal_separate_runs(tmp_path, values):
+@pytest.mark.parametrize("values,optimizer", [
+    ({"seed": (0, 1, 0, 1), "optim": {"lr": (1e-3, 1e-3, 3e-3, 3e-3)}}, "adamw"),
+    ({"seed": (2, 2), "train": {"label_smoothing": (0.0, 0.2), "ema_decay": (0.5, 0.9)},
+      "optim": {"weight_decay": (0.0, 1e-2)}}, "adamw"),
+    # SGD's weight decay is a term its optimizer adds: the first run's 0 must not leave it
+    # out for the others (it did: their decay was silently dropped)
+    ({"seed": (0, 0), "optim": {"weight_decay": (0.0, 1.0)}}, "sgd"),
+], ids=["lr_x_seed", "smoothing_ema_decay", "sgd_weight_decay_after_none"])
+def test_packed_hyperparameters_equal_separate_runs(tmp_path, values, optimizer):
   """Replicas with their own learning rate (or smoothing, EMA decay, weight decay) and seed
   compute what the separate runs compute (the tolerance used for packed seeds)."""
   from cnnlab.config.base import replica_values
   c = tiny_config(num_replicas=len(values["seed"]), num_epochs=1)
-  c.optim.name = "adamw"
+  c.optim.name = optimizer
   c.train.replica_values = values
   packed = train_side_by_side(c, str(tmp_path / "packed"))
   assert [r.seed for r, _ in packed] == list(values["seed"])
   flat = replica_values(c.train)
   for i in range(len(values["seed"])):
     one = tiny_config(num_epochs=1)
-    one.optim.name = "adamw"
+    one.optim.name = optimizer
     one.seed = flat["seed"][i]
     for path, v in flat.items():
       section, _, name = path.partition(".")

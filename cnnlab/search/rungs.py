@@ -16,8 +16,11 @@ partial curves in ``metrics.jsonl`` and their results at the rung in ``result.js
 A trial whose runs reach the end is told its final objective.
 
 Rungs must be evaluation steps (``min_steps`` a multiple of ``train.eval_every_steps``):
-a rung's value is an evaluation, not a stale one. On CPU each run is its own process;
-runs trained side by side (``--pack``) stop together at their trial's rung.
+a rung's value is an evaluation, not a stale one. Runs trained side by side (``--pack``)
+stop together at their trial's rung; with ``--prune_in_program`` their worker holds the
+program there for the decision, and pruned runs are masked inside it
+(:mod:`cnnlab.sweep.holding`); else each rung ends the program (each run its own process
+on CPU) and the next resumes from checkpoints.
 
 Killed and relaunched, the search goes on from the index: a trial's rung is its runs'
 ``stop_at``; runs paused there are reported (a rung already reported is not reported

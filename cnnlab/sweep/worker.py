@@ -105,7 +105,8 @@ def _execute(index: Index, runs: Sequence[Run], sweep_dir: str, heartbeat_s: flo
   statuses = []
   try:
     results = train_together([_stopping(r.config, stops.get(r.run_id)) for r in runs], workdirs,
-                             log=lambda m: log(f"[{name}] {m}"), at_stop=hold)
+                             log=lambda m: log(f"[{name}] {m}"), at_stop=hold,
+                             stop_at_resume=any(stops.values()))
     for rid, result in zip(ids, results):
       if rid not in mine():  # its status is the hold's (pruned while held, or let go)
         statuses.append(hold.left[rid])

@@ -96,7 +96,8 @@ def train(config, workdir: str, log: Callable[[str], None] = print) -> Result:
 
 def train_together(configs: Sequence[Any], workdirs: Sequence[str],
                    log: Callable[[str], None] = print,
-                   at_stop: Optional[Callable] = None) -> List[Result]:
+                   at_stop: Optional[Callable] = None,
+                   stop_at_resume: bool = False) -> List[Result]:
   """Runs (or resumes) runs that differ only in packable fields as one vmapped program
   (:mod:`cnnlab.train.together`); each writes its own directory; returns their results in
   order (a diverged one with ``status: diverged``). Runs already finished are left as
@@ -105,7 +106,10 @@ def train_together(configs: Sequence[Any], workdirs: Sequence[str],
   ``at_stop(step, results, stop)``, where the runs stop at ``train.stop_after_steps`` (a
   search's rung; their results there written), says run by run None (it ends there) or
   its next stop (0: the end): the program goes on with the runs that go on, the others
-  masked inside it (nothing compiles again). ``stop``: the signal handler."""
+  masked inside it (nothing compiles again). ``stop``: the signal handler.
+  ``stop_at_resume``: runs resumed exactly at their stop stop there again (a search's
+  worker killed between a rung's checkpoint and its record); else they train on (rerun
+  ``cnnlab.main`` to resume)."""
   if len({os.path.abspath(w) for w in workdirs}) != len(workdirs) or len(configs) != len(
       workdirs):
     raise ConfigError(f"one work directory per run, each its own: {list(workdirs)}")
@@ -134,7 +138,8 @@ def train_together(configs: Sequence[Any], workdirs: Sequence[str],
     try:
       for m in members:  # (each checked above, before anything was built)
         write_config(m.workdir, m.config)
-      for i, r in zip(todo, _Trainer(run, members, log, stop, t0, at_stop).fit()):
+      for i, r in zip(todo, _Trainer(run, members, log, stop, t0, at_stop,
+                                     stop_at_resume).fit()):
         results[i] = r
       return results
     finally:
@@ -146,9 +151,10 @@ class _Trainer:
   """The loop's state: the run, its members (records, writers); :meth:`fit` is the loop."""
 
   def __init__(self, run: Run, members: List[Member], log, stop: StopSignal, t0: float,
-               at_stop: Optional[Callable] = None):
+               at_stop: Optional[Callable] = None, stop_at_resume: bool = False):
     self.run, self.members, self.stop, self.at_stop, self.raw_log = run, members, stop, \
         at_stop, log
+    self.stop_at_resume = stop_at_resume
     self.together = run.replicated
     self.traced_optimizer = any(k in IN_OPTIMIZER for k in run.hyper)
     self.state, saved = restore(members, run.init_state(), self.together,
@@ -210,6 +216,9 @@ class _Trainer:
     """Trains until the end or a target (None), a stop (its reason: a signal's name,
     ``stop_after_steps``), or every run diverged (``diverged``)."""
     run = self.run
+    if self.stop_at_resume and 0 < self.step == run.events.stop_after < run.events.total:
+      self.stop_at_resume = False
+      return "stop_after_steps"  # resumed at its stop: stopped there (its result written)
     pending = []  # chunks dispatched since the last sync, with their metrics (on the device)
     self.last_sync = time.time()
     for chunk in run.chunks(self.step):

@@ -68,13 +68,16 @@ def _check_warmup(cfg, kind: str, warm: int, total_steps: int) -> None:
                         f"{total_steps} steps); the drop would move to the warm-up's end")
 
 
-def make_optimizer(cfg, total_steps: int, traced: bool = False) -> optax.GradientTransformation:
+def make_optimizer(cfg, total_steps: int, traced: bool = False,
+                   decays: bool = False) -> optax.GradientTransformation:
   """The optimizer of ``cfg`` (``config.optim``) for a run of ``total_steps``.
 
   ``traced=True`` keeps the learning rate and weight decay as traced state (optax's
   ``inject_hyperparams``: ``opt_state.hyperparams``) instead of constants compiled into
   the step, so that runs trained side by side can each have their own; the rate at a
-  step is then ``learning_rate × (the schedule with peak 1)``.
+  step is then ``learning_rate × (the schedule with peak 1)``. ``decays``: some run of the
+  program has a weight decay (its optimizer adds the decay term, traced, for every run:
+  ``cfg``'s own weight decay may be 0).
   """
   if not traced:
     return _optimizer(cfg, make_schedule(cfg, total_steps), float(cfg.get("weight_decay", 0.0)))
@@ -85,7 +88,7 @@ def make_optimizer(cfg, total_steps: int, traced: bool = False) -> optax.Gradien
 
   def factory(learning_rate, weight_decay):
     return _optimizer(cfg, lambda count: learning_rate * shape(count), weight_decay,
-                      decay_on=float(cfg.get("weight_decay", 0.0)) > 0)
+                      decay_on=decays or float(cfg.get("weight_decay", 0.0)) > 0)
   return optax.inject_hyperparams(factory)(
       learning_rate=float(cfg.lr), weight_decay=float(cfg.get("weight_decay", 0.0)))
 

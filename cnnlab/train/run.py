@@ -210,7 +210,8 @@ class Run:
     seeds, hyper = _replicas(config)
     if maskable and t.num_replicas > 1:
       hyper["active"] = np.ones(t.num_replicas, np.float32)
-    tx = make_optimizer(config.optim, total, traced=any(k in IN_OPTIMIZER for k in hyper))
+    tx = make_optimizer(config.optim, total, traced=any(k in IN_OPTIMIZER for k in hyper),
+                        decays=bool(np.any(hyper.get("weight_decay", 0) > 0)))
     schedule = make_schedule(config.optim, total)
     spec = StepSpec.from_config(config, ds.info, loss_name, steps_per_epoch)
     replicated = t.num_replicas > 1
