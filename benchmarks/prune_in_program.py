@@ -80,7 +80,7 @@ def table(rows: dict) -> str:
   refs = [m for m in (first, "packed") if m in rows]
   lines = ["| mode | search wall s | × " + first + " | runs' summed wall s | compile s | "
            "programs started | " + " | ".join(f"trials as {m}'s" for m in refs) + " | best |",
-           "|---" * (6 + len(refs)) + "|"]
+           "|---" * (7 + len(refs)) + "|"]
   for mode, rs in rows.items():
     same = " | ".join("yes" if _same(rs[0], rows[m][0]) else "no" for m in refs)
     lines.append(f"| {mode} | {med(rs, 'wall_s'):.0f} | "
