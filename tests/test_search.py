@@ -275,3 +275,22 @@ def test_hyperband_prunes_within_its_brackets(tmp_path):
     assert step == (24 if t["state"] == "complete" else max(t["rungs"])), t
   best = min(out["trials"], key=lambda t: t["value"] if t["state"] == "complete" else 9)
   assert best["point"]["optim.lr"] not in HOPELESS
+
+
+def test_a_point_drawn_again_is_told_the_earlier_trials_outcome_without_training(tmp_path):
+  """Samplers draw a point again (a small categorical space): that trial is told the first
+  one's outcome — its value, or pruned at its rungs — and no run trains twice (it was
+  refused before: "sweep has the same point twice")."""
+  search = _pruned_search(tmp_path)
+  sweep = str(tmp_path / "again")
+  _enqueue(search, sweep, [POINTS[0], POINTS[0], POINTS[1], POINTS[1]])
+  logs = []
+  out = driver.run(search, sweep, workers=2, log=logs.append)
+  first, again, hopeless, hopeless_again = out["trials"]
+  assert first["state"] == again["state"] == "complete" and first["value"] == again["value"]
+  assert hopeless["state"] == hopeless_again["state"] == "pruned"
+  assert again["rungs"] == first["rungs"] and hopeless_again["rungs"] == hopeless["rungs"]
+  assert any("the point of trial 0: complete" in m for m in logs)
+  index = Index(os.path.join(sweep, "index.sqlite"), readonly=True)
+  assert index.count() == 2  # two points, two runs
+  index.close()

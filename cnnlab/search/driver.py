@@ -131,8 +131,13 @@ def run(search: Search, sweep_dir: str, workers: int = 1, launch: Optional[Calla
         batch.append((trial.number, trial.params))
     if not batch:
       break
+    batch, copies = _same_points(search, study, batch)
+    if not batch:  # a round of points already tried
+      _tell_copies(search, study, copies, log)
+      continue
     batch, spec = _register(search, study, batch, sweep_dir, log)
     if not batch:
+      _tell_copies(search, study, copies, log)
       continue  # every trial of the round was invalid (failed, named)
     train = functools.partial(launch or runner.launch, spec, sweep_dir, workers=workers,
                               log=lambda *_: None)
@@ -143,13 +148,53 @@ def run(search: Search, sweep_dir: str, workers: int = 1, launch: Optional[Calla
                                  lambda values: _score(search, values), log):
         log("the search stopped (a signal): relaunch the same command to continue")
         break
+      _tell_copies(search, study, copies, log)
       continue
     train()
     values = _values(search, sweep_dir)
     for number, params in batch:
       rungs.tell_final(study, search, number, params,
                        _score(search, [values.get(i) for i in _run_ids(search, params)]), log)
+    _tell_copies(search, study, copies, log)
   return summary(study, search)
+
+
+def _same_points(search: Search, study, batch):
+  """The batch without the trials whose point an earlier trial has (a sampler may draw a
+  point again: a small categorical space); those are ``(number, the earlier's number)``,
+  told the earlier's outcome once it has one (:func:`_tell_copies`): the same runs are
+  not trained twice."""
+  first: Dict[str, int] = {}
+  for t in sorted(asked_trials(study), key=lambda t: t.number):
+    first.setdefault(json.dumps(spaces.point(t.params, search.space), sort_keys=True,
+                                default=str), t.number)
+  keep, copies = [], []
+  for number, params in batch:
+    earlier = first[json.dumps(spaces.point(params, search.space), sort_keys=True, default=str)]
+    (keep.append((number, params)) if earlier == number else copies.append((number, earlier)))
+  return keep, copies
+
+
+def _tell_copies(search: Search, study, copies, log) -> None:
+  """Tells each trial that drew an earlier trial's point that trial's outcome: its value,
+  or pruned at the same rungs (their values reported), or failed."""
+  import optuna
+  state = optuna.trial.TrialState
+  for number, earlier in copies:
+    was = study.trials[earlier]
+    if was.state == state.RUNNING:
+      continue  # (the search stopped before the earlier was told: both go on next launch)
+    trial = optuna.trial.Trial(study, study.trials[number]._trial_id)
+    for step, value in sorted(was.intermediate_values.items()):
+      if step not in study.trials[number].intermediate_values:
+        trial.report(value, step)
+    if was.state == state.COMPLETE:
+      study.tell(number, was.value)
+    else:
+      study.tell(number, state=was.state)
+    log(f"trial {number}: {spaces.point(was.params, search.space)} -> the point of trial "
+        f"{earlier}: {was.state.name.lower()}"
+        + (f" {was.value:.4f}" if was.value is not None else ""))
 
 
 def ray_launch(address: Optional[str] = None, num_cpus: float = 1.0, num_gpus: float = 0.0
@@ -193,7 +238,8 @@ def _register(search: Search, study, batch, sweep_dir: str, log):
              and set(_run_ids(search, t.params)) <= known]
   base = SweepSpec.from_args(search.config, search.overrides, search.imports, search.pack)
   while batch:
-    points = [p for params in earlier + [b[1] for b in batch] for p in search.points(params)]
+    points = list({json.dumps(p, sort_keys=True, default=str): p for params in
+                   earlier + [b[1] for b in batch] for p in search.points(params)}.values())
     spec = dataclasses.replace(base, points=tuple(json.dumps(p) for p in points))
     try:
       runner.prepare(spec, sweep_dir, log=lambda *_: None).close()
