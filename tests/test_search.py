@@ -183,36 +183,30 @@ def test_a_pruned_search_killed_at_a_rung_ends_with_the_trials_of_an_uninterrupt
   whole = driver.run(search, whole_dir, workers=2)
   calls = []
 
-  def killed_at_the_second_rung(*args, **kwargs):
+  def killed_twice(*args, **kwargs):
     calls.append(1)
-    if len(calls) == 2:
+    if len(calls) == 3:  # the relaunch's second rung: the driver dies
       raise KeyboardInterrupt
-    return runner.launch(*args, **kwargs)
+    counts = runner.launch(*args, **kwargs)
+    if len(calls) == 1:  # the workers killed after the first rung's checkpoints, before
+      index = Index(os.path.join(part, "index.sqlite"))  # their results and records
+      for row in index.rows(status="paused"):
+        index.finish(row["run_id"], "preempted")
+        os.remove(os.path.join(part, "runs", row["run_id"], "result.json"))
+      index.close()
+    return counts
   _enqueue(search, part, POINTS)
+  stopped = driver.run(search, part, workers=2, launch=killed_twice)
+  assert {t["state"] for t in stopped["trials"]} == {"running"}
+  # claimed again, the runs resume at their rung and stop there (they trained on to the
+  # end before, and their trials skipped the rung's decision)
   with pytest.raises(KeyboardInterrupt):
-    driver.run(search, part, workers=2, launch=killed_at_the_second_rung)
+    driver.run(search, part, workers=2, launch=killed_twice)
   again = driver.run(search, part, workers=2)
   strip = lambda out: [(t["point"], t["state"], t["value"], t.get("rungs"))  # noqa: E731
                        for t in out["trials"]]
   assert strip(again) == strip(whole)
   assert {t["state"] for t in whole["trials"]} == {"complete", "pruned"}
-
-  # A worker killed after a rung's checkpoint, before its result and its record: the run,
-  # claimed again, resumes at its rung and stops there (it trained on to the end before).
-  third = str(tmp_path / "third")
-
-  def killed_before_the_rung_was_recorded(*args, **kwargs):
-    counts = runner.launch(*args, **kwargs)
-    index = Index(os.path.join(third, "index.sqlite"))
-    for row in index.rows(status="paused"):
-      index.finish(row["run_id"], "preempted")
-      os.remove(os.path.join(third, "runs", row["run_id"], "result.json"))
-    index.close()
-    return counts
-  _enqueue(search, third, POINTS)
-  stopped = driver.run(search, third, workers=2, launch=killed_before_the_rung_was_recorded)
-  assert {t["state"] for t in stopped["trials"]} == {"running"}
-  assert strip(driver.run(search, third, workers=2)) == strip(whole)
 
 
 def test_rungs_must_be_evaluation_steps(tmp_path, capsys):

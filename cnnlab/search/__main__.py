@@ -56,7 +56,7 @@ def _define(fv: flags.FlagValues) -> None:
   define("enum", "prune_in_program", "auto", "at a rung a worker holds its program for the "
          "decision: raised runs train on in it, pruned ones are masked (nothing compiles "
          "again); off: each rung ends its program and the next process resumes from "
-         "checkpoints; auto: on for packed runs on accelerators",
+         "checkpoints; auto: on for runs side by side on accelerators",
          enum_values=["auto", "on", "off"])
 
 

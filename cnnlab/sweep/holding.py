@@ -14,7 +14,7 @@ from training.
 
 Modes (the index's meta ``prune_in_program``, set by the search): ``on``; ``off`` (each
 rung ends its program; the next resumes from checkpoints, a process of its own); ``auto``
-(the default): on for runs packed side by side on an accelerator, where one program
+(the default): on for runs trained side by side on an accelerator, where one program
 trains several trials and compiling again costs most; off on XLA's CPU backend.
 """
 
