@@ -20,7 +20,8 @@ from cnnlab.train import train_together
 from test_search import (HOPELESS, POINTS, PRUNED_CONFIG, _enqueue, _pruned_search,
                          assert_trials_ended_where_told)
 
-pytestmark = pytest.mark.timeout(600)
+# one worker for the module: the reference search (``apart``) is computed once
+pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("prune_in_program")]
 
 
 def _runs(tmp_path, *lrs):
