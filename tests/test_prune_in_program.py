@@ -60,6 +60,12 @@ def test_a_run_stopped_inside_its_program_keeps_its_state_and_the_others_train_o
                         at_stop=lambda step, results, stop: [12, 12] if step == 6 else [0, 0])
   assert together[0].final == both[0].final and together[0].best == both[0].best
   assert both[1].step == 24
+  # a run already finished is shown to at_stop as it is, and left be
+  seen = []
+  again = train_together([at6(good), at6(hopeless)], [g, str(tmp_path / "new")],
+                         at_stop=lambda step, results, stop: seen.append(
+                             [(r.status, r.step) for r in results]) or [None, None])
+  assert seen == [[("done", 24), ("preempted", 6)]] and again[0].final == together[0].final
   # the program's time is shared among the runs while they train: the stopped one's ends
   wall = [json.load(open(os.path.join(w, "result.json")))["wall_time_s"] for w in (g, h)]
   assert wall[1] < wall[0]

@@ -41,6 +41,7 @@ sharded over all of them and the state replicated (:mod:`cnnlab.train.steps`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -61,8 +62,8 @@ from cnnlab.train.record import Timing, run_record, split_metrics
 from cnnlab.train.result import Result
 from cnnlab.train.run import Run
 from cnnlab.train.steps import IN_OPTIMIZER
-from cnnlab.train.together import (Member, member_state, member_values, own_state,
-                                   program_config, restore)
+from cnnlab.train.together import (Member, every_run, member_state, member_values,
+                                   own_state, program_config, restore)
 from cnnlab.train.workdir import check_workdir, finished_result, write_config
 from cnnlab.trees import flatten
 
@@ -138,8 +139,8 @@ def train_together(configs: Sequence[Any], workdirs: Sequence[str],
     try:
       for m in members:  # (each checked above, before anything was built)
         write_config(m.workdir, m.config)
-      for i, r in zip(todo, _Trainer(run, members, log, stop, t0, at_stop,
-                                     stop_at_resume).fit()):
+      for i, r in zip(todo, _Trainer(run, members, log, stop, t0, at_stop and functools.partial(
+          every_run, at_stop, results, todo), stop_at_resume).fit()):
         results[i] = r
       return results
     finally:
@@ -217,7 +218,6 @@ class _Trainer:
     ``stop_after_steps``), or every run diverged (``diverged``)."""
     run = self.run
     if self.stop_at_resume and 0 < self.step == run.events.stop_after < run.events.total:
-      self.stop_at_resume = False
       return "stop_after_steps"  # resumed at its stop: stopped there (its result written)
     pending = []  # chunks dispatched since the last sync, with their metrics (on the device)
     self.last_sync = time.time()

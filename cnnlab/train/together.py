@@ -182,3 +182,15 @@ def restore(members: List["Member"], template: Any, together: bool, traced_optim
             for r, g in enumerate(got)]
   state = stack(states, sharding) if together else states[0]
   return state, [g[2] for g in got]
+
+
+def every_run(at_stop, results: List[Optional[Result]], todo: List[int], step: int,
+              trained: List[Optional[Result]], stop) -> List[Optional[int]]:
+  """``at_stop`` asked about every run given to ``train_together`` (``results``: those
+  already finished, which it leaves be), answered for the runs the program trains
+  (``todo``, their ``trained`` results)."""
+  everyone = list(results)
+  for i, r in zip(todo, trained):
+    everyone[i] = r
+  answers = list(at_stop(step, everyone, stop))
+  return [answers[i] for i in todo]
