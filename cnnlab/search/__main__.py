@@ -16,6 +16,7 @@ from cnnlab.config import flags as cli_flags
 from cnnlab.errors import USER_ERRORS, ConfigError, check_dir, report
 from cnnlab.imports import split_paths
 from cnnlab.search import driver, rungs, space
+from cnnlab.sweep import holding
 from cnnlab.train.json_numbers import write_json_atomic
 
 
@@ -57,7 +58,7 @@ def _define(fv: flags.FlagValues) -> None:
          "decision: raised runs train on in it, pruned ones are masked (nothing compiles "
          "again); off: each rung ends its program and the next process resumes from "
          "checkpoints; auto: on for runs side by side on accelerators",
-         enum_values=["auto", "on", "off"])
+         enum_values=list(holding.MODES))
 
 
 def main(argv=None) -> int:

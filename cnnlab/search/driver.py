@@ -164,13 +164,14 @@ def _same_points(search: Search, study, batch):
   point again: a small categorical space); those are ``(number, the earlier's number)``,
   told the earlier's outcome once it has one (:func:`_tell_copies`): the same runs are
   not trained twice."""
+  def key(params) -> str:
+    return json.dumps(spaces.point(params, search.space), sort_keys=True, default=str)
   first: Dict[str, int] = {}
   for t in sorted(asked_trials(study), key=lambda t: t.number):
-    first.setdefault(json.dumps(spaces.point(t.params, search.space), sort_keys=True,
-                                default=str), t.number)
+    first.setdefault(key(t.params), t.number)
   keep, copies = [], []
   for number, params in batch:
-    earlier = first[json.dumps(spaces.point(params, search.space), sort_keys=True, default=str)]
+    earlier = first[key(params)]
     (keep.append((number, params)) if earlier == number else copies.append((number, earlier)))
   return keep, copies
 

@@ -70,7 +70,8 @@ def main(argv=None) -> int:
   from cnnlab.train import runtime
   runtime.checks_on_the_cpu()
   try:
-    spec = SweepSpec.from_args(a.config, overrides, split_paths(a.imports), _pack(a),
+    spec = SweepSpec.from_args(a.config, overrides, split_paths(a.imports),
+                               runner.pack_axes(a.pack, a.pack_seeds, a.devices, a.launcher),
                                a.target_seeds, a.axis, a.seeds, a.only)
     sweep_dir = a.sweep_dir or runner.default_sweep_dir(a.config)
     check_dir(sweep_dir, "--sweep_dir", write=not a.dry_run)
@@ -115,9 +116,6 @@ def _print_invalid(sweep_dir: str) -> None:
   for r in rows:
     print(f"  {r['run_id']}: {' '.join(str(r['error']).split())}", file=sys.stderr)
 
-
-def _pack(a) -> tuple:
-  return runner.pack_axes(a.pack, a.pack_seeds, a.devices, a.launcher)
 
 if __name__ == "__main__":
   sys.exit(main())

@@ -162,8 +162,9 @@ def describe(spec: SweepSpec, sweep_dir: Optional[str] = None, workers: int = 1)
   lines = [f"{r.run_id}  {json.dumps(r.overrides, default=str)}" for r in runs]
   lines.append(f"{len(runs)} runs; " + estimate(sweep_dir, [r.run_id for r in runs], workers))
   if spec.pack:
-    sizes = sorted({len(g) for g in spec.groups(runs)})
-    lines.append(f"trained side by side by {', '.join(spec.pack)}: {len(spec.groups(runs))} "
+    groups = spec.groups(runs)
+    sizes = sorted({len(g) for g in groups})
+    lines.append(f"trained side by side by {', '.join(spec.pack)}: {len(groups)} "
                  f"program(s) of {'/'.join(map(str, sizes))} run(s)")
   return lines
 

@@ -174,7 +174,6 @@ class RunRecord:
             "train_images_per_s": t.images_per_s, "time_breakdown_s": t.breakdown()}
 
 
-
 def run_record(saved: Optional[Dict], train_config, primary: str, devices: int,
                resumed_from: Optional[int], log) -> RunRecord:
   """A run's record: restored from its checkpoint's (``saved``; a change of devices or CPU
