@@ -223,6 +223,10 @@ def test_rungs_must_be_evaluation_steps(tmp_path, capsys):
                           "--min_steps=6", f"--sweep_dir={tmp_path / 'x'}"]) == 2
   assert "give --pruner=sha or --pruner=hyperband" in capsys.readouterr().err
   assert not os.path.exists(tmp_path / "x")
+  with pytest.raises(ConfigError, match="--prune_in_program: unknown 'yes'; valid: auto, on"):
+    driver.run(dataclasses.replace(_pruned_search(tmp_path), prune_in_program="yes"),
+               str(tmp_path / "x"))
+  assert not os.path.exists(tmp_path / "x")
 
 
 def test_a_pruned_search_through_ray_tasks(tmp_path, monkeypatch):

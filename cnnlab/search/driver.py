@@ -114,8 +114,7 @@ def run(search: Search, sweep_dir: str, workers: int = 1, launch: Optional[Calla
   from cnnlab.sweep import runner
   if search.objective not in OBJECTIVES:
     raise ConfigError(f"--objective must be one of {', '.join(OBJECTIVES)}")
-  if search.pruner not in rungs.PRUNERS:
-    raise ConfigError(f"--pruner must be one of {', '.join(rungs.PRUNERS)}")
+  rungs.check_names(search)  # (an unknown mode would be read as "off" by the workers)
   from cnnlab.report.tables import declared_lower
   study = _study(search, sweep_dir, "minimize" if declared_lower(search.metric) else "maximize")
   running = optuna.trial.TrialState.RUNNING

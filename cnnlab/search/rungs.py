@@ -53,14 +53,20 @@ def make_pruner(search):
                                         reduction_factor=search.reduction)
 
 
-def check(search, base_config) -> None:
-  """ConfigError for rungs that are not evaluation steps, or a pruner without its steps."""
+def check_names(search) -> None:
+  """ConfigError for an unknown pruner or ``prune_in_program`` mode, naming the valid ones."""
   if search.pruner not in PRUNERS:
     raise ConfigError(f"--pruner: unknown {search.pruner!r}; valid: {', '.join(PRUNERS)}")
   from cnnlab.sweep.holding import MODES
   if search.prune_in_program not in MODES:
     raise ConfigError(f"--prune_in_program: unknown {search.prune_in_program!r}; valid: "
                       f"{', '.join(MODES)}")
+
+
+def check(search, base_config) -> None:
+  """ConfigError for rungs that are not evaluation steps, or a pruner without its steps
+  (and :func:`check_names`)."""
+  check_names(search)
   if search.pruner == "none":
     if search.min_steps:
       raise ConfigError(f"--min_steps={search.min_steps} sets the first rung of a pruner: "
